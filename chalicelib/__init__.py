@@ -1,0 +1,1 @@
+"""refpay: referrals and payments for employment-support programmes."""

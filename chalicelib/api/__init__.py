@@ -1,0 +1,1 @@
+"""HTTP: Chalice blueprints, request parsing, the one error mapping, idempotency."""

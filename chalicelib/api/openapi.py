@@ -1,0 +1,59 @@
+"""The OpenAPI 3 document, generated from the declared endpoints and their marshmallow schemas."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
+from .routing import ROUTES
+from .schemas import ProblemOut
+
+_STATUS_TEXT = {401: "No valid API key", 403: "Your role does not allow this", 404: "Not found (or not yours)",
+                409: "Conflicts with the current state", 415: "Unsupported media type",
+                422: "Breaks a validation or programme rule", 503: "Busy; retry after the Retry-After delay"}
+
+
+@lru_cache(maxsize=1)
+def document() -> dict:
+    spec = APISpec(title="refpay", version="1.0.0", openapi_version="3.0.3", plugins=[MarshmallowPlugin()],
+                   info={"description": "Referrals and payments for employment-support programmes. Every error "
+                                        "is application/problem+json (RFC 9457). Every POST honours "
+                                        "Idempotency-Key."})
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    spec.components.schema("Problem", schema=ProblemOut)
+    paths: dict[str, dict] = {}
+    for route in ROUTES:
+        op: dict = {"summary": route.summary, "tags": route.tags, "operationId": _operation_id(route),
+                    "responses": {}}
+        parameters = [{"in": "path", "name": n, "required": True, "schema": {"type": "string"}}
+                      for n in re.findall(r"{(\w+)}", route.path)]
+        if route.query:
+            parameters.append({"in": "query", "schema": route.query})
+        if route.method == "POST":
+            parameters.append({"in": "header", "name": "Idempotency-Key", "required": False,
+                               "schema": {"type": "string", "minLength": 1, "maxLength": 255}})
+        if parameters:
+            op["parameters"] = parameters
+        if route.body:
+            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": route.body}}}
+        if route.authenticated:
+            op["security"] = [{"bearer": []}]
+        if route.response:
+            op["responses"][str(route.status)] = {"description": "OK",
+                                                  "content": {"application/json": {"schema": route.response}}}
+        for code in route.errors:
+            op["responses"][str(code)] = {"description": _STATUS_TEXT.get(code, "Error"), "content": {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        op["responses"]["500"] = {"description": "Internal error", "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        paths.setdefault(route.path, {})[route.method.lower()] = op
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()
+
+
+def _operation_id(route) -> str:
+    words = re.sub(r"[{}]", "", route.path).strip("/").replace("-", "_").split("/")
+    return route.method.lower() + "_" + "_".join(w for w in words if w)

@@ -1,0 +1,316 @@
+"""Request and response schemas (marshmallow). The OpenAPI document is generated from these.
+
+Validator messages start with "[rule]" so a problem response names both the field and the rule it broke.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates
+
+from ..domain.eligibility import ATTRIBUTES
+from ..domain.lifecycle import STATES
+from ..domain.participants import is_valid_nino, is_valid_postcode, normalise_nino, normalise_postcode
+
+EARLIEST = date(1900, 1, 1)
+REJECT_REASONS = ("ineligible", "already_on_programme", "already_employed", "inappropriate", "no_capacity",
+                  "cannot_contact", "declined", "other")
+DID_NOT_START_REASONS = ("failed_to_attend", "declined", "cannot_contact", "found_work", "moved_away",
+                         "ill_health", "other")
+EXIT_REASONS = ("completed", "job_sustained", "unsupported_work", "max_duration", "moved_away", "ill_health",
+                "withdrew", "disengaged", "deceased", "other")
+DESTINATIONS = ("employment", "self_employment", "education_or_training", "other_provision",
+                "unemployed", "economically_inactive", "unknown")
+
+
+def _text(max_len: int, required: bool = True, **kw):
+    return fields.String(required=required, validate=validate.Length(min=1, max=max_len,
+                         error="[length] length must be {min}..{max}"), **kw)
+
+
+def _date(required: bool = True, **kw):
+    return fields.Date(required=required, validate=validate.Range(
+        min=EARLIEST, max=date(2199, 12, 31), error="[range] must be between {min} and {max}"), **kw)
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+# ------------------------------------------------------------------ requests
+
+EligibilityIn = Strict.from_dict(
+    {name: fields.Boolean(load_default=False, metadata={"description": name.replace("_", " ")})
+     for name in ATTRIBUTES}, name="EligibilityIn")
+
+
+class ConsentIn(Strict):
+    given = fields.Boolean(required=True)
+    date = _date()
+
+
+class ParticipantIn(Strict):
+    nino = fields.String(required=True, metadata={"description": "National Insurance number, e.g. QQ123456C"})
+    given_name = _text(100)
+    family_name = _text(100)
+    date_of_birth = _date()
+    postcode = fields.String(required=True, validate=validate.Length(max=10, error="[length] at most {max}"))
+    eligibility = fields.Nested(EligibilityIn, load_default=dict)
+
+    @validates("nino")
+    def _nino(self, value, **_):
+        if not is_valid_nino(value):
+            raise ValidationError("[format] not a valid National Insurance number (two letters, six digits, A-D)")
+
+    @validates("postcode")
+    def _postcode(self, value, **_):
+        if not is_valid_postcode(value):
+            raise ValidationError("[format] not a valid UK postcode")
+
+    @post_load
+    def normalise(self, data, **_):
+        data["nino"] = normalise_nino(data["nino"])
+        data["postcode"] = normalise_postcode(data["postcode"])
+        return data
+
+
+class ReferralIn(Strict):
+    programme_id = _text(64)
+    provider_id = _text(64, required=False, metadata={"description": "delivery organisation; or give area"})
+    area = _text(64, required=False, metadata={"description": "area served, resolved to its provider"})
+    support_level = _text(30)
+    module_id = _text(64, required=False)
+    consent = fields.Nested(ConsentIn, required=True)
+    participant = fields.Nested(ParticipantIn, required=True)
+    notes_ref = _text(100, required=False, metadata={"description": "the referrer's own reference (no personal data)"})
+
+
+class ReReferralIn(Strict):
+    provider_id = _text(64, required=False)
+    support_level = _text(30, required=False)
+    module_id = _text(64, required=False)
+    consent = fields.Nested(ConsentIn, required=True)
+    eligibility = fields.Nested(EligibilityIn, required=False)
+    notes_ref = _text(100, required=False)
+
+
+class AcknowledgementIn(Strict):
+    decision = fields.String(required=True, validate=validate.OneOf(("accept", "reject"),
+                             error="[one_of] must be one of: {choices}"))
+    date = _date()
+    reason = fields.String(validate=validate.OneOf(REJECT_REASONS, error="[one_of] must be one of: {choices}"))
+
+
+class DatedIn(Strict):
+    date = _date()
+
+
+class DidNotStartIn(DatedIn):
+    reason = fields.String(required=True, validate=validate.OneOf(DID_NOT_START_REASONS,
+                           error="[one_of] must be one of: {choices}"))
+
+
+class AssessmentIn(DatedIn):
+    support_level = _text(30, required=False, metadata={"description": "reassessed support level"})
+    document_ref = _text(200, required=False)
+
+
+class ActionPlanIn(DatedIn):
+    document_ref = _text(200, required=False)
+
+
+class ReviewIn(DatedIn):
+    kind = _text(40, required=False, metadata={"description": "'review' or a provider's extra review id"})
+    notes_ref = _text(200, required=False)
+
+
+class OutcomeIn(DatedIn):
+    type = fields.String(required=True, validate=validate.OneOf(("job_start", "sustainment", "progression"),
+                         error="[one_of] must be one of: {choices}"))
+    employer_name = _text(200, required=False)
+    hours_per_week = fields.Decimal(places=2, validate=validate.Range(min=0, max=168,
+                                    error="[range] must be {min}..{max}"), metadata={"type": "number"})
+    weekly_earnings_pence = fields.Integer(strict=True, validate=validate.Range(
+        min=0, max=100_000_000, error="[range] must be {min}..{max}"))
+    self_employed = fields.Boolean(load_default=False)
+    checkpoint = _text(40, required=False)
+
+
+class ModuleMoveIn(DatedIn):
+    module_id = _text(64)
+
+
+class HandoverIn(Strict):
+    date = _date()
+    document_ref = _text(200, required=False)
+
+
+class TransferIn(DatedIn):
+    to_provider_id = _text(64)
+    handover = fields.Nested(HandoverIn, required=True)
+
+
+class ExitReviewIn(Strict):
+    date = _date()
+    destination = fields.String(required=True, validate=validate.OneOf(DESTINATIONS,
+                                error="[one_of] must be one of: {choices}"))
+    document_ref = _text(200, required=False)
+
+
+class ExitIn(DatedIn):
+    reason = fields.String(required=True, validate=validate.OneOf(EXIT_REASONS,
+                           error="[one_of] must be one of: {choices}"))
+    exit_review = fields.Nested(ExitReviewIn)
+
+
+class ListReferralsQuery(Strict):
+    status = fields.String(validate=validate.OneOf(STATES, error="[one_of] must be one of: {choices}"))
+    programme_id = _text(64, required=False)
+    provider_id = _text(64, required=False)
+    view = fields.String(validate=validate.OneOf(("referrer", "provider"), error="[one_of] must be one of: {choices}"))
+    limit = fields.Integer(load_default=25, validate=validate.Range(min=1, max=100, error="[range] must be {min}..{max}"))
+    cursor = _text(2000, required=False)
+
+
+class PageQuery(Strict):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200, error="[range] must be {min}..{max}"))
+    cursor = _text(2000, required=False)
+
+
+# ------------------------------------------------------------------ responses
+
+
+class DueOut(Schema):
+    rule = fields.String()
+    due = fields.Date()
+    overdue = fields.Boolean()
+    description = fields.String()
+
+
+class ParticipantOut(Schema):
+    reference = fields.String(metadata={"description": "pseudonymous reference used in claim files"})
+    nino = fields.String()
+    given_name = fields.String()
+    family_name = fields.String()
+    date_of_birth = fields.Date()
+    postcode = fields.String()
+    eligibility = fields.Dict(keys=fields.String(), values=fields.Boolean())
+
+
+class JobOut(Schema):
+    employer_name = fields.String()
+    start_date = fields.Date()
+    hours_per_week = fields.String(metadata={"description": "decimal hours as a string"})
+    weekly_earnings_pence = fields.Integer()
+    self_employed = fields.Boolean()
+
+
+class ReferralOut(Schema):
+    id = fields.String()
+    programme_id = fields.String()
+    status = fields.String(metadata={"enum": list(STATES)})
+    status_reason = fields.String(allow_none=True)
+    version = fields.Integer()
+    referrer_org_id = fields.String()
+    provider_org_id = fields.String()
+    prime_org_id = fields.String()
+    participant = fields.Nested(ParticipantOut)
+    priority_groups = fields.List(fields.String())
+    support_level = fields.String()
+    module_id = fields.String(allow_none=True)
+    module_since = fields.Date(allow_none=True)
+    referred_on = fields.Date()
+    consent_given_on = fields.Date()
+    accepted_on = fields.Date(allow_none=True)
+    started_on = fields.Date(allow_none=True)
+    assessed_on = fields.Date(allow_none=True)
+    action_plan_on = fields.Date(allow_none=True)
+    last_review_on = fields.Date(allow_none=True)
+    extra_reviews_on = fields.Dict(keys=fields.String(), values=fields.String())
+    job_start = fields.Nested(JobOut, allow_none=True)
+    sustainments = fields.Dict(keys=fields.String(), values=fields.String())
+    progression_on = fields.Date(allow_none=True)
+    closed_on = fields.Date(allow_none=True)
+    exit_reason = fields.String(allow_none=True)
+    previous_referral_id = fields.String(allow_none=True)
+    notes_ref = fields.String(allow_none=True)
+    allowed_actions = fields.List(fields.String())
+    deadlines = fields.List(fields.Nested(DueOut))
+    next_review_due = fields.Date(allow_none=True)
+
+
+class ReferralPage(Schema):
+    items = fields.List(fields.Nested(ReferralOut))
+    cursor = fields.String(allow_none=True)
+    has_more = fields.Boolean()
+
+
+class ActorOut(Schema):
+    org_id = fields.String()
+    key_id = fields.String()
+
+
+class EventOut(Schema):
+    seq = fields.Integer()
+    type = fields.String()
+    occurred_on = fields.Date()
+    recorded_at = fields.DateTime()
+    actor = fields.Nested(ActorOut)
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String()
+    data = fields.Dict()
+
+
+class EventPage(Schema):
+    items = fields.List(fields.Nested(EventOut))
+    cursor = fields.String(allow_none=True)
+    has_more = fields.Boolean()
+
+
+class AllocationOut(Schema):
+    org_id = fields.String()
+    name = fields.String()
+    role = fields.String()
+    level = fields.Integer(allow_none=True)
+    prime = fields.String(allow_none=True)
+    allocation = fields.Integer()
+    used = fields.Integer()
+
+
+class ProgrammeSummary(Schema):
+    id = fields.String()
+    name = fields.String()
+    commissioner = fields.String()
+    referral_window = fields.Dict()
+    referrals_open = fields.Boolean()
+    total_capacity = fields.Integer()
+
+
+class ProgrammeList(Schema):
+    items = fields.List(fields.Nested(ProgrammeSummary))
+
+
+class ProgrammeOut(ProgrammeSummary):
+    allocations = fields.List(fields.Nested(AllocationOut))
+    rulebook = fields.Dict(metadata={"description": "the programme's rulebook as published"})
+
+
+class HealthOut(Schema):
+    status = fields.String()
+    programmes = fields.Integer()
+
+
+class FieldErrorOut(Schema):
+    field = fields.String()
+    rule = fields.String()
+    message = fields.String()
+
+
+class ProblemOut(Schema):
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    instance = fields.String()
+    errors = fields.List(fields.Nested(FieldErrorOut))

@@ -1,0 +1,89 @@
+"""The deadlines running for a referral today: what is due next, by when, under which rule."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from . import lifecycle
+from .journey import Referral
+from .rulebook import Period, Rulebook
+
+
+@dataclass(frozen=True)
+class Due:
+    rule: str
+    due: date
+    description: str
+
+    def as_dict(self, today: date) -> dict:
+        return {"rule": self.rule, "due": self.due.isoformat(), "overdue": today > self.due,
+                "description": self.description}
+
+
+def _anchor(referral: Referral, anchor: str) -> date | None:
+    return {"referral": referral.referred_on, "acceptance": referral.accepted_on,
+            "start": referral.started_on}[anchor]
+
+
+def _deadline(rulebook: Rulebook, referral: Referral, name: str, what: str) -> Due | None:
+    rule = rulebook.deadlines[name]
+    start = _anchor(referral, rule.anchor)
+    if start is None:
+        return None
+    return Due(name, rule.period.after(start, rulebook.nation),
+               f"{what} within {rule.period.describe()} of the {rule.anchor}")
+
+
+def review_interval(rulebook: Rulebook, referral: Referral) -> Period:
+    """The participant's review cadence: their support level's, tightened by the provider's maximum."""
+    interval = rulebook.support_levels.get(referral.support_level) or next(iter(rulebook.support_levels.values()))
+    module = rulebook.module(referral.module_id) if referral.module_id else None
+    candidates = [interval]
+    if module and module.review_every:
+        candidates.append(module.review_every)
+    provider = rulebook.provider(referral.provider_org_id)
+    if provider and provider.review_every_max:
+        candidates.append(provider.review_every_max)
+    base = referral.started_on or referral.referred_on
+    return min(candidates, key=lambda p: p.after(base, rulebook.nation))
+
+
+def running(rulebook: Rulebook, referral: Referral) -> list[Due]:
+    """Every deadline now running for this referral, soonest first."""
+    status = referral.status
+    dues: list[Due | None] = []
+    if status == lifecycle.REFERRED:
+        dues.append(_deadline(rulebook, referral, "acknowledge", "acknowledge the referral"))
+    if status in (lifecycle.REFERRED, lifecycle.ACCEPTED):
+        dues.append(_deadline(rulebook, referral, "start", "start, or record did-not-start"))
+    if status == lifecycle.STARTED:
+        dues.append(_deadline(rulebook, referral, "assessment", "initial assessment"))
+    if status in (lifecycle.STARTED, lifecycle.ASSESSED):
+        dues.append(_deadline(rulebook, referral, "action_plan", "action plan agreed"))
+    if status in (lifecycle.IN_SUPPORT, lifecycle.IN_WORK):
+        interval = review_interval(rulebook, referral)
+        last = referral.last_review_on or referral.action_plan_on
+        dues.append(Due("review", interval.after(last, rulebook.nation),
+                        f"action-plan review every {interval.describe()} ({referral.support_level})"))
+        provider = rulebook.provider(referral.provider_org_id)
+        for extra in provider.extra_reviews if provider else ():
+            done = referral.extra_reviews_on.get(extra.id)
+            last_extra = date.fromisoformat(done) if done else referral.started_on
+            dues.append(Due(extra.id, extra.every.after(last_extra, rulebook.nation),
+                            f"{extra.name} every {extra.every.describe()}"))
+    if status == lifecycle.IN_WORK and referral.job_start:
+        job_started = date.fromisoformat(referral.job_start["start_date"])
+        pending = [c for c in rulebook.checkpoints if c.id not in referral.sustainments]
+        if pending:
+            nxt = min(pending, key=lambda c: c.after.after(job_started, rulebook.nation))
+            dues.append(Due(f"sustainment:{nxt.id}", nxt.after.after(job_started, rulebook.nation),
+                            f"sustainment check {nxt.id} after the job start"))
+    if status in lifecycle.ON_PROVISION:
+        module = rulebook.module(referral.module_id) if referral.module_id else None
+        if module and module.max_duration and referral.module_since:
+            dues.append(Due("module_max_duration", module.max_duration.after(referral.module_since, rulebook.nation),
+                            f"{module.name} lasts at most {module.max_duration.describe()}"))
+        if rulebook.max_duration and referral.started_on:
+            dues.append(Due("max_duration", rulebook.max_duration.after(referral.started_on, rulebook.nation),
+                            f"time on provision at most {rulebook.max_duration.describe()}"))
+    return sorted((d for d in dues if d is not None), key=lambda d: d.due)

@@ -1,0 +1,1 @@
+"""Money: tariffs, exact splits, claims. Integer pence throughout."""

@@ -1,0 +1,144 @@
+"""The referral journey as use cases. No HTTP here: the API layer parses, renders and commits."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from .. import clock, config
+from ..domain import journey, lifecycle
+from ..domain.access import Principal, ensure_holder, ensure_visible
+from ..domain.errors import NotFound, ValidationFailed
+from ..domain.journey import Referral
+from ..domain.participants import participant_hash
+from ..domain.rulebook import Rulebook, get_rulebook
+from ..store import repository as repo
+from ..store.transaction import Transaction
+
+
+@dataclass(frozen=True)
+class Result:
+    referral: Referral
+    rulebook: Rulebook
+    created: bool = False
+
+
+def new_referral_id() -> str:
+    return "ref_" + secrets.token_hex(10)
+
+
+def rulebook_for(programme_id: str, field: str = "programme_id") -> Rulebook:
+    rulebook = get_rulebook(programme_id)
+    if rulebook is None:
+        raise ValidationFailed.one(field, "known_programme", f"no programme {programme_id!r}")
+    return rulebook
+
+
+def _visible_referral(principal: Principal, referral_id: str) -> Referral:
+    referral = repo.get_referral(referral_id)
+    if referral is None:
+        raise NotFound("no such referral")
+    ensure_visible(principal, referral)
+    return referral
+
+
+def read(principal: Principal, referral_id: str) -> Result:
+    referral = _visible_referral(principal, referral_id)
+    return Result(referral, rulebook_for(referral.programme_id))
+
+
+def create_referral(principal: Principal, payload: dict, tx: Transaction,
+                    previous: Referral | None = None) -> Result:
+    principal.require("referrer")
+    rulebook = rulebook_for(payload["programme_id"])
+    today, now = clock.today(), clock.now()
+    person_hash = participant_hash(payload["participant"]["nino"], config.participant_hash_key())
+    person = repo.get_participant(person_hash)
+    if person is not None and person.active_referral_id:
+        raise repo._already_active()
+    step = journey.new_referral(
+        rulebook=rulebook, referral_id=new_referral_id(), referrer_org_id=principal.org_id, payload=payload,
+        participant_hash=person_hash, today=today, now=now,
+        previous_programmes=list(person.programmes) if person else [],
+        previous_referral_id=previous.id if previous else None)
+    provider = rulebook.provider(step.referral.provider_org_id)
+    repo.add_new_referral(tx, step.referral, step.event, principal.org_id, principal.key_id, now, person,
+                          capacity=provider.allocation, total_capacity=rulebook.total_capacity)
+    return Result(step.referral, rulebook, created=True)
+
+
+def re_refer(principal: Principal, referral_id: str, payload: dict, tx: Transaction) -> Result:
+    """A former participant returns: a new referral for the same person, linked to the old one."""
+    former = _visible_referral(principal, referral_id)
+    principal.require("referrer")
+    rulebook = rulebook_for(former.programme_id)
+    journey.check_return(rulebook, former)
+    p = former.participant
+    new_payload = {
+        "programme_id": former.programme_id,
+        "provider_id": payload.get("provider_id") or former.provider_org_id,
+        "support_level": payload.get("support_level") or former.support_level,
+        "module_id": payload.get("module_id"),
+        "consent": payload["consent"],
+        "notes_ref": payload.get("notes_ref"),
+        "participant": {"nino": p.nino, "given_name": p.given_name, "family_name": p.family_name,
+                        "date_of_birth": p.date_of_birth, "postcode": p.postcode,
+                        "eligibility": payload.get("eligibility") or p.eligibility},
+    }
+    return create_referral(principal, new_payload, tx, previous=former)
+
+
+# action name -> (domain function, takes the rulebook, the prime may act too)
+_STEPS = {
+    "acknowledgement": (journey.acknowledge, False, False),
+    "start": (journey.start, False, False),
+    "did_not_start": (journey.did_not_start, False, False),
+    "assessment": (journey.assessment, False, False),
+    "action_plan": (journey.action_plan, False, False),
+    "review": (journey.review, True, False),
+    "outcome": (journey.outcome, True, False),
+    "module_move": (journey.module_move, True, False),
+    "exit": (journey.exit_provision, True, False),
+}
+
+
+def record(principal: Principal, referral_id: str, action: str, payload: dict, tx: Transaction) -> Result:
+    """Record one journey step on a referral, by the provider holding it."""
+    before = _visible_referral(principal, referral_id)
+    rulebook = rulebook_for(before.programme_id)
+    today, now = clock.today(), clock.now()
+    if action == "transfer":
+        ensure_holder(principal, before, prime_may_act=True)
+        step, target = journey.transfer(rulebook, before, payload, today)
+        repo.add_transfer_places(tx, before.programme_id, before.provider_org_id, target.org_id, target.allocation)
+    else:
+        decide, needs_rulebook, prime_may_act = _STEPS[action]
+        ensure_holder(principal, before, prime_may_act=prime_may_act)
+        step = decide(rulebook, before, payload, today) if needs_rulebook else decide(before, payload, today)
+    repo.add_referral_change(tx, before, step.referral, step.event, principal.org_id, principal.key_id, now)
+    if step.referral.status in lifecycle.FINAL_STATES:
+        unused = step.referral.status in (lifecycle.REJECTED, lifecycle.DID_NOT_START)
+        repo.add_release(tx, step.referral, give_place_back=unused)
+    return Result(step.referral, rulebook)
+
+
+def list_referrals(principal: Principal, view: str | None, limit: int, cursor: str | None,
+                   status: str | None, programme_id: str | None, provider_id: str | None):
+    chosen = principal.list_view(view)
+    if chosen == "referrer":
+        principal.require("referrer")
+    return repo.list_referrals(chosen, principal.org_id, limit, cursor, status=status,
+                               programme_id=programme_id, provider_org_id=provider_id)
+
+
+def events(principal: Principal, referral_id: str, limit: int, cursor: str | None):
+    _visible_referral(principal, referral_id)
+    return repo.list_events(referral_id, limit, cursor)
+
+
+def today() -> date:
+    return clock.today()
+
+
+def now() -> datetime:
+    return clock.now()

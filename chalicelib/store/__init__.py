@@ -1,0 +1,1 @@
+"""Persistence: the only package that knows DynamoDB. It raises domain errors, never botocore ones."""

@@ -1,0 +1,189 @@
+"""PynamoDB models: the only description of items outside infra/dynamodb.json (a test keeps the two equal)."""
+from __future__ import annotations
+
+import os
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from .. import config
+
+
+class _TableName:
+    """Resolved at call time: Chalice sets the stage's environment only during a request."""
+
+    def __init__(self, suffix: str):
+        self.suffix = suffix
+
+    def __get__(self, obj, owner) -> str:
+        return config.table_name(self.suffix)
+
+
+class _Region:
+    def __get__(self, obj, owner) -> str:
+        return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-west-2"
+
+
+class Organisation(Model):
+    class Meta:
+        table_name = _TableName("organisations")
+        region = _Region()
+
+    org_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    kind = UnicodeAttribute()  # commissioner | prime | local_authority | subcontractor | referrer
+    level = NumberAttribute(null=True)
+    prime_org_id = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+
+
+class ApiKey(Model):
+    class Meta:
+        table_name = _TableName("api-keys")
+        region = _Region()
+
+    key_hash = UnicodeAttribute(hash_key=True)
+    key_id = UnicodeAttribute()  # the public, non-secret part shown in audit trails
+    org_id = UnicodeAttribute()
+    roles = ListAttribute(of=UnicodeAttribute)
+    label = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    revoked = BooleanAttribute(default=False)
+
+
+class _ListIndex(GlobalSecondaryIndex):
+    class Meta:
+        projection = AllProjection()
+
+
+class ByReferrer(_ListIndex):
+    class Meta(_ListIndex.Meta):
+        index_name = "by-referrer"
+
+    referrer_org_id = UnicodeAttribute(hash_key=True)
+    listed_at = UnicodeAttribute(range_key=True)
+
+
+class ByProvider(_ListIndex):
+    class Meta(_ListIndex.Meta):
+        index_name = "by-provider"
+
+    provider_org_id = UnicodeAttribute(hash_key=True)
+    listed_at = UnicodeAttribute(range_key=True)
+
+
+class ByPrime(_ListIndex):
+    class Meta(_ListIndex.Meta):
+        index_name = "by-prime"
+
+    prime_org_id = UnicodeAttribute(hash_key=True)
+    listed_at = UnicodeAttribute(range_key=True)
+
+
+class ReferralItem(Model):
+    class Meta:
+        table_name = _TableName("referrals")
+        region = _Region()
+
+    referral_id = UnicodeAttribute(hash_key=True)
+    listed_at = UnicodeAttribute()  # created_at + id: newest-first listing on every index
+    programme_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    status_reason = UnicodeAttribute(null=True)
+    version = NumberAttribute()
+    referrer_org_id = UnicodeAttribute()
+    provider_org_id = UnicodeAttribute()
+    prime_org_id = UnicodeAttribute()
+    participant_hash = UnicodeAttribute()
+    participant = JSONAttribute()
+    support_level = UnicodeAttribute()
+    referred_on = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    consent_given_on = UnicodeAttribute()
+    priority_groups = ListAttribute(of=UnicodeAttribute, default=list)
+    module_id = UnicodeAttribute(null=True)
+    module_since = UnicodeAttribute(null=True)
+    accepted_on = UnicodeAttribute(null=True)
+    started_on = UnicodeAttribute(null=True)
+    assessed_on = UnicodeAttribute(null=True)
+    action_plan_on = UnicodeAttribute(null=True)
+    last_review_on = UnicodeAttribute(null=True)
+    extra_reviews_on = JSONAttribute(default=dict)
+    job_start = JSONAttribute(null=True)
+    sustainments = JSONAttribute(default=dict)
+    progression_on = UnicodeAttribute(null=True)
+    closed_on = UnicodeAttribute(null=True)
+    exit_reason = UnicodeAttribute(null=True)
+    previous_referral_id = UnicodeAttribute(null=True)
+    notes_ref = UnicodeAttribute(null=True)
+
+    by_referrer = ByReferrer()
+    by_provider = ByProvider()
+    by_prime = ByPrime()
+
+
+class ReferralEventItem(Model):
+    class Meta:
+        table_name = _TableName("referral-events")
+        region = _Region()
+
+    referral_id = UnicodeAttribute(hash_key=True)
+    seq = NumberAttribute(range_key=True)  # equals the referral's version after the change
+    type = UnicodeAttribute()
+    occurred_on = UnicodeAttribute()
+    recorded_at = UnicodeAttribute()
+    actor_org_id = UnicodeAttribute()
+    actor_key_id = UnicodeAttribute()
+    from_status = UnicodeAttribute(null=True)
+    to_status = UnicodeAttribute()
+    data = JSONAttribute(default=dict)
+
+
+class ParticipantItem(Model):
+    """One item per person (keyed by the hashed NINO): which referral holds them now, and their history."""
+
+    class Meta:
+        table_name = _TableName("participants")
+        region = _Region()
+
+    participant_hash = UnicodeAttribute(hash_key=True)
+    active_referral_id = UnicodeAttribute(null=True)
+    programmes = ListAttribute(of=UnicodeAttribute, default=list)
+    referrals = ListAttribute(of=UnicodeAttribute, default=list)
+    version = NumberAttribute()
+
+
+class AllocationItem(Model):
+    """Places used per programme and delivery organisation; org_id '*' is the programme's total."""
+
+    class Meta:
+        table_name = _TableName("allocations")
+        region = _Region()
+
+    programme_id = UnicodeAttribute(hash_key=True)
+    org_id = UnicodeAttribute(range_key=True)
+    used = NumberAttribute(default=0)
+
+
+class IdempotencyItem(Model):
+    class Meta:
+        table_name = _TableName("idempotency")
+        region = _Region()
+
+    scope_key = UnicodeAttribute(hash_key=True)  # organisation + Idempotency-Key
+    fingerprint = UnicodeAttribute()
+    status_code = NumberAttribute()
+    body = UnicodeAttribute()
+    location = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    expires_at = NumberAttribute()
+
+
+ALL_MODELS = (Organisation, ApiKey, ReferralItem, ReferralEventItem, ParticipantItem, AllocationItem, IdempotencyItem)

@@ -1,0 +1,289 @@
+"""Reads and transactional writes for the journey. The only module that turns items into domain objects."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import asdict
+from datetime import date, datetime
+from typing import Iterable
+
+from pynamodb.exceptions import DoesNotExist, PynamoDBException
+
+from .. import config
+from ..domain.errors import ReferralRefused, ValidationFailed, FieldError
+from ..domain.journey import Event, Participant, Referral
+from .models import (
+    AllocationItem,
+    ApiKey,
+    IdempotencyItem,
+    Organisation,
+    ParticipantItem,
+    ReferralEventItem,
+    ReferralItem,
+)
+from .transaction import IdempotencyKeyTaken, Transaction, translate_read_error
+
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+PROGRAMME_TOTAL = "*"
+
+
+def _get(model, *key, consistent: bool = True):
+    try:
+        return model.get(*key, consistent_read=consistent)
+    except DoesNotExist:
+        return None
+    except PynamoDBException as exc:
+        raise translate_read_error(exc) from None
+
+
+# ------------------------------------------------------------------ organisations and keys
+
+
+def get_organisation(org_id: str) -> Organisation | None:
+    return _get(Organisation, org_id, consistent=False)
+
+
+def get_api_key(key_hash: str) -> ApiKey | None:
+    return _get(ApiKey, key_hash, consistent=False)
+
+
+def save_organisation(org: Organisation) -> None:
+    org.save()
+
+
+def save_api_key(key: ApiKey) -> None:
+    key.save(condition=ApiKey.key_hash.does_not_exist())
+
+
+# ------------------------------------------------------------------ referrals: mapping
+
+
+def _d(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def to_referral(item: ReferralItem) -> Referral:
+    p = item.participant
+    participant = Participant(
+        nino=p["nino"], given_name=p["given_name"], family_name=p["family_name"],
+        date_of_birth=date.fromisoformat(p["date_of_birth"]), postcode=p["postcode"],
+        eligibility=p.get("eligibility") or {})
+    return Referral(
+        id=item.referral_id, programme_id=item.programme_id, status=item.status, version=int(item.version),
+        referrer_org_id=item.referrer_org_id, provider_org_id=item.provider_org_id,
+        prime_org_id=item.prime_org_id, participant_hash=item.participant_hash, participant=participant,
+        support_level=item.support_level, referred_on=date.fromisoformat(item.referred_on),
+        created_at=datetime.fromisoformat(item.created_at), consent_given_on=date.fromisoformat(item.consent_given_on),
+        status_reason=item.status_reason, priority_groups=tuple(item.priority_groups or ()),
+        module_id=item.module_id, module_since=_d(item.module_since), accepted_on=_d(item.accepted_on),
+        started_on=_d(item.started_on), assessed_on=_d(item.assessed_on), action_plan_on=_d(item.action_plan_on),
+        last_review_on=_d(item.last_review_on), extra_reviews_on=dict(item.extra_reviews_on or {}),
+        job_start=item.job_start, sustainments=dict(item.sustainments or {}), progression_on=_d(item.progression_on),
+        closed_on=_d(item.closed_on), exit_reason=item.exit_reason, previous_referral_id=item.previous_referral_id,
+        notes_ref=item.notes_ref)
+
+
+def to_item(r: Referral) -> ReferralItem:
+    participant = asdict(r.participant)
+    participant["date_of_birth"] = r.participant.date_of_birth.isoformat()
+    return ReferralItem(
+        referral_id=r.id, listed_at=f"{r.created_at.isoformat()}#{r.id}", programme_id=r.programme_id,
+        status=r.status, status_reason=r.status_reason, version=r.version, referrer_org_id=r.referrer_org_id,
+        provider_org_id=r.provider_org_id, prime_org_id=r.prime_org_id, participant_hash=r.participant_hash,
+        participant=participant, support_level=r.support_level, referred_on=r.referred_on.isoformat(),
+        created_at=r.created_at.isoformat(), consent_given_on=r.consent_given_on.isoformat(),
+        priority_groups=list(r.priority_groups), module_id=r.module_id, module_since=_iso(r.module_since),
+        accepted_on=_iso(r.accepted_on), started_on=_iso(r.started_on), assessed_on=_iso(r.assessed_on),
+        action_plan_on=_iso(r.action_plan_on), last_review_on=_iso(r.last_review_on),
+        extra_reviews_on=dict(r.extra_reviews_on), job_start=r.job_start, sustainments=dict(r.sustainments),
+        progression_on=_iso(r.progression_on), closed_on=_iso(r.closed_on), exit_reason=r.exit_reason,
+        previous_referral_id=r.previous_referral_id, notes_ref=r.notes_ref)
+
+
+# ------------------------------------------------------------------ referrals: reads
+
+
+def get_referral(referral_id: str) -> Referral | None:
+    item = _get(ReferralItem, referral_id)
+    return to_referral(item) if item else None
+
+
+_INDEXES = {"referrer": ReferralItem.by_referrer, "provider": ReferralItem.by_provider,
+            "prime": ReferralItem.by_prime}
+
+
+def list_referrals(view: str, org_id: str, limit: int, cursor: str | None,
+                   status: str | None = None, programme_id: str | None = None,
+                   provider_org_id: str | None = None) -> tuple[list[Referral], str | None]:
+    """One page of the organisation's referrals, newest first, from the index designed for its role."""
+    index = _INDEXES[view]
+    condition = None
+    for attr, wanted in ((ReferralItem.status, status), (ReferralItem.programme_id, programme_id),
+                         (ReferralItem.provider_org_id, provider_org_id)):
+        if wanted:
+            condition = (attr == wanted) if condition is None else condition & (attr == wanted)
+    start_key = decode_cursor(cursor, scope=f"{view}:{org_id}") if cursor else None
+    try:
+        results = index.query(org_id, filter_condition=condition, scan_index_forward=False, limit=limit,
+                              last_evaluated_key=start_key, page_size=limit if condition is None else None)
+        items = list(results)
+    except PynamoDBException as exc:
+        raise translate_read_error(exc) from None
+    next_key = results.last_evaluated_key
+    return [to_referral(i) for i in items], encode_cursor(next_key, f"{view}:{org_id}") if next_key else None
+
+
+def list_events(referral_id: str, limit: int, cursor: str | None) -> tuple[list[ReferralEventItem], str | None]:
+    start_key = decode_cursor(cursor, scope=f"events:{referral_id}") if cursor else None
+    try:
+        results = ReferralEventItem.query(referral_id, limit=limit, last_evaluated_key=start_key, page_size=limit)
+        items = list(results)
+    except PynamoDBException as exc:
+        raise translate_read_error(exc) from None
+    next_key = results.last_evaluated_key
+    return items, encode_cursor(next_key, f"events:{referral_id}") if next_key else None
+
+
+def encode_cursor(key: dict, scope: str) -> str:
+    payload = json.dumps({"k": key, "s": scope}, separators=(",", ":"), sort_keys=True).encode()
+    sig = hmac.new(config.cursor_key(), payload, hashlib.sha256).digest()[:12]
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=") + "." + base64.urlsafe_b64encode(sig).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, scope: str) -> dict:
+    bad = ValidationFailed.one("cursor", "valid_cursor", "cursor is not one this list returned")
+    try:
+        body, sig = cursor.split(".", 1)
+        payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        given = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
+    except (ValueError, TypeError):
+        raise bad from None
+    expected = hmac.new(config.cursor_key(), payload, hashlib.sha256).digest()[:12]
+    if not hmac.compare_digest(given, expected):
+        raise bad
+    data = json.loads(payload)
+    if data.get("s") != scope:
+        raise bad
+    return data["k"]
+
+
+# ------------------------------------------------------------------ participants
+
+
+def get_participant(participant_hash: str) -> ParticipantItem | None:
+    return _get(ParticipantItem, participant_hash)
+
+
+# ------------------------------------------------------------------ writes (added to one transaction)
+
+
+def _event_item(referral: Referral, event: Event, actor_org_id: str, actor_key_id: str, now: datetime):
+    return ReferralEventItem(
+        referral_id=referral.id, seq=referral.version, type=event.type, occurred_on=event.occurred_on.isoformat(),
+        recorded_at=now.isoformat(), actor_org_id=actor_org_id, actor_key_id=actor_key_id,
+        from_status=event.from_status, to_status=event.to_status, data=event.data)
+
+
+def add_new_referral(tx: Transaction, referral: Referral, event: Event, actor_org_id: str, actor_key_id: str,
+                     now: datetime, participant: ParticipantItem | None, capacity: int, total_capacity: int) -> None:
+    """Create the referral, claim the person and a place on the provider's allocation, record the event."""
+    tx.put(to_item(referral), condition=ReferralItem.referral_id.does_not_exist())
+    tx.put(_event_item(referral, event, actor_org_id, actor_key_id, now))
+    _claim_participant(tx, referral, participant)
+    _take_place(tx, referral.programme_id, referral.provider_org_id, capacity)
+    _take_place(tx, referral.programme_id, PROGRAMME_TOTAL, total_capacity)
+
+
+def _already_active() -> Exception:
+    return ReferralRefused("already_active", "the participant is already active on a programme",
+                           [FieldError("participant.nino", "not_already_active",
+                                       "already active on this or another programme")])
+
+
+def _claim_participant(tx: Transaction, referral: Referral, participant: ParticipantItem | None) -> None:
+    if participant is None:
+        item = ParticipantItem(participant_hash=referral.participant_hash, active_referral_id=referral.id,
+                               programmes=[referral.programme_id], referrals=[referral.id], version=1)
+        tx.put(item, condition=ParticipantItem.participant_hash.does_not_exist(), on_fail=_already_active)
+        return
+    tx.update(participant, actions=[
+        ParticipantItem.active_referral_id.set(referral.id),
+        ParticipantItem.programmes.set(sorted({*participant.programmes, referral.programme_id})),
+        ParticipantItem.referrals.set([*participant.referrals, referral.id]),
+        ParticipantItem.version.set(participant.version + 1),
+    ], condition=(ParticipantItem.version == participant.version)
+        & ParticipantItem.active_referral_id.does_not_exist(), on_fail=_already_active)
+
+
+def _allocation_full() -> Exception:
+    return ReferralRefused("allocation_full", "the provider's allocation on this programme is full",
+                           [FieldError("provider_id", "allocation", "no places left")])
+
+
+def _take_place(tx: Transaction, programme_id: str, org_id: str, capacity: int) -> None:
+    item = AllocationItem(programme_id=programme_id, org_id=org_id)
+    tx.update(item, actions=[AllocationItem.used.add(1)],
+              condition=AllocationItem.used.does_not_exist() | (AllocationItem.used < capacity),
+              on_fail=_allocation_full)
+
+
+def _give_place_back(tx: Transaction, programme_id: str, org_id: str) -> None:
+    item = AllocationItem(programme_id=programme_id, org_id=org_id)
+    tx.update(item, actions=[AllocationItem.used.add(-1)], condition=AllocationItem.used > 0)
+
+
+def add_referral_change(tx: Transaction, before: Referral, after: Referral, event: Event,
+                        actor_org_id: str, actor_key_id: str, now: datetime) -> None:
+    """Save the changed referral (only if nobody changed it since it was read) and record the event."""
+    tx.put(to_item(after), condition=ReferralItem.version == before.version)
+    tx.put(_event_item(after, event, actor_org_id, actor_key_id, now),
+           condition=ReferralEventItem.seq.does_not_exist())
+
+
+def add_release(tx: Transaction, referral: Referral, give_place_back: bool) -> None:
+    """The participant leaves this referral: free them for other programmes and, if unused, the place."""
+    tx.update(ParticipantItem(participant_hash=referral.participant_hash),
+              actions=[ParticipantItem.active_referral_id.remove(), ParticipantItem.version.add(1)],
+              condition=ParticipantItem.active_referral_id == referral.id)
+    if give_place_back:
+        _give_place_back(tx, referral.programme_id, referral.provider_org_id)
+        _give_place_back(tx, referral.programme_id, PROGRAMME_TOTAL)
+
+
+def add_transfer_places(tx: Transaction, programme_id: str, from_org: str, to_org: str, to_capacity: int) -> None:
+    _take_place(tx, programme_id, to_org, to_capacity)
+    _give_place_back(tx, programme_id, from_org)
+
+
+def allocation_used(programme_id: str, org_ids: Iterable[str]) -> dict[str, int]:
+    keys = [(programme_id, o) for o in org_ids]
+    try:
+        found = {i.org_id: int(i.used) for i in AllocationItem.batch_get(keys)}
+    except PynamoDBException as exc:
+        raise translate_read_error(exc) from None
+    return {o: found.get(o, 0) for o in org_ids}
+
+
+# ------------------------------------------------------------------ idempotency
+
+
+def get_idempotency(scope_key: str) -> IdempotencyItem | None:
+    return _get(IdempotencyItem, scope_key)
+
+
+def add_idempotency(tx: Transaction, scope_key: str, fingerprint: str, status_code: int, body: str,
+                    location: str | None, now: datetime) -> None:
+    item = IdempotencyItem(scope_key=scope_key, fingerprint=fingerprint, status_code=status_code, body=body,
+                           location=location, created_at=now.isoformat(),
+                           expires_at=int(now.timestamp()) + IDEMPOTENCY_TTL_SECONDS)
+
+    def taken() -> Exception:
+        return IdempotencyKeyTaken(scope_key)
+
+    tx.put(item, condition=IdempotencyItem.scope_key.does_not_exist(), on_fail=taken)

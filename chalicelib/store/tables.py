@@ -1,0 +1,41 @@
+"""Create the tables exactly as infra/dynamodb.json defines them (tests and the local run use this)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+
+INFRA_TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "dynamodb.json"
+
+
+def table_definitions(stage: str, template_path: Path = INFRA_TEMPLATE) -> list[dict]:
+    """CreateTable requests for every AWS::DynamoDB::Table in the template, for one stage."""
+    template = json.loads(template_path.read_text())
+    requests = []
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::DynamoDB::Table":
+            continue
+        props = resource["Properties"]
+        request = {
+            "TableName": props["TableName"]["Fn::Sub"].replace("${Stage}", stage),
+            "BillingMode": props["BillingMode"],
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+        }
+        if props.get("GlobalSecondaryIndexes"):
+            request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        requests.append(request)
+    return requests
+
+
+def create_tables(stage: str, client=None) -> list[str]:
+    client = client or boto3.client("dynamodb")
+    existing = set(client.list_tables()["TableNames"])
+    created = []
+    for request in table_definitions(stage):
+        if request["TableName"] in existing:
+            continue
+        client.create_table(**request)
+        created.append(request["TableName"])
+    return created

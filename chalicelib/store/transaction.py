@@ -1,0 +1,108 @@
+"""One DynamoDB transaction per request: every write of a request commits together or not at all.
+
+Each operation carries the domain error to raise if its own condition fails, so a cancelled transaction is
+reported as what it means (allocation full, person already active, concurrent update...), never as a botocore
+error.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from botocore.exceptions import ClientError
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from ..domain.errors import ConcurrentUpdate, DomainError, ServiceUnavailable
+from .models import _Region
+
+_region = _Region()
+_THROTTLED = {"ThrottlingException", "ProvisionedThroughputExceededException", "ThrottlingError",
+              "ProvisionedThroughputExceeded", "RequestLimitExceeded", "InternalServerError"}
+
+
+class IdempotencyKeyTaken(Exception):
+    """Another request with the same Idempotency-Key committed first."""
+
+
+@dataclass
+class _Op:
+    kind: str
+    item: Any
+    kwargs: dict
+    on_fail: Callable[[], Exception]
+
+
+def _concurrent() -> Exception:
+    return ConcurrentUpdate("another request changed this data first; retry the request")
+
+
+class Transaction:
+    def __init__(self) -> None:
+        self._ops: list[_Op] = []
+        self.after_commit: list[Callable[[], None]] = []
+
+    def __len__(self) -> int:
+        return len(self._ops)
+
+    def put(self, item, condition=None, on_fail: Callable[[], Exception] = _concurrent) -> None:
+        self._ops.append(_Op("save", item, {"condition": condition}, on_fail))
+
+    def update(self, item, actions, condition=None, on_fail: Callable[[], Exception] = _concurrent) -> None:
+        self._ops.append(_Op("update", item, {"actions": actions, "condition": condition}, on_fail))
+
+    def check(self, model_cls, hash_key, range_key=None, condition=None,
+              on_fail: Callable[[], Exception] = _concurrent) -> None:
+        self._ops.append(_Op("condition_check", model_cls,
+                             {"hash_key": hash_key, "range_key": range_key, "condition": condition}, on_fail))
+
+    def commit(self) -> None:
+        if not self._ops:
+            return
+        try:
+            with TransactWrite(connection=Connection(region=_region.__get__(None, None))) as tx:
+                for op in self._ops:
+                    getattr(tx, op.kind)(op.item, **op.kwargs)
+        except TransactWriteError as exc:
+            raise self._translate(exc) from None
+        except PynamoDBException as exc:
+            raise _infrastructure_error(exc) from None
+        for callback in self.after_commit:
+            callback()
+
+    def _translate(self, exc: TransactWriteError) -> Exception:
+        reasons = exc.cancellation_reasons or []
+        for op, reason in zip(self._ops, reasons):
+            if reason is not None and reason.code == "ConditionalCheckFailed":
+                return op.on_fail()
+        codes = {r.code for r in reasons if r is not None}
+        if "TransactionConflict" in codes or exc.cause_response_code == "TransactionConflictException":
+            return _concurrent()
+        return _infrastructure_error(exc)
+
+
+def _infrastructure_error(exc: PynamoDBException) -> Exception:
+    code = getattr(exc, "cause_response_code", None)
+    cause = getattr(exc, "cause", None)
+    if code in _THROTTLED or code == "TransactionInProgressException" or _is_timeout(cause):
+        return ServiceUnavailable("the database is busy or did not answer in time; retry shortly", retry_after=1)
+    return exc
+
+
+def _is_timeout(cause) -> bool:
+    from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+
+    return isinstance(cause, (ConnectTimeoutError, ReadTimeoutError))
+
+
+def translate_read_error(exc: Exception) -> Exception:
+    """Map a failed read to a domain error (throttled or timed out: 503)."""
+    if isinstance(exc, PynamoDBException):
+        return _infrastructure_error(exc)
+    if isinstance(exc, ClientError):
+        return ServiceUnavailable("the database is busy; retry shortly", retry_after=1)
+    return exc
+
+
+__all__ = ["Transaction", "IdempotencyKeyTaken", "translate_read_error", "DomainError"]
