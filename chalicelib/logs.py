@@ -19,9 +19,11 @@ class JsonFormatter(logging.Formatter):
             exc_type, _, tb = record.exc_info
             frames = []
             while tb is not None:
-                frames.append(f"{tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}")
+                path = tb.tb_frame.f_code.co_filename
+                if "site-packages" not in path:  # our own frames say where it went wrong
+                    frames.append(f"{path.rsplit('/', 2)[-2]}/{path.rsplit('/', 1)[-1]}:{tb.tb_lineno}")
                 tb = tb.tb_next
-            entry["error"] = {"type": exc_type.__name__ if exc_type else None, "at": frames[-5:]}
+            entry["error"] = {"type": exc_type.__name__ if exc_type else None, "at": frames[-6:]}
         return json.dumps(entry, default=str)
 
 

@@ -6,30 +6,17 @@ API itself as RFC 9457 problems (401) rather than by the gateway; each view then
 """
 from __future__ import annotations
 
-import hashlib
-import secrets
 import time
 
 from chalice import AuthResponse, Blueprint
 
 from .. import config
-from ..domain.access import Principal
+from ..domain.access import KEY_PREFIX, Principal, hash_key
 from ..domain.errors import Unauthenticated
 from ..store import repository as repo
 
 auth_bp = Blueprint(__name__)
 _cache: dict[str, tuple[float, Principal | None]] = {}
-KEY_PREFIX = "rp_"
-
-
-def new_api_key() -> tuple[str, str, str]:
-    """A fresh key: (the secret shown once, its hash to store, its public id for audit trails)."""
-    secret = KEY_PREFIX + secrets.token_urlsafe(32)
-    return secret, hash_key(secret), "key_" + secrets.token_hex(4)
-
-
-def hash_key(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def authenticate(token: str | None) -> Principal | None:

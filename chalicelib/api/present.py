@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date
+from datetime import date, datetime
 
 from ..domain import deadlines, lifecycle
 from ..domain.journey import Referral
@@ -13,6 +13,8 @@ from .schemas import EventOut, ReferralOut
 
 def referral_body(referral: Referral, rulebook: Rulebook, today: date) -> dict:
     data = asdict(referral)
+    if referral.job_start:
+        data["job_start"]["start_date"] = date.fromisoformat(referral.job_start["start_date"])
     data["participant"]["reference"] = pseudonymous_reference(referral.participant_hash)
     running = deadlines.running(rulebook, referral)
     data["deadlines"] = [d.as_dict(today) for d in running]
@@ -27,5 +29,5 @@ def referral_body(referral: Referral, rulebook: Rulebook, today: date) -> dict:
 def event_body(item) -> dict:
     return EventOut().dump({
         "seq": int(item.seq), "type": item.type, "occurred_on": date.fromisoformat(item.occurred_on),
-        "recorded_at": item.recorded_at, "actor": {"org_id": item.actor_org_id, "key_id": item.actor_key_id},
+        "recorded_at": datetime.fromisoformat(item.recorded_at), "actor": {"org_id": item.actor_org_id, "key_id": item.actor_key_id},
         "from_status": item.from_status, "to_status": item.to_status, "data": item.data or {}})

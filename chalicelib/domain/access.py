@@ -1,6 +1,8 @@
 """Who may see and do what: organisations, roles and the tenancy rule."""
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass
 
 from .errors import Forbidden, NotFound
@@ -46,3 +48,17 @@ def ensure_holder(principal: Principal, referral, prime_may_act: bool = False) -
     allowed = {referral.provider_org_id} | ({referral.prime_org_id} if prime_may_act else set())
     if principal.org_id not in allowed:
         raise Forbidden("only the provider holding this referral may record this step")
+
+
+KEY_PREFIX = "rp_"
+
+
+def new_api_key() -> tuple[str, str, str]:
+    """A fresh key: (the secret shown once, its hash to store, its public id for audit trails)."""
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    return secret, hash_key(secret), "key_" + secrets.token_hex(4)
+
+
+def hash_key(secret: str) -> str:
+    """Keys are long random strings, so a fast hash is enough: only the hash is stored."""
+    return hashlib.sha256(secret.encode()).hexdigest()

@@ -16,7 +16,7 @@ class Due:
     description: str
 
     def as_dict(self, today: date) -> dict:
-        return {"rule": self.rule, "due": self.due.isoformat(), "overdue": today > self.due,
+        return {"rule": self.rule, "due": self.due, "overdue": today > self.due,
                 "description": self.description}
 
 

@@ -117,8 +117,7 @@ def record(principal: Principal, referral_id: str, action: str, payload: dict, t
         step = decide(rulebook, before, payload, today) if needs_rulebook else decide(before, payload, today)
     repo.add_referral_change(tx, before, step.referral, step.event, principal.org_id, principal.key_id, now)
     if step.referral.status in lifecycle.FINAL_STATES:
-        unused = step.referral.status in (lifecycle.REJECTED, lifecycle.DID_NOT_START)
-        repo.add_release(tx, step.referral, give_place_back=unused)
+        repo.add_release(tx, step.referral, participated=step.referral.status == lifecycle.EXITED)
     return Result(step.referral, rulebook)
 
 

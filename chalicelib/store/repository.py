@@ -30,6 +30,8 @@ PROGRAMME_TOTAL = "*"
 
 
 def _get(model, *key, consistent: bool = True):
+    if not all(key):
+        return None  # an empty key can name no item (DynamoDB would reject it)
     try:
         return model.get(*key, consistent_read=consistent)
     except DoesNotExist:
@@ -209,12 +211,11 @@ def _already_active() -> Exception:
 def _claim_participant(tx: Transaction, referral: Referral, participant: ParticipantItem | None) -> None:
     if participant is None:
         item = ParticipantItem(participant_hash=referral.participant_hash, active_referral_id=referral.id,
-                               programmes=[referral.programme_id], referrals=[referral.id], version=1)
+                               programmes=[], referrals=[referral.id], version=1)
         tx.put(item, condition=ParticipantItem.participant_hash.does_not_exist(), on_fail=_already_active)
         return
     tx.update(participant, actions=[
         ParticipantItem.active_referral_id.set(referral.id),
-        ParticipantItem.programmes.set(sorted({*participant.programmes, referral.programme_id})),
         ParticipantItem.referrals.set([*participant.referrals, referral.id]),
         ParticipantItem.version.set(participant.version + 1),
     ], condition=(ParticipantItem.version == participant.version)
@@ -246,12 +247,16 @@ def add_referral_change(tx: Transaction, before: Referral, after: Referral, even
            condition=ReferralEventItem.seq.does_not_exist())
 
 
-def add_release(tx: Transaction, referral: Referral, give_place_back: bool) -> None:
-    """The participant leaves this referral: free them for other programmes and, if unused, the place."""
-    tx.update(ParticipantItem(participant_hash=referral.participant_hash),
-              actions=[ParticipantItem.active_referral_id.remove(), ParticipantItem.version.add(1)],
+def add_release(tx: Transaction, referral: Referral, participated: bool) -> None:
+    """The participant leaves this referral: free them for other programmes. A referral that never started
+    gives its place back; one that did is remembered as taking part (for programmes that allow no return)."""
+    actions = [ParticipantItem.active_referral_id.remove(), ParticipantItem.version.add(1)]
+    if participated:
+        actions.append(ParticipantItem.programmes.set(
+            ParticipantItem.programmes.append([referral.programme_id])))
+    tx.update(ParticipantItem(participant_hash=referral.participant_hash), actions=actions,
               condition=ParticipantItem.active_referral_id == referral.id)
-    if give_place_back:
+    if not participated:
         _give_place_back(tx, referral.programme_id, referral.provider_org_id)
         _give_place_back(tx, referral.programme_id, PROGRAMME_TOTAL)
 

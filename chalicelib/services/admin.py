@@ -1,0 +1,85 @@
+"""Organisations and API keys: created by an administrator from the command line."""
+from __future__ import annotations
+
+import re
+
+from .. import clock
+from ..domain.access import ORG_KINDS, ROLES, new_api_key
+from ..domain.errors import Conflict, ValidationFailed
+from ..domain.rulebook import all_rulebooks
+from ..store import repository as repo
+from ..store.models import ApiKey, Organisation
+
+_ORG_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+
+
+def create_organisation(org_id: str, name: str, kind: str, prime_org_id: str | None = None,
+                        level: int | None = None, exist_ok: bool = False) -> Organisation:
+    if not _ORG_ID.match(org_id):
+        raise ValidationFailed.one("org_id", "format", "lower-case letters, digits and hyphens, 2..63")
+    if kind not in ORG_KINDS:
+        raise ValidationFailed.one("kind", "one_of", f"one of: {', '.join(ORG_KINDS)}")
+    if kind == "subcontractor":
+        prime = repo.get_organisation(prime_org_id or "")
+        if prime is None or prime.kind not in ("prime", "local_authority"):
+            raise ValidationFailed.one("prime_org_id", "existing_prime", "a subcontractor names an existing prime")
+    elif prime_org_id:
+        raise ValidationFailed.one("prime_org_id", "subcontractor_only", "only a subcontractor has a prime")
+    existing = repo.get_organisation(org_id)
+    if existing is not None:
+        if exist_ok:
+            return existing
+        raise Conflict(f"organisation {org_id!r} already exists")
+    org = Organisation(org_id=org_id, name=name, kind=kind, level=level, prime_org_id=prime_org_id,
+                       created_at=clock.now().isoformat())
+    repo.save_organisation(org)
+    return org
+
+
+def create_api_key(org_id: str, roles: list[str], label: str) -> tuple[str, str]:
+    """A new key for the organisation; returns (secret, key id). The secret is shown once, stored hashed."""
+    if repo.get_organisation(org_id) is None:
+        raise ValidationFailed.one("org_id", "existing", f"no organisation {org_id!r}")
+    unknown = [r for r in roles if r not in ROLES]
+    if not roles or unknown:
+        raise ValidationFailed.one("roles", "one_of", f"roles from: {', '.join(ROLES)}")
+    secret, digest, key_id = new_api_key()
+    repo.save_api_key(ApiKey(key_hash=digest, key_id=key_id, org_id=org_id, roles=sorted(set(roles)),
+                             label=label, created_at=clock.now().isoformat()))
+    return secret, key_id
+
+
+DEMO_REFERRERS = (
+    ("jobcentre-plus-norwich", "Jobcentre Plus, Norwich"),
+    ("tees-valley-jcp", "Jobcentre Plus, Tees Valley"),
+)
+
+
+def seed_demo() -> dict:
+    """Organisations for every delivery organisation in the rulebooks, two referrers, a commissioner, and a
+    key per role. Returns {role: key, ..., "organisations": {org_id: {role: key}}}."""
+    keys: dict[str, dict[str, str]] = {}
+    create_organisation("dwp-commissioning", "DWP commissioning (demo)", "commissioner", exist_ok=True)
+    keys["dwp-commissioning"] = {"admin": create_api_key("dwp-commissioning", ["admin"], "demo admin")[0]}
+    for org_id, name in DEMO_REFERRERS:
+        create_organisation(org_id, name, "referrer", exist_ok=True)
+        keys[org_id] = {"referrer": create_api_key(org_id, ["referrer"], "demo referrer")[0]}
+    books = list(all_rulebooks().values())
+    ordered = sorted((o for b in books for o in b.delivery_organisations), key=lambda o: o.role == "subcontractor")
+    for org in ordered:
+        if org.org_id in keys:
+            continue
+        create_organisation(org.org_id, org.name, "subcontractor" if org.prime else org.role, org.prime, org.level,
+                            exist_ok=True)
+        keys[org.org_id] = {
+            "provider": create_api_key(org.org_id, ["provider"], "demo provider")[0],
+            "finance": create_api_key(org.org_id, ["finance"], "demo finance")[0],
+        }
+    return {
+        "referrer": keys["jobcentre-plus-norwich"]["referrer"],
+        "provider": keys["kings-lynn-works"]["provider"],
+        "prime": keys["trobius"]["provider"],
+        "finance": keys["trobius"]["finance"],
+        "admin": keys["dwp-commissioning"]["admin"],
+        "organisations": keys,
+    }

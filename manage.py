@@ -1,0 +1,137 @@
+"""refpay's command line: organisations, API keys, tables and the local run.
+
+    python manage.py local                 # API on an embedded DynamoDB at http://127.0.0.1:8000, demo data
+    python manage.py create-org ID NAME KIND [--prime ORG] [--level N]
+    python manage.py create-key ORG --roles referrer,provider [--label TEXT]
+    python manage.py create-tables [--stage dev]
+
+Against AWS, the usual AWS_PROFILE / AWS_REGION apply and REFPAY_STAGE picks the tables.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def cmd_create_org(args) -> int:
+    from chalicelib.domain.errors import DomainError
+    from chalicelib.services.admin import create_organisation
+
+    try:
+        org = create_organisation(args.org_id, args.name, args.kind, args.prime, args.level)
+    except DomainError as exc:
+        return _fail(f"{exc.detail} {[e.as_dict() for e in exc.errors] or ''}".strip())
+    print(json.dumps({"org_id": org.org_id, "kind": org.kind, "prime_org_id": org.prime_org_id}))
+    return 0
+
+
+def cmd_create_key(args) -> int:
+    from chalicelib.domain.errors import DomainError
+    from chalicelib.services.admin import create_api_key
+
+    try:
+        secret, key_id = create_api_key(args.org_id, [r.strip() for r in args.roles.split(",") if r.strip()],
+                                        args.label)
+    except DomainError as exc:
+        return _fail(f"{exc.detail} {[e.as_dict() for e in exc.errors] or ''}".strip())
+    print(json.dumps({"org_id": args.org_id, "key_id": key_id, "api_key": secret}))
+    print("Store the key now: only its hash is kept.", file=sys.stderr)
+    return 0
+
+
+def cmd_create_tables(args) -> int:
+    from chalicelib.store.tables import create_tables
+
+    print(json.dumps({"created": create_tables(args.stage)}))
+    return 0
+
+
+def cmd_local(args) -> int:
+    """Embedded DynamoDB (moto's server, in this process), tables from infra/, demo data, `chalice local`."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the embedded database's access log is noise
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-2")
+    os.environ["REFPAY_STAGE"] = "dev"
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.db_port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{args.db_port}"
+    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
+    os.environ["AWS_ENDPOINT_URL_S3"] = endpoint
+
+    from chalicelib.services.admin import seed_demo
+    from chalicelib.store.tables import create_tables
+
+    create_tables("dev")
+    keys = seed_demo()
+    out = ROOT / ".local" / "demo-keys.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(keys, indent=2) + "\n")
+    print("refpay local: embedded DynamoDB at", endpoint)
+    print("demo API keys (also in .local/demo-keys.json):")
+    for role in ("referrer", "provider", "prime", "finance", "admin"):
+        print(f"  {role:9} {keys[role]}")
+    print(f"API: http://127.0.0.1:{args.port}  (Ctrl-C stops)", flush=True)
+    chalice = shutil.which("chalice", path=str(Path(sys.executable).parent)) or shutil.which("chalice")
+    child = subprocess.Popen([chalice, "local", "--host", "127.0.0.1", "--port", str(args.port), "--stage", "dev",
+                              "--no-autoreload"], cwd=ROOT, env=os.environ.copy())
+
+    def stop(*_):
+        child.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        child.terminate()
+        return child.wait()
+    finally:
+        server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="manage.py", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("create-org", help="create an organisation")
+    p.add_argument("org_id")
+    p.add_argument("name")
+    p.add_argument("kind", choices=["commissioner", "prime", "local_authority", "subcontractor", "referrer"])
+    p.add_argument("--prime", help="a subcontractor's prime organisation")
+    p.add_argument("--level", type=int, choices=[1, 2, 3], help="a subcontractor's level")
+    p.set_defaults(func=cmd_create_org)
+    p = sub.add_parser("create-key", help="create an API key for an organisation (printed once)")
+    p.add_argument("org_id")
+    p.add_argument("--roles", required=True, help="comma-separated: referrer,provider,finance,admin")
+    p.add_argument("--label", default="api key")
+    p.set_defaults(func=cmd_create_key)
+    p = sub.add_parser("create-tables", help="create the tables defined in infra/dynamodb.json")
+    p.add_argument("--stage", default=os.environ.get("REFPAY_STAGE", "dev"))
+    p.set_defaults(func=cmd_create_tables)
+    p = sub.add_parser("local", help="run the API locally on an embedded DynamoDB with demo data")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--db-port", type=int, default=8001)
+    p.set_defaults(func=cmd_local)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

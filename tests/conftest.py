@@ -1,0 +1,114 @@
+"""Shared fixtures: an in-memory AWS (moto), tables created from infra/, demo organisations and keys."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+import pytest
+
+TODAY = "2026-11-24"  # a Tuesday; every demo programme's referral window is open
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch):
+    # mock_aws only intercepts requests that are not sent to an explicit endpoint.
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
+    monkeypatch.setenv("REFPAY_STAGE", "dev")
+    monkeypatch.setenv("REFPAY_TODAY", TODAY)
+
+
+@pytest.fixture
+def aws():
+    from moto import mock_aws
+
+    from chalicelib.api import auth
+    from chalicelib.store.tables import create_tables
+
+    with mock_aws():
+        create_tables("dev")
+        auth.clear_cache()
+        yield
+        auth.clear_cache()
+
+
+@pytest.fixture
+def keys(aws):
+    from chalicelib.services.admin import create_api_key, create_organisation, seed_demo
+
+    demo = seed_demo()
+    orgs = demo["organisations"]
+    create_organisation("citizens-advice-tees", "Citizens Advice, Tees (referrer)", "referrer")
+    orgs["citizens-advice-tees"] = {"referrer": create_api_key("citizens-advice-tees", ["referrer"], "t")[0]}
+    # A key that can both refer and deliver (a provider that takes self-referrals).
+    orgs["trobius"]["referrer+provider"] = create_api_key("trobius", ["referrer", "provider"], "t")[0]
+    return demo
+
+
+@dataclass
+class Reply:
+    status: int
+    body: dict
+    headers: dict
+
+    @property
+    def json(self):
+        return self.body
+
+
+class Api:
+    def __init__(self, client):
+        self.client = client
+
+    def call(self, method: str, path: str, key: str | None = None, body=None, headers: dict | None = None,
+             raw: bytes | str | None = None) -> Reply:
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        if key:
+            all_headers["Authorization"] = f"Bearer {key}"
+        payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        kwargs = {"headers": all_headers}
+        if payload is not None:
+            kwargs["body"] = payload
+        response = getattr(self.client.http, method.lower())(path, **kwargs)
+        text = response.body.decode() if isinstance(response.body, bytes) else response.body
+        try:
+            parsed = json.loads(text) if text else None
+        except json.JSONDecodeError:
+            parsed = {"_raw": text}
+        headers_lower = {k.lower(): v for k, v in response.headers.items()}
+        return Reply(response.status_code, parsed, headers_lower)
+
+    def get(self, path, key=None, **kw):
+        return self.call("GET", path, key, **kw)
+
+    def post(self, path, key=None, body=None, **kw):
+        return self.call("POST", path, key, body, **kw)
+
+
+@pytest.fixture
+def api(keys):
+    from chalice.test import Client
+
+    import app as application
+
+    with Client(application.app, stage_name="dev") as client:
+        yield Api(client)
+
+
+def referral_body(programme_id="flexible-routeways-norfolk", provider_id="kings-lynn-works", nino="QQ123456C",
+                  **overrides):
+    eligibility = {"seeking_work": True, "right_to_work": True}
+    body = {
+        "programme_id": programme_id,
+        "provider_id": provider_id,
+        "support_level": "standard",
+        "consent": {"given": True, "date": "2026-11-20"},
+        "participant": {"nino": nino, "given_name": "Ada", "family_name": "Lovelace",
+                        "date_of_birth": "1990-05-17", "postcode": "NR1 3QU", "eligibility": eligibility},
+    }
+    body.update(overrides)
+    return {k: v for k, v in body.items() if v is not None}
