@@ -99,7 +99,7 @@ def api(keys):
         yield Api(client)
 
 
-def referral_body(programme_id="flexible-routeways-norfolk", provider_id="kings-lynn-works", nino="QQ123456C",
+def referral_body(programme_id="flexible-routeways-norfolk", provider_id="kings-lynn-works", nino="AB123456C",
                   **overrides):
     eligibility = {"seeking_work": True, "right_to_work": True}
     body = {
