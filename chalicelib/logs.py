@@ -27,11 +27,26 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever sys.stdout is now (Lambda and test runners may swap it)."""
+
+    def __init__(self):
+        super().__init__(sys.stdout)
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value):
+        pass
+
+
 def configure_logging() -> None:
     root = logging.getLogger("refpay")
     if getattr(root, "_refpay_configured", False):
         return
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _StdoutHandler()
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
     root.setLevel(os.environ.get("REFPAY_LOG_LEVEL", "INFO"))

@@ -1,6 +1,7 @@
 """The OpenAPI 3 document, generated from the declared endpoints and their marshmallow schemas."""
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
 
@@ -51,7 +52,8 @@ def document() -> dict:
         paths.setdefault(route.path, {})[route.method.lower()] = op
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
-    return spec.to_dict()
+    # Validator bounds on decimal fields come out as Decimal: publish them as plain JSON numbers.
+    return json.loads(json.dumps(spec.to_dict(), default=lambda v: int(v) if v == int(v) else str(v)))
 
 
 def _operation_id(route) -> str:

@@ -28,9 +28,16 @@ def _text(max_len: int, required: bool = True, **kw):
                          error="[length] length must be {min}..{max}"), **kw)
 
 
+LATEST = date(2199, 12, 31)
+
+
+def _plausible_date(value: date) -> None:
+    if not EARLIEST <= value <= LATEST:
+        raise ValidationError(f"[range] must be between {EARLIEST} and {LATEST}")
+
+
 def _date(required: bool = True, **kw):
-    return fields.Date(required=required, validate=validate.Range(
-        min=EARLIEST, max=date(2199, 12, 31), error="[range] must be between {min} and {max}"), **kw)
+    return fields.Date(required=required, validate=_plausible_date, **kw)
 
 
 class Strict(Schema):

@@ -77,13 +77,19 @@ class Transaction:
             if reason is not None and reason.code == "ConditionalCheckFailed":
                 return op.on_fail()
         codes = {r.code for r in reasons if r is not None}
-        if "TransactionConflict" in codes or exc.cause_response_code == "TransactionConflictException":
+        if "TransactionConflict" in codes or _code(exc) == "TransactionConflictException":
             return _concurrent()
         return _infrastructure_error(exc)
 
 
+def _code(exc: PynamoDBException) -> str | None:
+    """The AWS error code behind a PynamoDB error (None for a timeout or connection failure)."""
+    response = getattr(getattr(exc, "cause", None), "response", None) or {}
+    return response.get("Error", {}).get("Code")
+
+
 def _infrastructure_error(exc: PynamoDBException) -> Exception:
-    code = getattr(exc, "cause_response_code", None)
+    code = _code(exc)
     cause = getattr(exc, "cause", None)
     if code in _THROTTLED or code == "TransactionInProgressException" or _is_timeout(cause):
         return ServiceUnavailable("the database is busy or did not answer in time; retry shortly", retry_after=1)

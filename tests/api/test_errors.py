@@ -1,0 +1,125 @@
+"""Every error is an RFC 9457 problem from one place; failures leave nothing half-written."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import referral_body
+
+PROBLEM_FIELDS = {"type", "title", "status", "detail"}
+
+
+def _is_problem(reply, status):
+    assert reply.status == status, reply.body
+    assert reply.headers["content-type"] == "application/problem+json"
+    assert PROBLEM_FIELDS <= set(reply.body)
+    assert reply.body["status"] == status
+    assert reply.body["type"].startswith("https://refpay.dev/problems/")
+
+
+@pytest.mark.parametrize("raw, field, rule", [
+    ("{not json", "(body)", "json"),
+    ("[1, 2]", "(body)", "object"),
+    ("", "(body)", "object"),
+    ('"text"', "(body)", "object"),
+])
+def test_malformed_bodies(api, keys, raw, field, rule):
+    reply = api.post("/referrals", keys["referrer"], raw=raw)
+    _is_problem(reply, 422)
+    assert reply.body["errors"][0]["field"] == field and reply.body["errors"][0]["rule"] == rule
+
+
+def test_missing_and_unknown_fields_are_named(api, keys):
+    reply = api.post("/referrals", keys["referrer"], {"programme_id": "work-choice", "status": "in_work"})
+    _is_problem(reply, 422)
+    found = {(e["field"], e["rule"]) for e in reply.body["errors"]}
+    assert {("status", "unknown_field"), ("participant", "required"), ("consent", "required"),
+            ("support_level", "required")} <= found
+
+
+def test_wrong_content_type(api, keys):
+    reply = api.call("POST", "/referrals", keys["referrer"], raw="a=b",
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    _is_problem(reply, 415)
+
+
+def test_invalid_query_parameters(api, keys):
+    reply = api.get("/referrals?limit=0", keys["referrer"])
+    _is_problem(reply, 422)
+    assert reply.body["errors"][0] == {"field": "limit", "rule": "range", "message": "must be 1..100"}
+    assert api.get("/referrals?status=flying", keys["referrer"]).body["errors"][0]["field"] == "status"
+    assert api.get("/referrals?colour=red", keys["referrer"]).body["errors"][0]["rule"] == "unknown_field"
+
+
+def test_unknown_ids(api, keys):
+    _is_problem(api.get("/referrals/ref_missing", keys["referrer"]), 404)
+    _is_problem(api.get("/programmes/nope", keys["referrer"]), 404)
+    _is_problem(api.post("/referrals/ref_missing/start", keys["provider"], {"date": "2026-11-24"}), 404)
+
+
+def test_unexpected_failure_is_a_500_problem_that_reveals_nothing(api, keys, monkeypatch, capsys):
+    from chalicelib.services import journey
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("secret detail AB123456C Lovelace")
+
+    monkeypatch.setattr(journey, "create_referral", boom)
+    reply = api.post("/referrals", keys["referrer"], referral_body())
+    _is_problem(reply, 500)
+    assert "secret" not in json.dumps(reply.body) and "AB123456C" not in json.dumps(reply.body)
+    logged = capsys.readouterr().out
+    assert "RuntimeError" in logged and "secret" not in logged and "AB123456C" not in logged
+
+
+def _throttled(op):
+    from botocore.exceptions import ClientError
+
+    return ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, op)
+
+
+def test_throttled_read_answers_503_with_retry_after(api, keys, monkeypatch):
+    from pynamodb.exceptions import GetError
+
+    from chalicelib.store.models import ReferralItem
+
+    rid = api.post("/referrals", keys["referrer"], referral_body()).body["id"]
+
+    def throttled(*a, **k):
+        raise GetError("get failed", cause=_throttled("GetItem"))
+
+    monkeypatch.setattr(ReferralItem, "get", classmethod(lambda cls, *a, **k: throttled()))
+    reply = api.get(f"/referrals/{rid}", keys["referrer"])
+    _is_problem(reply, 503)
+    assert reply.headers["retry-after"] == "1"
+
+
+def test_throttled_or_timed_out_transaction_writes_nothing_and_a_retry_succeeds(api, keys, monkeypatch):
+    from botocore.exceptions import ReadTimeoutError
+    from pynamodb.exceptions import TransactWriteError
+
+    from chalicelib.store import transaction
+
+    real = transaction.TransactWrite
+    failures = iter([TransactWriteError("t", cause=_throttled("TransactWriteItems")),
+                     TransactWriteError("t", cause=ReadTimeoutError(endpoint_url="http://dynamodb"))])
+
+    class Flaky(real):
+        def _commit(self):
+            error = next(failures, None)
+            if error is not None:
+                raise error
+            return super()._commit()
+
+    monkeypatch.setattr(transaction, "TransactWrite", Flaky)
+    body = referral_body()
+    for _ in range(2):
+        reply = api.post("/referrals", keys["referrer"], body, headers={"Idempotency-Key": "flaky"})
+        _is_problem(reply, 503)
+        assert reply.headers["retry-after"] == "1"
+        assert api.get("/referrals", keys["referrer"]).body["items"] == []
+    ok = api.post("/referrals", keys["referrer"], body, headers={"Idempotency-Key": "flaky"})
+    assert ok.status == 201
+    again = api.post("/referrals", keys["referrer"], body, headers={"Idempotency-Key": "flaky"})
+    assert again.status == 201 and again.body["id"] == ok.body["id"]
+    assert len(api.get("/referrals", keys["referrer"]).body["items"]) == 1

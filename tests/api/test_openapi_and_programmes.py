@@ -1,0 +1,41 @@
+"""The published contract and the programmes' rules."""
+from __future__ import annotations
+
+
+def test_openapi_document_is_valid_and_covers_every_route(api):
+    from openapi_spec_validator import validate
+
+    from chalicelib.api.routing import ROUTES
+
+    reply = api.get("/openapi.json")
+    assert reply.status == 200
+    doc = reply.body
+    validate(doc)
+    for route in ROUTES:
+        operation = doc["paths"][route.path][route.method.lower()]
+        if route.authenticated:
+            assert operation["security"] == [{"bearer": []}]
+        if route.body:
+            assert operation["requestBody"]["required"] is True
+        if route.method == "POST":
+            assert any(p.get("name") == "Idempotency-Key" for p in operation["parameters"])
+    participant = doc["components"]["schemas"]["ParticipantIn"]
+    assert {"nino", "given_name", "family_name", "date_of_birth", "postcode"} <= set(participant["required"])
+
+
+def test_health_needs_no_key(api):
+    assert api.get("/health").body == {"status": "ok", "programmes": 5}
+
+
+def test_programmes_list_and_detail(api, keys):
+    listing = api.get("/programmes", keys["referrer"]).body["items"]
+    assert {p["id"] for p in listing} == {"flexible-routeways-norfolk", "tees-valley-routes-to-work", "work-choice",
+                                          "esf-community-hub", "local-supported-employment"}
+    assert all(p["referrals_open"] for p in listing)
+    tees = api.get("/programmes/tees-valley-routes-to-work", keys["referrer"]).body
+    assert {a["org_id"]: a["allocation"] for a in tees["allocations"]} == {
+        "middlesbrough-council": 650, "stockton-on-tees-council": 625, "redcar-cleveland-council": 500,
+        "hartlepool-council": 400, "darlington-council": 325}
+    assert tees["total_capacity"] == 2500
+    assert tees["rulebook"]["deadlines"]["acknowledge"] == {"amount": 2, "unit": "working_days", "from": "referral"}
+    assert api.get("/programmes", None).status == 401

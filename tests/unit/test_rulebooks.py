@@ -1,0 +1,355 @@
+"""Programme rulebooks (chalicelib/domain/rulebook.py, chalicelib/payments/tariff.py): the real files load and
+hold the DOMAIN facts; a broken file fails loudly, naming the file and the field."""
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from chalicelib.domain.errors import RulebookError
+from chalicelib.domain.rulebook import (
+    RULEBOOK_DIR,
+    Period,
+    Rulebook,
+    all_rulebooks,
+    get_rulebook,
+    load_rulebook_file,
+    parse_rulebook,
+)
+
+PROGRAMMES = {
+    "flexible-routeways-norfolk",
+    "tees-valley-routes-to-work",
+    "work-choice",
+    "esf-community-hub",
+    "local-supported-employment",
+}
+
+
+def _document(programme_id: str) -> dict:
+    return json.loads((RULEBOOK_DIR / f"{programme_id}.json").read_text(encoding="utf-8"))
+
+
+def _write(tmp_path: Path, document: dict, name: str | None = None) -> Path:
+    path = tmp_path / f"{name or document['id']}.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+# ------------------------------------------------------------------ the real rulebooks
+
+
+def test_the_rulebook_directory_holds_the_five_programmes():
+    assert {p.stem for p in RULEBOOK_DIR.glob("*.json")} == PROGRAMMES
+
+
+@pytest.mark.parametrize("path", sorted(RULEBOOK_DIR.glob("*.json")), ids=lambda p: p.stem)
+def test_every_rulebook_file_loads(path):
+    rulebook = load_rulebook_file(path)
+    assert isinstance(rulebook, Rulebook)
+    assert rulebook.id == path.stem
+    assert rulebook.referral_opens < rulebook.referral_closes
+    assert sum(o.allocation for o in rulebook.delivery_organisations) <= rulebook.total_capacity
+    assert set(rulebook.deadlines) == {"acknowledge", "start", "assessment", "action_plan"}
+    for fee in rulebook.tariff["fees"]:
+        assert sum(p["share_bp"] for p in fee["payments"]) == 10000, fee["id"]
+
+
+def test_all_rulebooks_has_the_five_ids():
+    books = all_rulebooks()
+    assert set(books) == PROGRAMMES
+    assert get_rulebook("work-choice") is books["work-choice"]
+    assert get_rulebook("no-such-programme") is None
+
+
+def test_tees_valley_allocations():
+    rb = get_rulebook("tees-valley-routes-to-work")
+    allocations = {o.org_id: o.allocation for o in rb.delivery_organisations}
+    assert allocations == {
+        "middlesbrough-council": 650,
+        "stockton-on-tees-council": 625,
+        "redcar-cleveland-council": 500,
+        "hartlepool-council": 400,
+        "darlington-council": 325,
+    }
+    assert sum(allocations.values()) == 2500 == rb.total_capacity
+    assert all(o.role == "local_authority" for o in rb.delivery_organisations)
+
+
+def test_tees_valley_provider_rules():
+    rb = get_rulebook("tees-valley-routes-to-work")
+    assert rb.provider("redcar-cleveland-council").min_age == 30
+    assert rb.provider("middlesbrough-council").min_age is None
+    assert rb.min_age == 18
+    assert rb.provider("hartlepool-council").review_every_max == Period(1, "weeks")
+    (ceiag,) = rb.provider("darlington-council").extra_reviews
+    assert (ceiag.id, ceiag.every) == ("ceiag-interview", Period(6, "months"))
+    assert rb.provider_for_area(" Redcar ").org_id == "redcar-cleveland-council"
+    assert rb.provider_for_area("STOCKTON").org_id == "stockton-on-tees-council"
+    assert rb.provider_for_area("york") is None
+    assert [c.id for c in rb.checkpoints] == ["3-months", "6-months", "9-months", "12-months"]
+
+
+def test_norfolk_capacity_duration_and_levels():
+    rb = get_rulebook("flexible-routeways-norfolk")
+    assert rb.total_capacity == 1700
+    assert rb.max_duration == Period(26, "weeks")
+    assert rb.min_duration == Period(1, "weeks")
+    assert {o.org_id: (o.level, o.prime) for o in rb.delivery_organisations} == {
+        "trobius": (None, None),
+        "norfolk-community-links": (1, "trobius"),
+        "broadland-mentors": (2, "trobius"),
+        "kings-lynn-works": (3, "trobius"),
+    }
+    assert rb.returns_allowed is False
+
+
+def test_esf_duration_and_exit_review():
+    rb = get_rulebook("esf-community-hub")
+    assert rb.max_duration == Period(52, "weeks")
+    assert rb.exit_review_required is True
+    assert rb.deadlines["assessment"].anchor == "acceptance"
+    assert rb.deadlines["action_plan"].period == Period(35, "working_days")
+    assert rb.deadlines["action_plan"].anchor == "referral"
+
+
+def test_local_supported_employment_tariff():
+    rb = get_rulebook("local-supported-employment")
+    assert [f["id"] for f in rb.tariff["fees"]] == ["dwp-participant-fee", "la-co-funding"]
+    dwp, la = rb.tariff["fees"]
+    assert dwp["funder"] == "dwp"
+    assert dwp["amount"]["fixed_pence"] == 350000
+    assert [(p["milestone"], p["share_bp"], p["tranches"]) for p in dwp["payments"]] == [
+        ("start", 4000, None),
+        ("service_fee_tranche", 6000, 9),
+    ]
+    assert la["funder"] == "local-authority"
+    assert la["amount"]["fixed_pence"] == 150000
+    assert [(p["milestone"], p["share_bp"]) for p in la["payments"]] == [("start", 10000)]
+    assert rb.excluded_attributes == ("secondary_mental_health_services", "on_other_dwp_programme")
+    assert rb.max_duration == Period(18, "months")
+    assert rb.referral_opens == date(2026, 8, 1)
+    assert rb.referral_closes == date(2027, 3, 31)
+
+
+def test_work_choice_modules_and_returns():
+    rb = get_rulebook("work-choice")
+    assert [m.id for m in rb.modules] == ["work-entry", "transitional-supported-employment", "longer-term-support"]
+    assert rb.module("work-entry").max_duration == Period(13, "weeks")
+    assert rb.module("longer-term-support").max_duration is None
+    assert rb.returns_allowed is True
+    assert ("work-entry", "longer-term-support") in rb.module_moves
+    assert ("longer-term-support", "transitional-supported-employment") in rb.module_moves
+    assert len(rb.module_moves) == 6
+
+
+def test_window_open_on_is_inclusive():
+    rb = get_rulebook("local-supported-employment")
+    assert rb.window_open_on(date(2026, 8, 1))
+    assert rb.window_open_on(date(2027, 3, 31))
+    assert not rb.window_open_on(date(2026, 7, 31))
+    assert not rb.window_open_on(date(2027, 4, 1))
+
+
+# ------------------------------------------------------------------ broken rulebooks fail loudly
+
+
+def _missing_referral_window(d):
+    del d["referral_window"]
+
+
+def _negative_allocation(d):
+    d["delivery_organisations"][1]["allocation"] = -1
+
+
+def _shares_sum_to_9000(d):
+    d["tariff"]["fees"][0]["payments"][0]["share_bp"] = 9000
+
+
+def _unknown_prime(d):
+    d["delivery_organisations"][1]["prime"] = "no-such-prime"
+
+
+def _subcontractor_without_prime(d):
+    del d["delivery_organisations"][1]["prime"]
+
+
+def _prime_with_a_prime(d):
+    d["delivery_organisations"][0]["prime"] = "kings-lynn-works"
+
+
+def _window_closes_before_opens(d):
+    d["referral_window"] = {"opens": "2026-04-01", "closes": "2026-03-31"}
+
+
+def _unknown_eligibility_attribute(d):
+    d["eligibility"]["required_attributes"].append("owns_a_car")
+
+
+def _unknown_excluded_attribute(d):
+    d["eligibility"]["excluded_attributes"] = ["owns_a_car"]
+
+
+def _allocations_over_capacity(d):
+    d["total_capacity"] = 1699
+
+
+def _missing_deadline(d):
+    del d["deadlines"]["start"]
+
+
+def _unknown_deadline(d):
+    d["deadlines"]["exit"] = {"amount": 1, "unit": "weeks", "from": "start"}
+
+
+def _bad_period_unit(d):
+    d["support_levels"]["standard"]["unit"] = "fortnights"
+
+
+def _zero_period(d):
+    d["duration"]["max"]["amount"] = 0
+
+
+def _unknown_funder(d):
+    d["tariff"]["fees"][1]["funder"] = "hmrc"
+
+
+def _fee_level_without_organisation(d):
+    d["delivery_organisations"][1]["level"] = None
+
+
+def _service_fee_without_tranches(d):
+    d["tariff"]["fees"][2]["payments"][0] = {"milestone": "service_fee_tranche", "share_bp": 3000}
+
+
+def _range_without_default(d):
+    del d["tariff"]["fees"][2]["amount"]["default_pence"]
+
+
+def _repeated_org_id(d):
+    d["delivery_organisations"][2]["org_id"] = "norfolk-community-links"
+
+
+def _bad_nation(d):
+    d["nation"] = "UK"
+
+
+NORFOLK_DEFECTS = [
+    (_missing_referral_window, "referral_window", "Missing data for required field"),
+    (_negative_allocation, "delivery_organisations.1.allocation", "greater than or equal to 0"),
+    (_shares_sum_to_9000, "tariff.fees.0.payments", "9000"),
+    (_unknown_prime, "delivery_organisations.1.prime", "no-such-prime"),
+    (_subcontractor_without_prime, "delivery_organisations.1.prime", "names its prime"),
+    (_prime_with_a_prime, "delivery_organisations.0.prime", "only a subcontractor"),
+    (_window_closes_before_opens, "referral_window.closes", "closes before it opens"),
+    (_unknown_eligibility_attribute, "eligibility.required_attributes.2", "Must be one of"),
+    (_unknown_excluded_attribute, "eligibility.excluded_attributes.0", "Must be one of"),
+    (_allocations_over_capacity, "delivery_organisations", "total_capacity"),
+    (_missing_deadline, "deadlines", "start"),
+    (_unknown_deadline, "deadlines.exit.key", "Must be one of: acknowledge, start, assessment, action_plan"),
+    (_bad_period_unit, "support_levels.standard.value.unit", "Must be one of"),
+    (_zero_period, "duration.max.amount", "greater than or equal to 1"),
+    (_unknown_funder, "tariff.fees.1.funder", "hmrc"),
+    (_fee_level_without_organisation, "tariff.fees.0.levels", "no organisation at level 1"),
+    (_service_fee_without_tranches, "tariff.fees.2.payments.0.tranches", "tranches"),
+    (_range_without_default, "tariff.fees.2.amount.default_pence", "default_pence"),
+    (_repeated_org_id, "delivery_organisations", "org_id repeated"),
+    (_bad_nation, "nation", "Must be one of"),
+]
+
+
+@pytest.mark.parametrize("defect, field_path, words", NORFOLK_DEFECTS, ids=lambda x: getattr(x, "__name__", None))
+def test_broken_rulebook_names_the_file_and_the_field(tmp_path, defect, field_path, words):
+    document = _document("flexible-routeways-norfolk")
+    defect(document)
+    path = _write(tmp_path, document)
+    with pytest.raises(RulebookError) as caught:
+        load_rulebook_file(path)
+    message = str(caught.value)
+    assert caught.value.source == "flexible-routeways-norfolk.json"
+    assert message.startswith("invalid rulebook flexible-routeways-norfolk.json: ")
+    assert f"{field_path}:" in message, message
+    assert words in message
+
+
+@pytest.mark.parametrize("field_name", ["referral_window", "total_capacity", "delivery_organisations",
+                                        "eligibility", "support_levels", "deadlines", "returns_allowed",
+                                        "exit_review_required", "tariff", "commissioner"])
+def test_missing_required_field(tmp_path, field_name):
+    document = _document("tees-valley-routes-to-work")
+    del document[field_name]
+    with pytest.raises(RulebookError) as caught:
+        load_rulebook_file(_write(tmp_path, document))
+    assert "tees-valley-routes-to-work.json" in str(caught.value)
+    assert f"{field_name}: Missing data for required field." in str(caught.value)
+
+
+def test_unknown_module_in_module_moves(tmp_path):
+    document = _document("work-choice")
+    document["module_moves"].append(["work-entry", "module-4"])
+    with pytest.raises(RulebookError) as caught:
+        load_rulebook_file(_write(tmp_path, document))
+    message = str(caught.value)
+    assert "work-choice.json" in message
+    assert "module_moves: unknown module 'module-4'" in message
+
+
+def test_fixed_amount_with_a_range_is_refused(tmp_path):
+    document = _document("local-supported-employment")
+    document["tariff"]["fees"][0]["amount"]["max_pence"] = 400000
+    with pytest.raises(RulebookError) as caught:
+        load_rulebook_file(_write(tmp_path, document))
+    assert "local-supported-employment.json" in str(caught.value)
+    assert "tariff.fees.0.amount.fixed_pence: a fixed amount has no range" in str(caught.value)
+
+
+def test_invalid_json(tmp_path):
+    path = tmp_path / "esf-community-hub.json"
+    path.write_text((RULEBOOK_DIR / "esf-community-hub.json").read_text(encoding="utf-8")[:-10], encoding="utf-8")
+    with pytest.raises(RulebookError) as caught:
+        load_rulebook_file(path)
+    assert caught.value.source == "esf-community-hub.json"
+    assert "esf-community-hub.json" in str(caught.value)
+    assert "(file): not valid JSON" in str(caught.value)
+
+
+def test_id_must_match_the_file_name(tmp_path):
+    path = _write(tmp_path, _document("esf-community-hub"), name="esf-hub")
+    with pytest.raises(RulebookError) as caught:
+        load_rulebook_file(path)
+    assert "esf-hub.json" in str(caught.value)
+    assert "id: must match the file name ('esf-hub')" in str(caught.value)
+
+
+def test_parse_rulebook_names_the_source_it_is_given():
+    document = _document("work-choice")
+    document["delivery_organisations"][3]["allocation"] = -100
+    with pytest.raises(RulebookError) as caught:
+        parse_rulebook(document, "from-the-admin-api")
+    assert str(caught.value).startswith("invalid rulebook from-the-admin-api: ")
+    assert "delivery_organisations.3.allocation" in str(caught.value)
+    assert caught.value.problems == {"delivery_organisations": {3: {"allocation": ["Must be greater than or equal to 0."]}}}
+
+
+def test_parse_rulebook_accepts_a_valid_document():
+    rb = parse_rulebook(_document("work-choice"), "work-choice.json")
+    assert rb.id == "work-choice"
+    assert rb.nation == "ENG"
+
+
+def test_all_rulebooks_fails_on_a_directory_with_one_broken_file(tmp_path):
+    _write(tmp_path, _document("work-choice"))
+    broken = _document("esf-community-hub")
+    broken["delivery_organisations"][2]["allocation"] = -3
+    _write(tmp_path, broken)
+    with pytest.raises(RulebookError) as caught:
+        all_rulebooks(tmp_path)
+    assert "esf-community-hub.json" in str(caught.value)
+    assert "delivery_organisations.2.allocation" in str(caught.value)
+
+
+def test_all_rulebooks_reads_another_directory(tmp_path):
+    _write(tmp_path, _document("work-choice"))
+    assert set(all_rulebooks(tmp_path)) == {"work-choice"}
