@@ -82,11 +82,11 @@ def cmd_local(args) -> int:
 
     create_tables("dev")
     keys = seed_demo()
-    out = ROOT / ".local" / "demo-keys.json"
-    out.parent.mkdir(exist_ok=True)
+    out = Path(args.keys_file)
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(keys, indent=2) + "\n")
     print("refpay local: embedded DynamoDB at", endpoint)
-    print("demo API keys (also in .local/demo-keys.json):")
+    print(f"demo API keys (also in {args.keys_file}):")
     for role in ("referrer", "provider", "prime", "finance", "admin"):
         print(f"  {role:9} {keys[role]}")
     print(f"API: http://127.0.0.1:{args.port}  (Ctrl-C stops)", flush=True)
@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("local", help="run the API locally on an embedded DynamoDB with demo data")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--db-port", type=int, default=8001)
+    p.add_argument("--keys-file", default=str(ROOT / ".local" / "demo-keys.json"))
     p.set_defaults(func=cmd_local)
     args = parser.parse_args(argv)
     return args.func(args)

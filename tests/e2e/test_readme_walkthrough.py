@@ -1,0 +1,76 @@
+"""Started as a new user would: `manage.py local` serves the API and the README's walk-through works."""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _walkthrough() -> str:
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- walkthrough -->\s*```bash\n(.*?)```", readme, re.S)
+    assert block, "README has no walkthrough block"
+    return block.group(1)
+
+
+@pytest.fixture
+def local_server(tmp_path):
+    port, db_port = _free_port(), _free_port()
+    keys_file = tmp_path / "demo-keys.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "REFPAY_"))}
+    log = open(tmp_path / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "manage.py", "local", "--port", str(port), "--db-port", str(db_port),
+                             "--keys-file", str(keys_file)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("local server did not start:\n" + (tmp_path / "server.log").read_text())
+            time.sleep(0.3)
+        yield port, keys_file, tmp_path / "server.log"
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=20)
+        log.close()
+
+
+def test_readme_walkthrough_runs_against_the_local_server(local_server):
+    port, keys_file, server_log = local_server
+    script = _walkthrough()
+    script = script.replace("API=http://127.0.0.1:8000", f"API=http://127.0.0.1:{port}")
+    script = script.replace("KEYS=.local/demo-keys.json", f"KEYS={keys_file}")
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert '"id": "flexible-routeways-norfolk"' in out
+    assert re.search(r"referral ref_[0-9a-f]{20}", out)
+    for state in ("accepted", "started", "assessed", "in_support", "in_work"):
+        assert re.search(rf"^{state}$", out, re.M), state
+    assert '"rule": "review"' in out and '"type": "job_start"' in out
+    # The server's logs carry no personal data from the walk-through.
+    logs = server_log.read_text()
+    for personal in ("AB123456C", "Jones", "1990-05-17", "PE30 1EX"):
+        assert personal not in logs
