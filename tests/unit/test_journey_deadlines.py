@@ -451,3 +451,28 @@ def test_due_is_not_overdue_on_the_due_date_and_overdue_the_day_after():
                                                "description": "acknowledge the referral"}
     assert due.as_dict(date(2026, 12, 30))["overdue"] is False
     assert due.as_dict(date(2026, 12, 31))["overdue"] is True
+
+
+# ------------------------------------------------------------------ allocation and modules
+
+
+def test_provider_with_no_allocation_refuses_the_referral():
+    closed = replace(NORFOLK, delivery_organisations=tuple(
+        replace(o, allocation=0) if o.org_id == "kings-lynn-works" else o for o in NORFOLK.delivery_organisations))
+    with pytest.raises(ReferralRefused) as caught:
+        refer(closed)
+    assert caught.value.reason == "allocation_full"
+    assert [(e.field, e.rule) for e in caught.value.errors] == [("provider_id", "allocation")]
+
+
+def test_work_choice_module_deadlines_follow_the_module():
+    referral = in_support(WORK_CHOICE)
+    assert referral.module_id == "work-entry"
+    assert referral.module_since == date(2026, 11, 30)
+    # review: 4 weeks after the action plan (Wed 2 Dec); Work Entry lasts at most 13 weeks from Mon 30 Nov.
+    assert dues(WORK_CHOICE, referral) == [("review", date(2026, 12, 30)),
+                                           ("module_max_duration", date(2027, 3, 1))]
+    moved = journey.module_move(WORK_CHOICE, referral, {"module_id": "longer-term-support",
+                                                        "date": date(2026, 12, 10)}, date(2026, 12, 10)).referral
+    assert (moved.module_id, moved.module_since) == ("longer-term-support", date(2026, 12, 10))
+    assert dues(WORK_CHOICE, moved) == [("review", date(2026, 12, 30))]
