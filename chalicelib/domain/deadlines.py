@@ -62,7 +62,10 @@ def running(rulebook: Rulebook, referral: Referral) -> list[Due]:
         dues.append(_deadline(rulebook, referral, "action_plan", "action plan agreed"))
     if status in (lifecycle.IN_SUPPORT, lifecycle.IN_WORK):
         interval = review_interval(rulebook, referral)
-        last = referral.last_review_on or referral.action_plan_on
+        # Reviews run from the last one; before any, from the action plan (or, for someone who went into
+        # work before an action plan was agreed, from the assessment).
+        last = (referral.last_review_on or referral.action_plan_on or referral.assessed_on
+                or referral.started_on)
         dues.append(Due("review", interval.after(last, rulebook.nation),
                         f"action-plan review every {interval.describe()} ({referral.support_level})"))
         provider = rulebook.provider(referral.provider_org_id)
