@@ -81,6 +81,7 @@ class Module:
 class Checkpoint:
     id: str
     after: Period
+    earns: str | None = None  # an outcome this checkpoint reaches (e.g. ESF's short_job_outcome)
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,8 @@ class ModuleSchema(Schema):
 class CheckpointSchema(Schema):
     id = fields.String(required=True)
     after = fields.Nested(PeriodSchema, required=True)
+    earns = fields.String(load_default=None, validate=validate.OneOf(
+        ("short_job_outcome", "sustained_job_outcome")))
 
     @post_load
     def make(self, data, **_):

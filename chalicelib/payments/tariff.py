@@ -92,3 +92,118 @@ class TariffSchema(Schema):
         for i, fee in enumerate(data.get("fees") or []):
             if fee["funder"] not in funders:
                 raise ValidationError({i: {"funder": [f"unknown funder {fee['funder']!r}"]}}, "fees")
+
+
+# ---------------------------------------------------------------- the engine: what a journey event earns
+
+from dataclasses import dataclass  # noqa: E402
+from datetime import date  # noqa: E402
+
+from .money import split  # noqa: E402
+
+# Journey event -> the tariff milestones it reaches.
+EVENT_MILESTONES = {
+    "accept": ("referral_accepted",),
+    "start": ("start",),
+    "job_start": ("job_start", "job_over_8_hours", "job_over_16_hours"),
+    "sustainment": ("sustainment_checkpoint", "short_job_outcome", "sustained_job_outcome"),
+}
+
+
+@dataclass(frozen=True)
+class Earning:
+    """One payment a journey event earns: unique per referral by `milestone_key`."""
+
+    milestone_key: str
+    fee_id: str
+    milestone: str
+    funder: str
+    amount_pence: int
+    description: str
+
+
+def fee_amount(fee: dict) -> int | None:
+    """The fee's whole amount per participant: fixed, or the range's default (None: set by each claim)."""
+    amount = fee["amount"]
+    return amount["fixed_pence"] if amount["fixed_pence"] is not None else amount["default_pence"]
+
+
+def applies_to(fee: dict, level: int | None) -> bool:
+    return not fee["levels"] or level in fee["levels"]
+
+
+def payment_amounts(fee: dict, total: int) -> list[int]:
+    """The fee split across its payments by their shares, to the penny."""
+    return split(total, [p["share_bp"] for p in fee["payments"]])
+
+
+def earnings(tariff: dict, level: int | None, event_type: str, event_data: dict,
+             checkpoints: list[tuple[str, str | None]], already: set[str]) -> list[Earning]:
+    """What `event_type` earns under the tariff for a provider at `level`, skipping milestones already earned.
+
+    `checkpoints` is the rulebook's sustainment checkpoints in order, each with the outcome it earns (if any);
+    the n-th `sustainment_checkpoint` payment of a fee is paid at the n-th checkpoint.
+    """
+    reached = set(EVENT_MILESTONES.get(event_type, ()))
+    if event_type == "job_start":
+        band = event_data.get("hours_band")
+        if band not in ("over_8", "over_16"):
+            reached.discard("job_over_8_hours")
+        if band != "over_16":
+            reached.discard("job_over_16_hours")
+    checkpoint_index, checkpoint_id = None, None
+    if event_type == "sustainment":
+        checkpoint_id = event_data["checkpoint"]
+        ids = [c for c, _ in checkpoints]
+        checkpoint_index = ids.index(checkpoint_id)
+        earns = dict(checkpoints)[checkpoint_id]
+        reached = {"sustainment_checkpoint"} | ({earns} if earns else set())
+    out: list[Earning] = []
+    for fee in tariff["fees"]:
+        if not applies_to(fee, level) or fee["amount"]["evidence_required"]:
+            continue
+        total = fee_amount(fee)
+        amounts = payment_amounts(fee, total)
+        nth_checkpoint = 0
+        for payment, amount in zip(fee["payments"], amounts):
+            milestone = payment["milestone"]
+            if milestone == "sustainment_checkpoint":
+                nth_checkpoint += 1
+                if checkpoint_index is None or nth_checkpoint != checkpoint_index + 1:
+                    continue
+                key = f"{fee['id']}:{milestone}:{checkpoint_id}"
+            else:
+                key = f"{fee['id']}:{milestone}"
+            if milestone not in reached or key in already or amount == 0:
+                continue
+            label = f"{fee['id']}: {milestone.replace('_', ' ')}"
+            if milestone == "sustainment_checkpoint":
+                label += f" {checkpoint_id}"
+            out.append(Earning(key, fee["id"], milestone, fee["funder"], amount, label))
+    return out
+
+
+def tranche_schedule(fee: dict, start: date) -> list[tuple[int, date, int]]:
+    """Service-fee tranches of a fee for a participant who started on `start`: (number, due date, pence).
+
+    Tranches are paid monthly in arrears: the n-th falls due n months after the start. Their amounts are the
+    tranche payment's share split evenly, to the penny.
+    """
+    from ..domain.calendar import add_months
+
+    total = fee_amount(fee)
+    amounts = payment_amounts(fee, total)
+    schedule: list[tuple[int, date, int]] = []
+    for payment, amount in zip(fee["payments"], amounts):
+        if payment["milestone"] != "service_fee_tranche":
+            continue
+        for n, part in enumerate(split(amount, [1] * payment["tranches"]), start=1):
+            schedule.append((n, add_months(start, n), part))
+    return schedule
+
+
+def cascade(amount_pence: int, management_fee_bp: int) -> tuple[int, int]:
+    """A subcontractor's line: (what the prime keeps, what the subcontractor receives), summing exactly."""
+    retained, net = split(amount_pence, [management_fee_bp, 10000 - management_fee_bp]) if management_fee_bp else (
+        0, amount_pence)
+    return retained, net
