@@ -3,6 +3,7 @@ from chalice import Chalice
 
 from chalicelib.api.auth import auth_bp
 from chalicelib.api.meta import meta_bp
+from chalicelib.api.payments import payments_bp
 from chalicelib.api.referrals import referrals_bp
 from chalicelib.logs import configure_logging
 
@@ -11,3 +12,4 @@ configure_logging()
 app.register_blueprint(auth_bp)
 app.register_blueprint(meta_bp)
 app.register_blueprint(referrals_bp)
+app.register_blueprint(payments_bp)

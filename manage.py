@@ -80,7 +80,10 @@ def cmd_local(args) -> int:
     from chalicelib.services.admin import seed_demo
     from chalicelib.store.tables import create_tables
 
+    from chalicelib.store.files import create_bucket
+
     create_tables("dev")
+    create_bucket()
     keys = seed_demo()
     out = Path(args.keys_file)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -27,10 +27,12 @@ def aws():
     from moto import mock_aws
 
     from chalicelib.api import auth
+    from chalicelib.store import files
     from chalicelib.store.tables import create_tables
 
     with mock_aws():
         create_tables("dev")
+        files.create_bucket()
         auth.clear_cache()
         yield
         auth.clear_cache()

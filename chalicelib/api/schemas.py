@@ -321,3 +321,126 @@ class ProblemOut(Schema):
     detail = fields.String()
     instance = fields.String()
     errors = fields.List(fields.Nested(FieldErrorOut))
+
+
+# ------------------------------------------------------------------ payments
+
+PERIOD = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="[format] a month as YYYY-MM")
+LINE_STATUSES = ("submitted", "approved", "rejected", "filed")
+
+
+class ClaimIn(Strict):
+    referral_id = _text(64)
+    fee_id = _text(40)
+    amount_pence = fields.Integer(strict=True, validate=validate.Range(min=0, max=100_000_000,
+                                  error="[range] must be {min}..{max}"))
+    event_date = _date()
+    evidence_ref = _text(200, metadata={"description": "where the evidence is kept (no personal data)"})
+
+
+class DecisionIn(Strict):
+    reason = _text(200, required=False)
+
+
+class BulkDecisionIn(Strict):
+    line_ids = fields.List(_text(200), required=True, validate=validate.Length(min=1, max=50,
+                           error="[length] 1..50 line ids"))
+    decision = fields.String(required=True, validate=validate.OneOf(("approve", "reject"),
+                             error="[one_of] must be one of: {choices}"))
+    reason = _text(200, required=False)
+
+
+class ClawbackIn(Strict):
+    reason = _text(200)
+
+
+class ClaimsQuery(Strict):
+    status = fields.String(validate=validate.OneOf(LINE_STATUSES, error="[one_of] must be one of: {choices}"))
+    programme_id = _text(64, required=False)
+    period = fields.String(validate=PERIOD)
+    payee_org_id = _text(64, required=False)
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200, error="[range] must be {min}..{max}"))
+    cursor = _text(2000, required=False)
+
+
+class CascadeQuery(Strict):
+    period = fields.String(required=True, validate=PERIOD)
+
+
+class ClaimFileIn(Strict):
+    programme_id = _text(64)
+    period = fields.String(required=True, validate=PERIOD)
+    payee_org_id = _text(64, required=False)
+
+
+class LineOut(Schema):
+    line_id = fields.String()
+    referral_id = fields.String()
+    programme_id = fields.String()
+    participant_ref = fields.String()
+    kind = fields.String()
+    fee_id = fields.String()
+    milestone = fields.String()
+    funder = fields.String()
+    payee_org_id = fields.String()
+    prime_org_id = fields.String()
+    management_fee_bp = fields.Integer()
+    amount_pence = fields.Integer()
+    prime_retained_pence = fields.Integer()
+    payee_net_pence = fields.Integer()
+    status = fields.String()
+    event_date = fields.Date()
+    period = fields.String()
+    evidence_ref = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    reverses_line_id = fields.String(allow_none=True)
+    claim_file_id = fields.String(allow_none=True)
+
+
+class LinePage(Schema):
+    items = fields.List(fields.Nested(LineOut))
+    cursor = fields.String(allow_none=True)
+    has_more = fields.Boolean()
+
+
+class DecisionsOut(Schema):
+    items = fields.List(fields.Nested(LineOut))
+
+
+class PayeeTotalOut(Schema):
+    payee_org_id = fields.String()
+    prime_org_id = fields.String()
+    lines = fields.Integer()
+    amount_pence = fields.Integer()
+    prime_retained_pence = fields.Integer()
+    payee_net_pence = fields.Integer()
+
+
+class CascadeOut(Schema):
+    period = fields.String()
+    payees = fields.List(fields.Nested(PayeeTotalOut))
+    lines = fields.List(fields.Nested(LineOut))
+
+
+class FileTotalOut(Schema):
+    payee_org_id = fields.String()
+    funder = fields.String()
+    lines = fields.Integer()
+    amount_pence = fields.Integer()
+    amount_gbp = fields.String()
+    prime_retained_pence = fields.Integer()
+    payee_net_pence = fields.Integer()
+
+
+class ClaimFileOut(Schema):
+    id = fields.String()
+    programme_id = fields.String()
+    period = fields.String()
+    payee_org_id = fields.String(allow_none=True)
+    status = fields.String()
+    line_count = fields.Integer()
+    total_pence = fields.Integer()
+    total_gbp = fields.String()
+    totals = fields.List(fields.Nested(FileTotalOut))
+    download_url = fields.String(allow_none=True)
+    download_expires_in = fields.Integer(allow_none=True)

@@ -60,6 +60,7 @@ class Referral:
     exit_reason: str | None = None
     previous_referral_id: str | None = None
     notes_ref: str | None = None
+    milestones_earned: tuple[str, ...] = ()  # tariff milestones already paid for (see payments)
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,10 @@ class FeeSchema(Schema):
 
 class TariffSchema(Schema):
     currency = fields.String(required=True, validate=validate.Equal("GBP"))
+    claim_window_days = fields.Integer(load_default=90, validate=validate.Range(min=1, max=3650),
+                                       metadata={"description": "a claim is made within this many days of the event"})
+    contract_value_pence = fields.Integer(load_default=None, validate=validate.Range(min=1),
+                                          metadata={"description": "the most the programme can pay in all"})
     funders = fields.List(fields.Nested(FunderSchema), required=True, validate=validate.Length(min=1))
     fees = fields.List(fields.Nested(FeeSchema), required=True, validate=validate.Length(min=1))
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from .. import clock, config
@@ -14,6 +14,7 @@ from ..domain.participants import participant_hash
 from ..domain.rulebook import Rulebook, get_rulebook
 from ..store import repository as repo
 from ..store.transaction import Transaction
+from . import payments
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,8 @@ def record(principal: Principal, referral_id: str, action: str, payload: dict, t
         decide, needs_rulebook, prime_may_act = _STEPS[action]
         ensure_holder(principal, before, prime_may_act=prime_may_act)
         step = decide(rulebook, before, payload, today) if needs_rulebook else decide(before, payload, today)
+    after = payments.add_earned_lines(tx, rulebook, step.referral, step.event, principal.org_id)
+    step = replace(step, referral=after)
     repo.add_referral_change(tx, before, step.referral, step.event, principal.org_id, principal.key_id, now)
     if step.referral.status in lifecycle.FINAL_STATES:
         repo.add_release(tx, step.referral, participated=step.referral.status == lifecycle.EXITED)

@@ -123,6 +123,7 @@ class ReferralItem(Model):
     exit_reason = UnicodeAttribute(null=True)
     previous_referral_id = UnicodeAttribute(null=True)
     notes_ref = UnicodeAttribute(null=True)
+    milestones_earned = ListAttribute(of=UnicodeAttribute, default=list)
 
     by_referrer = ByReferrer()
     by_provider = ByProvider()
@@ -186,4 +187,115 @@ class IdempotencyItem(Model):
     expires_at = NumberAttribute()
 
 
-ALL_MODELS = (Organisation, ApiKey, ReferralItem, ReferralEventItem, ParticipantItem, AllocationItem, IdempotencyItem)
+class _LineIndex(GlobalSecondaryIndex):
+    class Meta:
+        projection = AllProjection()
+
+
+class LinesByPayee(_LineIndex):
+    class Meta(_LineIndex.Meta):
+        index_name = "by-payee"
+
+    payee_org_id = UnicodeAttribute(hash_key=True)
+    listed_at = UnicodeAttribute(range_key=True)
+
+
+class LinesByPrime(_LineIndex):
+    class Meta(_LineIndex.Meta):
+        index_name = "by-prime"
+
+    prime_org_id = UnicodeAttribute(hash_key=True)
+    listed_at = UnicodeAttribute(range_key=True)
+
+
+class FileQueue(_LineIndex):
+    """Sparse: only approved lines not yet in a claim file carry these attributes."""
+
+    class Meta(_LineIndex.Meta):
+        index_name = "file-queue"
+
+    queue_programme_id = UnicodeAttribute(hash_key=True)
+    queue_key = UnicodeAttribute(range_key=True)
+
+
+class LinesByFile(_LineIndex):
+    class Meta(_LineIndex.Meta):
+        index_name = "by-file"
+
+    claim_file_id = UnicodeAttribute(hash_key=True)
+    line_id = UnicodeAttribute(range_key=True)
+
+
+class LinesByReferral(_LineIndex):
+    class Meta(_LineIndex.Meta):
+        index_name = "by-referral"
+
+    referral_id = UnicodeAttribute(hash_key=True)
+    line_id = UnicodeAttribute(range_key=True)
+
+
+class PaymentLineItem(Model):
+    """A payment line. Its id is deterministic (referral + milestone), so a milestone is paid at most once."""
+
+    class Meta:
+        table_name = _TableName("payment-lines")
+        region = _Region()
+
+    line_id = UnicodeAttribute(hash_key=True)
+    listed_at = UnicodeAttribute()  # period + line id
+    referral_id = UnicodeAttribute()
+    programme_id = UnicodeAttribute()
+    participant_ref = UnicodeAttribute()
+    kind = UnicodeAttribute()  # earned | claim | clawback
+    fee_id = UnicodeAttribute()
+    milestone = UnicodeAttribute()
+    funder = UnicodeAttribute()
+    payee_org_id = UnicodeAttribute()
+    prime_org_id = UnicodeAttribute()
+    management_fee_bp = NumberAttribute(default=0)
+    amount_pence = NumberAttribute()
+    prime_retained_pence = NumberAttribute(default=0)
+    payee_net_pence = NumberAttribute()
+    status = UnicodeAttribute()  # submitted | approved | rejected | filed
+    event_date = UnicodeAttribute()
+    period = UnicodeAttribute()  # YYYY-MM of the event
+    evidence_ref = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+    reverses_line_id = UnicodeAttribute(null=True)
+    reversed_by_line_id = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    created_by = UnicodeAttribute()
+    decided_at = UnicodeAttribute(null=True)
+    decided_by = UnicodeAttribute(null=True)
+    claim_file_id = UnicodeAttribute(null=True)
+    queue_programme_id = UnicodeAttribute(null=True)
+    queue_key = UnicodeAttribute(null=True)
+    version = NumberAttribute(default=1)
+
+    by_payee = LinesByPayee()
+    by_prime = LinesByPrime()
+    file_queue = FileQueue()
+    by_file = LinesByFile()
+    by_referral = LinesByReferral()
+
+
+class ClaimFileItem(Model):
+    class Meta:
+        table_name = _TableName("claim-files")
+        region = _Region()
+
+    claim_file_id = UnicodeAttribute(hash_key=True)  # programme + period + payee: cutting again finds it
+    programme_id = UnicodeAttribute()
+    period = UnicodeAttribute()
+    payee_org_id = UnicodeAttribute(null=True)
+    owner_org_id = UnicodeAttribute()
+    status = UnicodeAttribute()  # building | ready
+    line_count = NumberAttribute(default=0)
+    totals = JSONAttribute(default=dict)
+    s3_key = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    created_by = UnicodeAttribute()
+
+
+ALL_MODELS = (Organisation, ApiKey, ReferralItem, ReferralEventItem, ParticipantItem, AllocationItem, IdempotencyItem,
+              PaymentLineItem, ClaimFileItem)

@@ -27,6 +27,7 @@ from .transaction import IdempotencyKeyTaken, Transaction, translate_read_error
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 PROGRAMME_TOTAL = "*"
+CONTRACT_VALUE = "$contract-value"  # pence committed against the programme's contract value
 
 
 def _get(model, *key, consistent: bool = True):
@@ -88,7 +89,7 @@ def to_referral(item: ReferralItem) -> Referral:
         last_review_on=_d(item.last_review_on), extra_reviews_on=dict(item.extra_reviews_on or {}),
         job_start=item.job_start, sustainments=dict(item.sustainments or {}), progression_on=_d(item.progression_on),
         closed_on=_d(item.closed_on), exit_reason=item.exit_reason, previous_referral_id=item.previous_referral_id,
-        notes_ref=item.notes_ref)
+        notes_ref=item.notes_ref, milestones_earned=tuple(item.milestones_earned or ()))
 
 
 def to_item(r: Referral) -> ReferralItem:
@@ -105,7 +106,8 @@ def to_item(r: Referral) -> ReferralItem:
         action_plan_on=_iso(r.action_plan_on), last_review_on=_iso(r.last_review_on),
         extra_reviews_on=dict(r.extra_reviews_on), job_start=r.job_start, sustainments=dict(r.sustainments),
         progression_on=_iso(r.progression_on), closed_on=_iso(r.closed_on), exit_reason=r.exit_reason,
-        previous_referral_id=r.previous_referral_id, notes_ref=r.notes_ref)
+        previous_referral_id=r.previous_referral_id, notes_ref=r.notes_ref,
+        milestones_earned=list(r.milestones_earned))
 
 
 # ------------------------------------------------------------------ referrals: reads
@@ -264,6 +266,17 @@ def add_release(tx: Transaction, referral: Referral, participated: bool) -> None
 def add_transfer_places(tx: Transaction, programme_id: str, from_org: str, to_org: str, to_capacity: int) -> None:
     _take_place(tx, programme_id, to_org, to_capacity)
     _give_place_back(tx, programme_id, from_org)
+
+
+def add_commitment(tx: Transaction, programme_id: str, amount: int, contract_value: int) -> None:
+    """Commit claimed money against the programme's contract value, refusing what would exceed it."""
+    from ..payments.lines import ClaimRefused
+
+    item = AllocationItem(programme_id=programme_id, org_id=CONTRACT_VALUE)
+    tx.update(item, actions=[AllocationItem.used.add(amount)],
+              condition=AllocationItem.used.does_not_exist() | (AllocationItem.used <= contract_value - amount),
+              on_fail=lambda: ClaimRefused("contract_value_exhausted",
+                                           "the programme's contract value would be exceeded", "amount_pence"))
 
 
 def allocation_used(programme_id: str, org_ids: Iterable[str]) -> dict[str, int]:

@@ -1,0 +1,73 @@
+"""Claim files for finance: RFC 4180 CSV, streamed line by line, with totals that reconcile to the penny.
+
+Participants appear only by pseudonymous reference. Free-text cells are guarded against spreadsheet formula
+injection. Amounts are numbers: pence, and pounds with two decimals.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from typing import Iterable, TextIO
+
+from .lines import PaymentLine
+from .money import pounds
+
+COLUMNS = ("line_id", "referral_id", "participant_ref", "programme_id", "kind", "fee_id", "milestone", "funder",
+           "payee_org_id", "prime_org_id", "event_date", "period", "amount_pence", "amount_gbp",
+           "prime_retained_pence", "payee_net_pence", "payee_net_gbp", "reverses_line_id", "evidence_ref", "reason")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "|", "%")
+
+
+def guard(text: str | None) -> str:
+    """A free-text cell that a spreadsheet will show as text, never run as a formula (OWASP CSV injection)."""
+    if not text:
+        return ""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+@dataclass
+class Totals:
+    """Sums per payee and funder, and overall, built while the file streams."""
+
+    groups: dict = field(default_factory=dict)
+    line_count: int = 0
+    total_pence: int = 0
+
+    def add(self, line: PaymentLine) -> None:
+        g = self.groups.setdefault((line.payee_org_id, line.funder), {
+            "payee_org_id": line.payee_org_id, "funder": line.funder, "lines": 0, "amount_pence": 0,
+            "prime_retained_pence": 0, "payee_net_pence": 0})
+        g["lines"] += 1
+        g["amount_pence"] += line.amount_pence
+        g["prime_retained_pence"] += line.prime_retained_pence
+        g["payee_net_pence"] += line.payee_net_pence
+        self.line_count += 1
+        self.total_pence += line.amount_pence
+
+    def as_list(self) -> list[dict]:
+        return [{**g, "amount_gbp": pounds(g["amount_pence"])} for _, g in sorted(self.groups.items())]
+
+    def as_dict(self) -> dict:
+        return {"line_count": self.line_count, "total_pence": self.total_pence, "by_payee_and_funder": self.as_list()}
+
+
+def row(line: PaymentLine) -> list:
+    return [line.line_id, line.referral_id, line.participant_ref, line.programme_id, line.kind, line.fee_id,
+            line.milestone, line.funder, line.payee_org_id, line.prime_org_id, line.event_date.isoformat(),
+            line.period, line.amount_pence, pounds(line.amount_pence), line.prime_retained_pence,
+            line.payee_net_pence, pounds(line.payee_net_pence), line.reverses_line_id or "",
+            guard(line.evidence_ref), guard(line.reason)]
+
+
+def write(lines: Iterable[PaymentLine], out: TextIO, on_line=None) -> Totals:
+    """Write the CSV (header first, CRLF line ends as RFC 4180 says) and return its totals. Streams: one line
+    in memory at a time."""
+    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(COLUMNS)
+    totals = Totals()
+    for line in lines:
+        writer.writerow(row(line))
+        totals.add(line)
+        if on_line:
+            on_line()
+    return totals

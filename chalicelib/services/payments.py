@@ -1,0 +1,142 @@
+"""Payment use cases: lines the journey earns, evidence claims, finance decisions, clawbacks, the cascade."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+from .. import clock
+from ..domain import lifecycle
+from ..domain.access import Principal
+from ..domain.errors import FieldError, NotFound, ValidationFailed
+from ..domain.journey import Event, Referral
+from ..domain.participants import pseudonymous_reference
+from ..domain.rulebook import Rulebook, get_rulebook
+from ..payments import lines as pl
+from ..payments.tariff import earnings
+from ..store import payments as store
+from ..store import repository as repo
+from ..store.transaction import Transaction
+
+MAX_BULK = 50
+
+
+def _line_for(rulebook: Rulebook, referral: Referral, *, milestone_key: str, fee_id: str, milestone: str,
+              funder: str, amount: int, on: date, kind: str, status: str, evidence_ref: str | None = None):
+    provider = rulebook.provider(referral.provider_org_id)
+    return pl.new_line(
+        referral_id=referral.id, programme_id=referral.programme_id,
+        participant_ref=pseudonymous_reference(referral.participant_hash), milestone_key=milestone_key,
+        fee_id=fee_id, milestone=milestone, funder=funder, payee_org_id=referral.provider_org_id,
+        prime_org_id=referral.prime_org_id, management_fee_bp=provider.management_fee_bp if provider else 0,
+        amount_pence=amount, event_date=on, kind=kind, status=status, evidence_ref=evidence_ref)
+
+
+def add_earned_lines(tx: Transaction, rulebook: Rulebook, referral: Referral, event: Event, actor: str) -> Referral:
+    """Create the lines this journey event earns (in the step's own transaction). Returns the referral with
+    the milestones now earned, so a repeated event (a second job start) never earns the same milestone twice."""
+    provider = rulebook.provider(referral.provider_org_id)
+    earned = earnings(rulebook.tariff, provider.level if provider else None, event.type, event.data,
+                      [(c.id, c.earns) for c in rulebook.checkpoints], set(referral.milestones_earned))
+    now = clock.now()
+    for e in earned:
+        line = _line_for(rulebook, referral, milestone_key=e.milestone_key, fee_id=e.fee_id, milestone=e.milestone,
+                         funder=e.funder, amount=e.amount_pence, on=event.occurred_on, kind=pl.EARNED,
+                         status=pl.APPROVED)
+        store.add_line(tx, line, actor, now)
+    if not earned:
+        return referral
+    return replace(referral, milestones_earned=(*referral.milestones_earned, *(e.milestone_key for e in earned)))
+
+
+def _visible_line(principal: Principal, line_id: str):
+    item = store.get_line_item(line_id)
+    if item is None or principal.org_id not in (item.payee_org_id, item.prime_org_id):
+        raise NotFound("no such claim line")
+    return item
+
+
+def submit_claim(principal: Principal, payload: dict, tx: Transaction) -> pl.PaymentLine:
+    """A provider claims a fee that needs evidence (a Level 2 variable fee, a self-employed outcome...)."""
+    principal.require("provider")
+    referral = repo.get_referral(payload["referral_id"])
+    if referral is None or principal.org_id != referral.provider_org_id:
+        raise ValidationFailed("no such referral held by your organisation",
+                               [FieldError("referral_id", "held_by_you", "no such referral held by your organisation")])
+    rulebook = get_rulebook(referral.programme_id)
+    provider = rulebook.provider(referral.provider_org_id)
+    started = referral.started_on is not None and referral.status not in (lifecycle.REJECTED, lifecycle.DID_NOT_START)
+    fee, amount = pl.check_claim(tariff=rulebook.tariff, level=provider.level, referral_status_started=started,
+                                 fee_id=payload["fee_id"], amount_pence=payload.get("amount_pence"),
+                                 event_date=payload["event_date"], today=clock.today())
+    milestone = fee["payments"][0]["milestone"]
+    line = _line_for(rulebook, referral, milestone_key=f"{fee['id']}:{milestone}", fee_id=fee["id"],
+                     milestone=milestone, funder=fee["funder"], amount=amount, on=payload["event_date"],
+                     kind=pl.CLAIM, status=pl.SUBMITTED, evidence_ref=payload["evidence_ref"])
+    store.add_line(tx, line, principal.org_id, clock.now())
+    if rulebook.tariff.get("contract_value_pence"):
+        repo.add_commitment(tx, rulebook.id, amount, rulebook.tariff["contract_value_pence"])
+    return line
+
+
+def decide(principal: Principal, line_ids: list[str], approve: bool, reason: str | None,
+           tx: Transaction) -> list[pl.PaymentLine]:
+    """Finance approves or rejects submitted claims, one or many, all in one transaction."""
+    principal.require("finance")
+    if not approve and not reason:
+        raise ValidationFailed.one("reason", "required", "a rejection gives a reason")
+    if len(set(line_ids)) != len(line_ids) or not 1 <= len(line_ids) <= MAX_BULK:
+        raise ValidationFailed.one("line_ids", "unique_1_to_50", f"1..{MAX_BULK} distinct line ids")
+    decided = []
+    now = clock.now()
+    for line_id in line_ids:
+        item = _visible_line(principal, line_id)
+        if principal.org_id != item.prime_org_id:
+            raise NotFound("no such claim line")  # only the prime's (or direct provider's) finance decides
+        if item.status != pl.SUBMITTED:
+            raise pl.ClaimRefused("already_decided", f"line {line_id} is {item.status}, not submitted", "line_ids")
+        store.add_decision(tx, item, approve, reason, principal.org_id, now)
+        line = store.to_line(item)
+        decided.append(replace(line, status=pl.APPROVED if approve else pl.REJECTED,
+                               reason=None if approve else reason))
+    return decided
+
+
+def claw_back(principal: Principal, line_id: str, reason: str, tx: Transaction) -> pl.PaymentLine:
+    """Reverse a committed line (an outcome recorded in error): a new negative line; the original stays."""
+    principal.require("finance")
+    item = _visible_line(principal, line_id)
+    if principal.org_id != item.prime_org_id:
+        raise NotFound("no such claim line")
+    reversal = pl.clawback(store.to_line(item), reason, clock.today())
+    store.add_line(tx, reversal, principal.org_id, clock.now())
+    return reversal
+
+
+def read(principal: Principal, line_id: str) -> pl.PaymentLine:
+    return store.to_line(_visible_line(principal, line_id))
+
+
+def list_claims(principal: Principal, query: dict):
+    view = "payee" if principal.org_kind == "subcontractor" else "prime"
+    return store.list_lines(view, principal.org_id, query["limit"], query.get("cursor"), status=query.get("status"),
+                            programme_id=query.get("programme_id"), period=query.get("period"),
+                            payee_org_id=query.get("payee_org_id"))
+
+
+def cascade(principal: Principal, period: str) -> dict:
+    """What each payee is owed for a period, what its prime kept, line by line. A subcontractor sees its own
+    lines; a prime sees its own and its subcontractors'."""
+    view = "payee" if principal.org_kind == "subcontractor" else "prime"
+    rows, totals = [], {}
+    for line in store.all_lines(view, principal.org_id, period):
+        if line.status == pl.REJECTED:
+            continue
+        rows.append(line)
+        t = totals.setdefault(line.payee_org_id, {"payee_org_id": line.payee_org_id, "prime_org_id": line.prime_org_id,
+                                                  "amount_pence": 0, "prime_retained_pence": 0, "payee_net_pence": 0,
+                                                  "lines": 0})
+        t["amount_pence"] += line.amount_pence
+        t["prime_retained_pence"] += line.prime_retained_pence
+        t["payee_net_pence"] += line.payee_net_pence
+        t["lines"] += 1
+    return {"period": period, "lines": rows, "payees": sorted(totals.values(), key=lambda t: t["payee_org_id"])}

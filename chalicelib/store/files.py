@@ -1,0 +1,42 @@
+"""Claim files in S3. The client is created once per container, lazily."""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from .. import config
+
+
+def bucket() -> str:
+    return os.environ.get("REFPAY_CLAIM_FILES_BUCKET") or f"refpay-{config.stage()}-claim-files"
+
+
+@lru_cache(maxsize=4)
+def _client(endpoint: str | None):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("s3", endpoint_url=endpoint, config=Config(signature_version="s3v4"))
+
+
+def client():
+    return _client(os.environ.get("AWS_ENDPOINT_URL_S3"))
+
+
+def upload(key: str, fileobj) -> None:
+    client().upload_fileobj(fileobj, bucket(), key, ExtraArgs={"ContentType": "text/csv",
+                                                                "ServerSideEncryption": "AES256"})
+
+
+def download_url(key: str, expires_in: int) -> str:
+    return client().generate_presigned_url("get_object", Params={"Bucket": bucket(), "Key": key},
+                                           ExpiresIn=expires_in)
+
+
+def create_bucket() -> None:
+    """For the local run and the tests (deployments create the bucket from infra/)."""
+    region = os.environ.get("AWS_DEFAULT_REGION", "eu-west-2")
+    try:
+        client().create_bucket(Bucket=bucket(), CreateBucketConfiguration={"LocationConstraint": region})
+    except client().exceptions.BucketAlreadyOwnedByYou:
+        pass

@@ -1,0 +1,161 @@
+"""Payment lines and claim files in DynamoDB."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date, datetime
+from typing import Iterator
+
+from pynamodb.exceptions import PynamoDBException
+
+from ..payments.lines import APPROVED, FILED, REJECTED, SUBMITTED, AlreadyClaimed, PaymentLine
+from .models import ClaimFileItem, PaymentLineItem
+from .repository import _get, decode_cursor, encode_cursor
+from .transaction import Transaction, translate_read_error
+
+
+def _queued(line: PaymentLine) -> dict:
+    """Approved lines not yet in a file sit in the sparse file-queue index; all others stay out of it."""
+    if line.status == APPROVED and not line.claim_file_id:
+        return {"queue_programme_id": line.programme_id, "queue_key": f"{line.period}#{line.line_id}"}
+    return {"queue_programme_id": None, "queue_key": None}
+
+
+def to_item(line: PaymentLine, actor: str, now: datetime) -> PaymentLineItem:
+    data = asdict(line)
+    data["event_date"] = line.event_date.isoformat()
+    return PaymentLineItem(**data, **_queued(line), listed_at=f"{line.period}#{line.line_id}", period=line.period,
+                           created_at=now.isoformat(), created_by=actor)
+
+
+def to_line(item: PaymentLineItem) -> PaymentLine:
+    return PaymentLine(
+        line_id=item.line_id, referral_id=item.referral_id, programme_id=item.programme_id,
+        participant_ref=item.participant_ref, kind=item.kind, fee_id=item.fee_id, milestone=item.milestone,
+        funder=item.funder, payee_org_id=item.payee_org_id, prime_org_id=item.prime_org_id,
+        management_fee_bp=int(item.management_fee_bp), amount_pence=int(item.amount_pence),
+        prime_retained_pence=int(item.prime_retained_pence), payee_net_pence=int(item.payee_net_pence),
+        status=item.status, event_date=date.fromisoformat(item.event_date), evidence_ref=item.evidence_ref,
+        reason=item.reason, reverses_line_id=item.reverses_line_id, claim_file_id=item.claim_file_id)
+
+
+def add_line(tx: Transaction, line: PaymentLine, actor: str, now: datetime) -> None:
+    """A new line, only if its deterministic id is unused: a milestone is paid at most once."""
+    tx.put(to_item(line, actor, now), condition=PaymentLineItem.line_id.does_not_exist(),
+           on_fail=lambda: AlreadyClaimed(line.line_id))
+
+
+def get_line_item(line_id: str) -> PaymentLineItem | None:
+    return _get(PaymentLineItem, line_id)
+
+
+def add_decision(tx: Transaction, item: PaymentLineItem, approve: bool, reason: str | None, actor: str,
+                 now: datetime) -> None:
+    """Approve or reject a submitted line (a line is decided once; a filed line is never touched)."""
+    actions = [PaymentLineItem.status.set(APPROVED if approve else REJECTED),
+               PaymentLineItem.decided_at.set(now.isoformat()), PaymentLineItem.decided_by.set(actor),
+               PaymentLineItem.version.add(1)]
+    if approve:
+        line = to_line(item)
+        actions += [PaymentLineItem.queue_programme_id.set(line.programme_id),
+                    PaymentLineItem.queue_key.set(f"{line.period}#{line.line_id}")]
+    else:
+        actions.append(PaymentLineItem.reason.set(reason))
+    tx.update(item, actions=actions, condition=(PaymentLineItem.status == SUBMITTED)
+              & (PaymentLineItem.version == item.version))
+
+
+_INDEXES = {"payee": PaymentLineItem.by_payee, "prime": PaymentLineItem.by_prime}
+
+
+def list_lines(view: str, org_id: str, limit: int, cursor: str | None, *, status: str | None = None,
+               programme_id: str | None = None, period: str | None = None, payee_org_id: str | None = None,
+               ) -> tuple[list[PaymentLine], str | None]:
+    index = _INDEXES[view]
+    condition = None
+    for attr, wanted in ((PaymentLineItem.status, status), (PaymentLineItem.programme_id, programme_id),
+                         (PaymentLineItem.payee_org_id, payee_org_id)):
+        if wanted:
+            condition = (attr == wanted) if condition is None else condition & (attr == wanted)
+    range_condition = PaymentLineItem.listed_at.startswith(f"{period}#") if period else None
+    scope = f"lines:{view}:{org_id}"
+    start_key = decode_cursor(cursor, scope) if cursor else None
+    try:
+        results = index.query(org_id, range_condition, filter_condition=condition, limit=limit,
+                              last_evaluated_key=start_key)
+        items = list(results)
+    except PynamoDBException as exc:
+        raise translate_read_error(exc) from None
+    next_key = results.last_evaluated_key
+    return [to_line(i) for i in items], encode_cursor(next_key, scope) if next_key else None
+
+
+def all_lines(view: str, org_id: str, period: str) -> Iterator[PaymentLine]:
+    """Every line of one organisation and period, page by page (for the cascade statement)."""
+    index = _INDEXES[view]
+    try:
+        for item in index.query(org_id, PaymentLineItem.listed_at.startswith(f"{period}#")):
+            yield to_line(item)
+    except PynamoDBException as exc:
+        raise translate_read_error(exc) from None
+
+
+def lines_of_referral(referral_id: str) -> list[PaymentLine]:
+    try:
+        return [to_line(i) for i in PaymentLineItem.by_referral.query(referral_id)]
+    except PynamoDBException as exc:
+        raise translate_read_error(exc) from None
+
+
+# ---------------------------------------------------------------- claim files
+
+
+def get_file(claim_file_id: str) -> ClaimFileItem | None:
+    return _get(ClaimFileItem, claim_file_id)
+
+
+def create_file(item: ClaimFileItem) -> bool:
+    """Create the file record if it does not exist yet; False if another cut already created it."""
+    try:
+        item.save(condition=ClaimFileItem.claim_file_id.does_not_exist())
+        return True
+    except PynamoDBException as exc:
+        if "ConditionalCheckFailed" in str(getattr(exc, "cause_response_code", "") or exc):
+            return False
+        raise translate_read_error(exc) from None
+
+
+def queued_lines(programme_id: str, up_to_period: str, condition=None,
+                 page_size: int = 100) -> Iterator[PaymentLineItem]:
+    """Approved lines not in any file, for a programme, with event periods up to and including `up_to_period`
+    (the sparse file-queue index holds nothing else)."""
+    try:
+        yield from PaymentLineItem.file_queue.query(
+            programme_id, PaymentLineItem.queue_key <= f"{up_to_period}#\uffff", filter_condition=condition,
+            page_size=page_size)
+    except PynamoDBException as exc:
+        raise translate_read_error(exc) from None
+
+
+def lock_lines(claim_file_id: str, items: list[PaymentLineItem]) -> None:
+    """Put lines into a file in one transaction: each must still be approved and in no file."""
+    tx = Transaction()
+    for item in items:
+        tx.update(item, actions=[PaymentLineItem.claim_file_id.set(claim_file_id),
+                                 PaymentLineItem.status.set(FILED), PaymentLineItem.queue_programme_id.remove(),
+                                 PaymentLineItem.queue_key.remove(), PaymentLineItem.version.add(1)],
+                  condition=(PaymentLineItem.status == APPROVED) & PaymentLineItem.claim_file_id.does_not_exist())
+    tx.commit()
+
+
+def lines_in_file(claim_file_id: str, page_size: int = 500) -> Iterator[PaymentLine]:
+    """A file's lines in line-id order, streamed page by page (memory does not grow with the file)."""
+    try:
+        for item in PaymentLineItem.by_file.query(claim_file_id, page_size=page_size):
+            yield to_line(item)
+    except PynamoDBException as exc:
+        raise translate_read_error(exc) from None
+
+
+def finish_file(item: ClaimFileItem, line_count: int, totals: dict, s3_key: str) -> None:
+    item.update(actions=[ClaimFileItem.status.set("ready"), ClaimFileItem.line_count.set(line_count),
+                         ClaimFileItem.totals.set(totals), ClaimFileItem.s3_key.set(s3_key)])

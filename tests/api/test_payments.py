@@ -1,0 +1,239 @@
+"""Payments through the API: lines the journey earns, claims, decisions, clawbacks, cascade, claim files."""
+from __future__ import annotations
+
+import csv
+import io
+import threading
+
+import pytest
+
+from tests.conftest import referral_body
+
+NOV = "2026-11"
+
+
+def _journey(api, keys, provider_id, steps, nino="AB123456C", programme_id="flexible-routeways-norfolk", **kw):
+    orgs = keys["organisations"]
+    body = referral_body(programme_id=programme_id, provider_id=provider_id, nino=nino, **kw)
+    rid = api.post("/referrals", keys["referrer"], body).body["id"]
+    key = orgs[provider_id]["provider"]
+    plan = {"accept": ("acknowledgement", {"decision": "accept", "date": "2026-11-24"}),
+            "start": ("start", {"date": "2026-11-24"}),
+            "assess": ("assessments", {"date": "2026-11-24"}),
+            "plan": ("action-plans", {"date": "2026-11-24"}),
+            "job": ("outcomes", {"type": "job_start", "date": "2026-11-24", "employer_name": "Fen Foods",
+                                 "hours_per_week": 20, "weekly_earnings_pence": 24000})}
+    for name in steps:
+        path, payload = plan[name]
+        reply = api.post(f"/referrals/{rid}/{path}", key, payload)
+        assert reply.status in (200, 201), reply.body
+    return rid
+
+
+def _lines(api, key, **filters):
+    query = "&".join(f"{k}={v}" for k, v in filters.items())
+    return api.get(f"/claims?limit=200&{query}", key).body["items"]
+
+
+def test_norfolk_level_3_earns_30_percent_on_start_and_70_on_a_job(api, keys):
+    orgs = keys["organisations"]
+    rid = _journey(api, keys, "kings-lynn-works", ["accept", "start", "assess", "plan", "job"])
+    lines = sorted(_lines(api, orgs["kings-lynn-works"]["provider"]), key=lambda l: l["milestone"])
+    assert [(l["milestone"], l["amount_pence"]) for l in lines] == [("job_start", 36750), ("start", 15750)]
+    assert sum(l["amount_pence"] for l in lines) == 52500
+    start = next(l for l in lines if l["milestone"] == "start")
+    assert start["line_id"] == f"{rid}:level-3-delivery:start"
+    assert start["funder"] == "dwp" and start["payee_org_id"] == "kings-lynn-works"
+    assert start["prime_org_id"] == "trobius" and start["management_fee_bp"] == 1000
+    assert (start["prime_retained_pence"], start["payee_net_pence"]) == (1575, 14175)
+    assert start["status"] == "approved" and start["kind"] == "earned"
+    assert start["participant_ref"].startswith("PR-")
+    # A second job start earns nothing more: each milestone is paid once.
+    api.post(f"/referrals/{rid}/outcomes", orgs["kings-lynn-works"]["provider"], {
+        "type": "job_start", "date": "2026-11-24", "employer_name": "Other Ltd", "hours_per_week": 30,
+        "weekly_earnings_pence": 40000})
+    assert len(_lines(api, orgs["kings-lynn-works"]["provider"])) == 2
+
+
+def test_level_1_referral_fee_on_acceptance(api, keys):
+    _journey(api, keys, "norfolk-community-links", ["accept"])
+    lines = _lines(api, keys["organisations"]["norfolk-community-links"]["provider"])
+    assert [(l["milestone"], l["amount_pence"], l["prime_retained_pence"]) for l in lines] == [
+        ("referral_accepted", 3500, 0)]
+
+
+def test_trailblazer_start_payment_and_co_funding(api, keys):
+    orgs = keys["organisations"]
+    body_kw = {"support_level": "standard"}
+    rid = _journey(api, keys, "leeds-city-council", ["accept", "start"], programme_id="local-supported-employment",
+                   **body_kw)
+    lines = _lines(api, orgs["leeds-city-council"]["finance"])
+    by_funder = {l["funder"]: l["amount_pence"] for l in lines}
+    assert by_funder == {"dwp": 140000, "local-authority": 150000}
+    assert all(l["referral_id"] == rid and l["prime_retained_pence"] == 0 for l in lines)
+
+
+def test_evidence_claim_rules_and_finance_decisions(api, keys):
+    orgs = keys["organisations"]
+    mentor = orgs["broadland-mentors"]["provider"]
+    rid = _journey(api, keys, "broadland-mentors", ["accept"])
+    claim = {"referral_id": rid, "fee_id": "level-2-support", "amount_pence": 15000, "event_date": "2026-11-24",
+             "evidence_ref": "case-notes/2026/118"}
+    early = api.post("/claims", mentor, claim)
+    assert early.status == 422 and early.body["reason"] == "not_started"
+    api.post(f"/referrals/{rid}/start", mentor, {"date": "2026-11-24"})
+    over = api.post("/claims", mentor, {**claim, "amount_pence": 20001})
+    assert over.status == 422 and over.body["errors"][0] == {
+        "field": "amount_pence", "rule": "over_cap", "message": "the cap for level-2-support is 20000 pence"}
+    wrong_fee = api.post("/claims", mentor, {**claim, "fee_id": "level-3-delivery"})
+    assert wrong_fee.status == 422 and wrong_fee.body["reason"] == "not_eligible"
+    stale = api.post("/claims", mentor, {**claim, "event_date": "2026-01-02"})
+    assert stale.status == 422 and stale.body["reason"] == "outside_claim_window"
+    made = api.post("/claims", mentor, claim)
+    assert made.status == 201 and made.body["status"] == "submitted"
+    assert (made.body["prime_retained_pence"], made.body["payee_net_pence"]) == (750, 14250)
+    twice = api.post("/claims", mentor, claim)
+    assert twice.status == 409 and twice.body["reason"] == "already_claimed"
+
+    line_id = made.body["line_id"]
+    assert api.post(f"/claims/{line_id}/approve", mentor, {}).status == 403          # a provider cannot approve
+    sibling_finance = orgs["kings-lynn-works"]["finance"]
+    assert api.post(f"/claims/{line_id}/approve", sibling_finance, {}).status == 404  # not its line
+    assert api.get(f"/claims/{line_id}", orgs["kings-lynn-works"]["provider"]).status == 404
+    prime_finance = keys["finance"]
+    no_reason = api.post(f"/claims/{line_id}/reject", prime_finance, {})
+    assert no_reason.status == 422 and no_reason.body["errors"][0]["field"] == "reason"
+    approved = api.post(f"/claims/{line_id}/approve", prime_finance, {})
+    assert approved.status == 200 and approved.body["status"] == "approved"
+    again = api.post(f"/claims/{line_id}/approve", prime_finance, {})
+    assert again.status == 422 and again.body["reason"] == "already_decided"
+
+
+def test_bulk_decisions_are_all_or_none(api, keys):
+    orgs = keys["organisations"]
+    mentor = orgs["broadland-mentors"]["provider"]
+    ids = []
+    for nino in ("AB000001A", "AB000002A", "AB000003A"):
+        rid = _journey(api, keys, "broadland-mentors", ["accept", "start"], nino=nino)
+        ids.append(api.post("/claims", mentor, {"referral_id": rid, "fee_id": "level-2-support", "amount_pence": 9000,
+                                                "event_date": "2026-11-24", "evidence_ref": "ev"}).body["line_id"])
+    prime_finance = keys["finance"]
+    api.post(f"/claims/{ids[0]}/reject", prime_finance, {"reason": "no evidence on file"})
+    mixed = api.post("/claims/decisions", prime_finance, {"line_ids": ids, "decision": "approve"})
+    assert mixed.status == 422 and mixed.body["reason"] == "already_decided"
+    assert [l["status"] for l in _lines(api, mentor)].count("submitted") == 2  # nothing changed
+    ok = api.post("/claims/decisions", prime_finance, {"line_ids": ids[1:], "decision": "approve"})
+    assert ok.status == 200 and [l["status"] for l in ok.body["items"]] == ["approved", "approved"]
+
+
+def test_cascade_shows_a_subcontractor_what_it_is_owed_and_what_its_prime_kept(api, keys):
+    orgs = keys["organisations"]
+    _journey(api, keys, "kings-lynn-works", ["accept", "start"], nino="AB000001A")
+    _journey(api, keys, "broadland-mentors", ["accept", "start"], nino="AB000002A")
+    _journey(api, keys, "norfolk-community-links", ["accept"], nino="AB000003A")
+    mine = api.get(f"/payments/cascade?period={NOV}", orgs["kings-lynn-works"]["provider"]).body
+    assert mine["payees"] == [{"payee_org_id": "kings-lynn-works", "prime_org_id": "trobius", "lines": 1,
+                               "amount_pence": 15750, "prime_retained_pence": 1575, "payee_net_pence": 14175}]
+    assert {l["payee_org_id"] for l in mine["lines"]} == {"kings-lynn-works"}
+    prime = api.get(f"/payments/cascade?period={NOV}", keys["prime"]).body
+    assert {p["payee_org_id"] for p in prime["payees"]} == {"kings-lynn-works", "norfolk-community-links"}
+    assert api.get("/payments/cascade?period=2026-13", keys["prime"]).status == 422
+    assert api.get(f"/payments/cascade?period={NOV}", orgs["middlesbrough-council"]["provider"]).body["payees"] == []
+
+
+def _csv(reply_body):
+    from chalicelib.store import files
+
+    from urllib.parse import unquote, urlparse
+
+    path = unquote(urlparse(reply_body["download_url"]).path).lstrip("/")
+    key = path.removeprefix(f"{files.bucket()}/")
+    text = files.client().get_object(Bucket=files.bucket(), Key=key)["Body"].read().decode()
+    return text, list(csv.DictReader(io.StringIO(text)))
+
+
+def test_claim_file_reconciles_locks_lines_and_holds_no_personal_data(api, keys):
+    orgs = keys["organisations"]
+    _journey(api, keys, "kings-lynn-works", ["accept", "start", "assess", "plan", "job"], nino="AB000001A")
+    _journey(api, keys, "norfolk-community-links", ["accept"], nino="AB000002A")
+    mentor = orgs["broadland-mentors"]["provider"]
+    rid = _journey(api, keys, "broadland-mentors", ["accept", "start"], nino="AB000003A")
+    claim = api.post("/claims", mentor, {"referral_id": rid, "fee_id": "level-2-support", "amount_pence": 12345,
+                                         "event_date": "2026-11-24", "evidence_ref": "=HYPERLINK(\"http://x\")"}).body
+    api.post(f"/claims/{claim['line_id']}/approve", keys["finance"], {})
+    submitted_only = _journey(api, keys, "broadland-mentors", ["accept", "start"], nino="AB000004A")
+    api.post("/claims", mentor, {"referral_id": submitted_only, "fee_id": "level-2-support", "amount_pence": 500,
+                                 "event_date": "2026-11-24", "evidence_ref": "ev"})
+
+    assert api.post("/claim-files", keys["provider"], {"programme_id": "flexible-routeways-norfolk",
+                                                       "period": NOV}).status == 403
+    cut = api.post("/claim-files", keys["finance"], {"programme_id": "flexible-routeways-norfolk", "period": NOV})
+    assert cut.status == 201, cut.body
+    body = cut.body
+    assert body["status"] == "ready" and body["line_count"] == 4
+    assert body["total_pence"] == 15750 + 36750 + 3500 + 12345 and body["total_gbp"] == "683.45"
+    assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in body["download_url"]
+    text, rows = _csv(body)
+    assert text.startswith("line_id,referral_id,participant_ref,") and "\r\n" in text
+    assert sum(int(r["amount_pence"]) for r in rows) == body["total_pence"]
+    for total in body["totals"]:
+        mine = [r for r in rows if (r["payee_org_id"], r["funder"]) == (total["payee_org_id"], total["funder"])]
+        assert sum(int(r["amount_pence"]) for r in mine) == total["amount_pence"]
+        assert sum(int(r["payee_net_pence"]) for r in mine) == total["payee_net_pence"]
+    assert next(r for r in rows if r["fee_id"] == "level-2-support")["evidence_ref"].startswith("'=")
+    assert next(r for r in rows if r["fee_id"] == "level-2-support")["amount_gbp"] == "123.45"
+    for personal in ("AB000001A", "Ada", "Lovelace", "1990-05-17", "NR1 3QU"):
+        assert personal not in text
+    assert all(l["status"] == "filed" for l in _lines(api, keys["finance"], status="filed"))
+
+    again = api.post("/claim-files", keys["finance"], {"programme_id": "flexible-routeways-norfolk", "period": NOV})
+    assert again.body["id"] == body["id"] and again.body["line_count"] == 4
+    fetched = api.get(f"/claim-files/{body['id']}", keys["finance"])
+    assert fetched.status == 200 and fetched.body["total_pence"] == body["total_pence"]
+    assert api.get(f"/claim-files/{body['id']}", orgs["kings-lynn-works"]["finance"]).status == 404
+
+    # A filed line is never edited: a clawback is a new negative line, filed next period, once.
+    job_line = next(r["line_id"] for r in rows if r["milestone"] == "job_start")
+    back = api.post(f"/claims/{job_line}/clawback", keys["finance"], {"reason": "job start recorded in error"})
+    assert back.status == 201 and back.body["amount_pence"] == -36750 and back.body["reverses_line_id"] == job_line
+    assert (back.body["prime_retained_pence"], back.body["payee_net_pence"]) == (-3675, -33075)
+    assert api.post(f"/claims/{job_line}/clawback", keys["finance"], {"reason": "again"}).status == 409
+    original = api.get(f"/claims/{job_line}", keys["finance"]).body
+    assert original["amount_pence"] == 36750 and original["status"] == "filed"
+    december = api.post("/claim-files", keys["finance"], {"programme_id": "flexible-routeways-norfolk",
+                                                          "period": "2026-12"})
+    assert december.status == 422  # the period has not started (today is 24 Nov 2026)
+
+
+def test_concurrent_claims_of_one_milestone_make_exactly_one_line(api, keys, monkeypatch):
+    from chalicelib.api.schemas import ClaimIn
+    from chalicelib.domain.access import Principal
+    from chalicelib.payments.lines import AlreadyClaimed
+    from chalicelib.services import payments
+    from chalicelib.store.transaction import Transaction
+
+    rid = _journey(api, keys, "broadland-mentors", ["accept", "start"])
+    payload = ClaimIn().load({"referral_id": rid, "fee_id": "level-2-support", "amount_pence": 15000,
+                              "event_date": "2026-11-24", "evidence_ref": "ev"})
+    principal = Principal("broadland-mentors", "subcontractor", frozenset({"provider"}), "key_t")
+    n = 6
+    barrier = threading.Barrier(n, timeout=10)
+    lock = threading.Lock()
+    outcomes = []
+
+    def claim():
+        tx = Transaction()
+        payments.submit_claim(principal, payload, tx)
+        barrier.wait()  # all have validated before any commits
+        try:
+            with lock:
+                tx.commit()
+            outcomes.append("line")
+        except AlreadyClaimed:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=claim) for _ in range(n)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert sorted(outcomes) == ["line"] + ["refused"] * (n - 1)
+    assert len(_lines(api, keys["organisations"]["broadland-mentors"]["provider"])) == 1
