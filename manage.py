@@ -4,6 +4,7 @@
     python manage.py create-org ID NAME KIND [--prime ORG] [--level N]
     python manage.py create-key ORG --roles referrer,provider [--label TEXT]
     python manage.py create-tables [--stage dev]
+    python manage.py export-claim-file CLAIM_FILE_ID --out claims.csv
 
 Against AWS, the usual AWS_PROFILE / AWS_REGION apply and REFPAY_STAGE picks the tables.
 """
@@ -57,6 +58,29 @@ def cmd_create_tables(args) -> int:
 
     print(json.dumps({"created": create_tables(args.stage)}))
     return 0
+
+
+def cmd_export_claim_file(args) -> int:
+    """Write a claim file to a local CSV, streaming, with a progress bar on the terminal."""
+    from tqdm import tqdm
+
+    from chalicelib.domain.errors import DomainError
+    from chalicelib.services.claim_files import export
+    from chalicelib.store.payments import get_file
+
+    record = get_file(args.claim_file_id)
+    if record is None:
+        return _fail(f"no claim file {args.claim_file_id!r}")
+    with open(args.out, "w", encoding="utf-8", newline="") as out, tqdm(
+            total=int(record.line_count or 0) or None, unit="line", disable=args.quiet, file=sys.stderr) as bar:
+        try:
+            totals = export(args.claim_file_id, out, on_line=bar.update)
+        except DomainError as exc:
+            return _fail(exc.detail)
+    recorded = (record.totals or {}).get("total_pence")
+    print(json.dumps({"claim_file_id": args.claim_file_id, "out": args.out, "lines": totals.line_count,
+                      "total_pence": totals.total_pence, "matches_recorded_total": recorded == totals.total_pence}))
+    return 0 if recorded in (None, totals.total_pence) else 1
 
 
 def cmd_local(args) -> int:
@@ -128,6 +152,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("create-tables", help="create the tables defined in infra/dynamodb.json")
     p.add_argument("--stage", default=os.environ.get("REFPAY_STAGE", "dev"))
     p.set_defaults(func=cmd_create_tables)
+    p = sub.add_parser("export-claim-file", help="write a claim file to a local CSV (finance)")
+    p.add_argument("claim_file_id")
+    p.add_argument("--out", required=True, help="the CSV file to write")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_export_claim_file)
     p = sub.add_parser("local", help="run the API locally on an embedded DynamoDB with demo data")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--db-port", type=int, default=8001)

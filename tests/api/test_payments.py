@@ -237,3 +237,67 @@ def test_concurrent_claims_of_one_milestone_make_exactly_one_line(api, keys, mon
     [t.join() for t in threads]
     assert sorted(outcomes) == ["line"] + ["refused"] * (n - 1)
     assert len(_lines(api, keys["organisations"]["broadland-mentors"]["provider"])) == 1
+
+
+def test_rejected_lines_stay_out_and_a_clawback_nets_off_in_the_next_file(api, keys, monkeypatch, tmp_path, capsys):
+    import manage
+
+    orgs = keys["organisations"]
+    mentor = orgs["broadland-mentors"]["provider"]
+    rid = _journey(api, keys, "kings-lynn-works", ["accept", "start"], nino="AB000001A")
+    other = _journey(api, keys, "broadland-mentors", ["accept", "start"], nino="AB000002A")
+    claim = api.post("/claims", mentor, {"referral_id": other, "fee_id": "level-2-support", "amount_pence": 5000,
+                                         "event_date": "2026-11-24", "evidence_ref": "ev"}).body
+    api.post(f"/claims/{claim['line_id']}/reject", keys["finance"], {"reason": "evidence does not show need"})
+    november = api.post("/claim-files", keys["finance"], {"programme_id": "flexible-routeways-norfolk",
+                                                          "period": NOV}).body
+    assert november["line_count"] == 1 and november["total_pence"] == 15750
+    assert api.get(f"/claims/{claim['line_id']}", keys["finance"]).body["status"] == "rejected"
+
+    monkeypatch.setenv("REFPAY_TODAY", "2026-12-02")
+    start_line = f"{rid}:level-3-delivery:start"
+    assert api.post(f"/claims/{start_line}/clawback", keys["finance"], {"reason": "start recorded in error"}).status == 201
+    december = api.post("/claim-files", keys["finance"], {"programme_id": "flexible-routeways-norfolk",
+                                                          "period": "2026-12"}).body
+    assert december["line_count"] == 1 and december["total_pence"] == -15750 and december["total_gbp"] == "-157.50"
+    text, rows = _csv(december)
+    assert rows[0]["kind"] == "clawback" and rows[0]["reverses_line_id"] == start_line
+    # The two files together net to zero for that participant; no line is in both.
+    _, nov_rows = _csv(november)
+    assert {r["line_id"] for r in nov_rows}.isdisjoint({r["line_id"] for r in rows})
+
+    # Finance exports the same file at a terminal.
+    out = tmp_path / "december.csv"
+    capsys.readouterr()
+    assert manage.main(["export-claim-file", december["id"], "--out", str(out), "--quiet"]) == 0
+    assert out.read_bytes().decode() == text
+    assert '"matches_recorded_total": true' in capsys.readouterr().out
+    assert manage.main(["export-claim-file", "cf-missing", "--out", str(out), "--quiet"]) == 2
+
+
+def test_esf_short_and_sustained_job_outcomes(api, keys, monkeypatch):
+    orgs = keys["organisations"]
+    book = api.get("/programmes/esf-community-hub", keys["referrer"]).body
+    provider_id = book["allocations"][0]["org_id"]
+    monkeypatch.setenv("REFPAY_TODAY", "2026-01-05")
+    level = list(book["rulebook"]["support_levels"])[0]
+    rid = api.post("/referrals", keys["referrer"], referral_body(
+        programme_id="esf-community-hub", provider_id=provider_id, support_level=level,
+        consent={"given": True, "date": "2026-01-05"})).body["id"]
+    key = orgs[provider_id]["provider"]
+    for path, payload in [("acknowledgement", {"decision": "accept", "date": "2026-01-05"}),
+                          ("start", {"date": "2026-01-05"}), ("assessments", {"date": "2026-01-05"}),
+                          ("action-plans", {"date": "2026-01-05"}),
+                          ("outcomes", {"type": "job_start", "date": "2026-01-05", "employer_name": "Hub Cafe",
+                                        "hours_per_week": 16, "weekly_earnings_pence": 19000})]:
+        assert api.post(f"/referrals/{rid}/{path}", key, payload).status in (200, 201)
+    monkeypatch.setenv("REFPAY_TODAY", "2026-11-24")
+    for checkpoint, on in (("13-weeks", "2026-04-06"), ("26-weeks", "2026-07-06")):
+        reply = api.post(f"/referrals/{rid}/outcomes", key, {"type": "sustainment", "checkpoint": checkpoint,
+                                                             "date": on})
+        assert reply.status == 201, reply.body
+    lines = {l["milestone"]: l for l in _lines(api, key)}
+    assert lines["short_job_outcome"]["amount_pence"] == 100000
+    assert lines["short_job_outcome"]["event_date"] == "2026-04-06"
+    assert lines["sustained_job_outcome"]["amount_pence"] == 150000
+    assert lines["sustained_job_outcome"]["funder"] == "esf"
