@@ -70,6 +70,10 @@ def test_readme_walkthrough_runs_against_the_local_server(local_server):
     for state in ("accepted", "started", "assessed", "in_support", "in_work"):
         assert re.search(rf"^{state}$", out, re.M), state
     assert '"rule": "review"' in out and '"type": "job_start"' in out
+    # The claim file came down from the embedded S3 and holds the start and job lines (157.50 + 367.50).
+    assert '"total_gbp": "525.00"' in out
+    assert re.search(r"^line_id,referral_id,participant_ref,", out, re.M)
+    assert out.count(",level-3-delivery,") == 2 and "AB123456C" not in out
     # The server's logs carry no personal data from the walk-through.
     logs = server_log.read_text()
     for personal in ("AB123456C", "Jones", "1990-05-17", "PE30 1EX"):

@@ -430,3 +430,32 @@ def test_write_does_not_materialise_the_input():
 
     write(generate(), io.StringIO(), on_line=lambda: first_call_at.append(produced))
     assert first_call_at == [1, 2, 3, 4, 5, 6]
+
+
+# ---------------------------------------------------------------- product bugs (these tests fail until fixed)
+
+
+def test_a_fixed_evidence_fee_is_refused_by_the_schema_or_claimable():
+    """BUG: AmountSchema accepts {"fixed_pence": N, "evidence_required": true} (its fixed branch returns before
+    looking at evidence_required), but check_claim then compares the claimed amount with max_pence, which is
+    None for a fixed amount: TypeError (a 500 from POST claims) instead of a result or a ClaimRefused."""
+    from marshmallow import ValidationError
+
+    from chalicelib.payments.tariff import TariffSchema
+
+    document = {
+        "currency": "GBP", "funders": [{"id": "dwp", "name": "DWP"}],
+        "fees": [{"id": "self-employed-outcome", "description": "claimed with evidence", "funder": "dwp",
+                  "amount": {"fixed_pence": 50000, "evidence_required": True},
+                  "payments": [{"milestone": "evidence", "share_bp": 10000}]}],
+    }
+    try:
+        tariff = TariffSchema().load(document)
+    except ValidationError:
+        return  # refusing the combination when the rulebook loads is a fix
+    for amount in (50000, 50001, None):
+        try:
+            check_claim(tariff=tariff, level=None, referral_status_started=True, fee_id="self-employed-outcome",
+                        amount_pence=amount, event_date=TODAY - timedelta(days=1), today=TODAY)
+        except ClaimRefused:
+            pass

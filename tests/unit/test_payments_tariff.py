@@ -405,3 +405,36 @@ def test_refuses_a_duplicate_fee_id():
 ])
 def test_refuses_other_malformed_tariffs(mutate):
     _refused(mutate)
+
+
+# ---------------------------------------------------------------- product bugs (these tests fail until fixed)
+
+
+def _tees_with_three_checkpoints(d):
+    d["sustainment"]["checkpoints"] = d["sustainment"]["checkpoints"][:3]
+
+
+def _esf_without_a_sustained_checkpoint(d):
+    d["sustainment"]["checkpoints"][1]["earns"] = None
+
+
+@pytest.mark.parametrize("programme_id, mutate", [
+    (TEES, _tees_with_three_checkpoints),
+    (ESF, _esf_without_a_sustained_checkpoint),
+])
+def test_a_rulebook_whose_tariff_pays_at_a_checkpoint_it_does_not_have_fails_to_load(programme_id, mutate):
+    """BUG: RulebookSchema accepts a tariff with a payment no journey event can ever reach.
+
+    earnings() pays the n-th sustainment_checkpoint payment at the n-th checkpoint, and a short/sustained job
+    outcome only at a checkpoint that `earns` it. With 4 sustainment payments and 3 checkpoints (or an ESF
+    sustained_job_outcome fee and no checkpoint earning it) a share of the fee is silently never paid, so the
+    payments no longer sum to the fee. A malformed rulebook should fail loudly, naming the field."""
+    import json
+
+    from chalicelib.domain.errors import RulebookError
+    from chalicelib.domain.rulebook import RULEBOOK_DIR, parse_rulebook
+
+    document = json.loads((RULEBOOK_DIR / f"{programme_id}.json").read_text(encoding="utf-8"))
+    mutate(document)
+    with pytest.raises(RulebookError):
+        parse_rulebook(document, f"{programme_id}.json")
