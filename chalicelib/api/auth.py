@@ -1,8 +1,10 @@
 """API keys: the built-in Chalice authorizer turns `Authorization: Bearer <key>` into a principal.
 
 Keys are stored only as SHA-256 hashes (they are long random strings, so a fast hash is enough). The
-authorizer admits every request, marking unknown keys as anonymous, so that refusals are answered by the
-API itself as RFC 9457 problems (401) rather than by the gateway; each view then demands a principal.
+authorizer admits every request that carries a token, marking unknown keys as anonymous, so that the API
+itself refuses them with an RFC 9457 problem (401); each view then demands a principal. A request with no
+Authorization header at all is refused by API Gateway before the authorizer runs; infra/api.json makes that
+gateway answer the same problem.
 """
 from __future__ import annotations
 

@@ -346,6 +346,7 @@ def transfer(rulebook: Rulebook, referral: Referral, payload: dict, today: date)
     on = payload["date"]
     _check_date("date", on, today, (referral.accepted_on or referral.referred_on, "the acknowledgement"))
     handover = payload["handover"]
+    _check_date("handover.date", handover["date"], today, (referral.referred_on, "the referral date"))
     data = {"from_provider_org_id": referral.provider_org_id, "to_provider_org_id": target.org_id,
             "handover_ref": handover.get("document_ref"), "handover_date": handover["date"].isoformat()}
     step = _move(referral, "transfer", on, data, provider_org_id=target.org_id, prime_org_id=prime_of(target))
@@ -361,6 +362,7 @@ def exit_provision(rulebook: Rulebook, referral: Referral, payload: dict, today:
         raise ValidationFailed.one("exit_review", "required", f"{rulebook.id} requires an exit review")
     data = {"reason": payload["reason"]}
     if review_given:
+        _check_date("exit_review.date", review_given["date"], today, (referral.started_on, "the start"))
         data["exit_review"] = {"date": review_given["date"].isoformat(), "destination": review_given["destination"]}
     return _move(referral, "exit", on, data, status_reason=payload["reason"], exit_reason=payload["reason"],
                  closed_on=on)

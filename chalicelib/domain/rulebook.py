@@ -295,6 +295,18 @@ class RulebookSchema(Schema):
             unknown = [m for m in move if m not in module_ids]
             if unknown:
                 raise ValidationError(f"unknown module {unknown[0]!r}", "module_moves")
+        checkpoints = data.get("sustainment", {}).get("checkpoints") or []
+        earned_at_checkpoints = {c.earns for c in checkpoints if c.earns}
+        for i, fee in enumerate((data.get("tariff") or {}).get("fees", [])):
+            milestones = [p["milestone"] for p in fee["payments"]]
+            if milestones.count("sustainment_checkpoint") > len(checkpoints):
+                raise ValidationError({"fees": {i: {"payments": [
+                    f"{milestones.count('sustainment_checkpoint')} sustainment payments but only "
+                    f"{len(checkpoints)} checkpoints"]}}}, "tariff")
+            for outcome in ("short_job_outcome", "sustained_job_outcome"):
+                if outcome in milestones and outcome not in earned_at_checkpoints:
+                    raise ValidationError({"fees": {i: {"payments": [
+                        f"no sustainment checkpoint earns {outcome}"]}}}, "tariff")
         levels = {o.level for o in orgs if o.level is not None}
         for i, fee in enumerate((data.get("tariff") or {}).get("fees", [])):
             for level in fee.get("levels") or []:

@@ -107,6 +107,11 @@ def check_claim(*, tariff: dict, level: int | None, referral_status_started: boo
     if event_date < today - timedelta(days=window):
         raise ClaimRefused("outside_claim_window", f"claims are made within {window} days of the event", "event_date")
     amount = fee["amount"]
+    if amount["fixed_pence"] is not None:
+        # A fixed fee that needs evidence (e.g. a self-employed outcome): the claim cannot change the amount.
+        if amount_pence not in (None, amount["fixed_pence"]):
+            raise ClaimRefused("fixed_amount", f"{fee_id} is a fixed {amount['fixed_pence']} pence", "amount_pence")
+        return fee, amount["fixed_pence"]
     if amount_pence is None:
         raise ClaimRefused("required", "a variable fee's claim states its amount", "amount_pence")
     if amount_pence > amount["max_pence"]:

@@ -7,6 +7,7 @@ error.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable
 
 from botocore.exceptions import ClientError
@@ -20,6 +21,12 @@ from .models import _Region
 _region = _Region()
 _THROTTLED = {"ThrottlingException", "ProvisionedThroughputExceededException", "ThrottlingError",
               "ProvisionedThroughputExceeded", "RequestLimitExceeded", "InternalServerError"}
+
+
+@lru_cache(maxsize=4)
+def _connection(region: str) -> Connection:
+    """One connection (and botocore client) per container and region, created on first use."""
+    return Connection(region=region)
 
 
 class IdempotencyKeyTaken(Exception):
@@ -61,7 +68,7 @@ class Transaction:
         if not self._ops:
             return
         try:
-            with TransactWrite(connection=Connection(region=_region.__get__(None, None))) as tx:
+            with TransactWrite(connection=_connection(_region.__get__(None, None))) as tx:
                 for op in self._ops:
                     getattr(tx, op.kind)(op.item, **op.kwargs)
         except TransactWriteError as exc:

@@ -438,7 +438,8 @@ def test_write_does_not_materialise_the_input():
 def test_a_fixed_evidence_fee_is_refused_by_the_schema_or_claimable():
     """BUG: AmountSchema accepts {"fixed_pence": N, "evidence_required": true} (its fixed branch returns before
     looking at evidence_required), but check_claim then compares the claimed amount with max_pence, which is
-    None for a fixed amount: TypeError (a 500 from POST claims) instead of a result or a ClaimRefused."""
+    None for a fixed amount: TypeError (unhandled in services.payments.submit_claim) instead of a result or
+    a ClaimRefused."""
     from marshmallow import ValidationError
 
     from chalicelib.payments.tariff import TariffSchema
