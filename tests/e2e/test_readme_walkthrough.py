@@ -65,11 +65,11 @@ def test_readme_walkthrough_runs_against_the_local_server(local_server):
                             timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert '"id": "flexible-routeways-norfolk"' in out
+    assert '"id": "flexible-routeways-norfolk"' in out and '"referrals_open": true' in out
     assert re.search(r"referral ref_[0-9a-f]{20}", out)
     for state in ("accepted", "started", "assessed", "in_support", "in_work"):
         assert re.search(rf"^{state}$", out, re.M), state
-    assert '"rule": "review"' in out and '"type": "job_start"' in out
+    assert '"rule": "review"' in out and '"job_start"' in out and '"status": "in_work"' in out
     # The claim file came down from the embedded S3 and holds the start and job lines (157.50 + 367.50).
     assert '"total_gbp": "525.00"' in out
     assert re.search(r"^line_id,referral_id,participant_ref,", out, re.M)
