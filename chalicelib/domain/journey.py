@@ -368,6 +368,13 @@ def exit_provision(rulebook: Rulebook, referral: Referral, payload: dict, today:
                  closed_on=on)
 
 
+def close_unstarted(referral: Referral, on: date) -> Step:
+    """The nightly run's closure of a referral that never started by its deadline after the window shut."""
+    reason = "not_started_by_deadline"
+    return _move(referral, "close_unstarted", on, {"reason": reason, "by": "nightly compliance"},
+                 status_reason=reason, closed_on=on)
+
+
 def check_return(rulebook: Rulebook, former: Referral) -> None:
     """A former participant may be referred again only where the programme allows a return."""
     lifecycle.next_state(former.status, "re_referral")

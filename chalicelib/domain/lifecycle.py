@@ -39,6 +39,8 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     "transfer": {ACCEPTED: ACCEPTED, **{s: s for s in ON_PROVISION}},
     "exit": {s: EXITED for s in ON_PROVISION},
     "re_referral": {EXITED: EXITED},
+    # The nightly run closes a referral never started by its start deadline once the referral window has shut.
+    "close_unstarted": {REFERRED: DID_NOT_START, ACCEPTED: DID_NOT_START},
 }
 
 # Which states hold a place on the programme (the participant cannot be referred anywhere else meanwhile).
@@ -53,5 +55,10 @@ def next_state(current: str, action: str) -> str:
     return allowed[current]
 
 
+# Actions only the system takes (never offered to a caller).
+SYSTEM_ACTIONS = frozenset({"close_unstarted"})
+
+
 def allowed_actions(current: str) -> list[str]:
-    return sorted(a for a, table in TRANSITIONS.items() if current in table)
+    """What a caller may do next from `current`."""
+    return sorted(a for a, table in TRANSITIONS.items() if current in table and a not in SYSTEM_ACTIONS)

@@ -6,12 +6,13 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from .. import clock, config
-from ..domain import journey, lifecycle
+from ..domain import compliance, journey, lifecycle
 from ..domain.access import Principal, ensure_holder, ensure_visible
 from ..domain.errors import NotFound, ValidationFailed
 from ..domain.journey import Referral
 from ..domain.participants import participant_hash
 from ..domain.rulebook import Rulebook, get_rulebook
+from ..store import compliance as compliance_store
 from ..store import repository as repo
 from ..store.transaction import Transaction
 from . import payments
@@ -65,6 +66,8 @@ def create_referral(principal: Principal, payload: dict, tx: Transaction,
     provider = rulebook.provider(step.referral.provider_org_id)
     repo.add_new_referral(tx, step.referral, step.event, principal.org_id, principal.key_id, now, person,
                           capacity=provider.allocation, total_capacity=rulebook.total_capacity)
+    compliance_store.add_pending_changes(tx, None, set(), step.referral, compliance.pending(rulebook, step.referral),
+                                         provider.management_fee_bp)
     return Result(step.referral, rulebook, created=True)
 
 
@@ -118,10 +121,45 @@ def record(principal: Principal, referral_id: str, action: str, payload: dict, t
         step = decide(rulebook, before, payload, today) if needs_rulebook else decide(before, payload, today)
     after = payments.add_earned_lines(tx, rulebook, step.referral, step.event, principal.org_id)
     step = replace(step, referral=after)
-    repo.add_referral_change(tx, before, step.referral, step.event, principal.org_id, principal.key_id, now)
-    if step.referral.status in lifecycle.FINAL_STATES:
-        repo.add_release(tx, step.referral, participated=step.referral.status == lifecycle.EXITED)
+    commit_step(tx, rulebook, before, step, principal.org_id, principal.key_id, today, now)
     return Result(step.referral, rulebook)
+
+
+def commit_step(tx: Transaction, rulebook: Rulebook, before: Referral, step, actor_org: str, actor_key: str,
+                today: date, now: datetime) -> None:
+    """Everything a journey step writes besides its payment lines, in the step's one transaction: the referral
+    (optimistic lock), the event, the person's release, the pending nightly work, flags the step resolves and
+    the programme counters."""
+    after = step.referral
+    repo.add_referral_change(tx, before, after, step.event, actor_org, actor_key, now)
+    if after.status in lifecycle.FINAL_STATES:
+        repo.add_release(tx, after, participated=after.status == lifecycle.EXITED)
+    old, new = compliance.pending(rulebook, before), compliance.pending(rulebook, after)
+    provider = rulebook.provider(after.provider_org_id)
+    compliance_store.add_pending_changes(tx, before, old, after, new, provider.management_fee_bp if provider else 0)
+    moved = before.provider_org_id != after.provider_org_id
+    if moved or any(p.act_on <= today and not p.is_tranche for p in old):
+        still_due = {(p.rule, p.due.isoformat()) for p in new}
+        flags = compliance_store.open_flags(after.id)
+        done = [f for f in flags if (f.rule, f.due) not in still_due]
+        compliance_store.add_resolutions(tx, done, today)
+        if moved:
+            compliance_store.add_reassignment(tx, [f for f in flags if f not in done], after)
+    compliance_store.add_stats(tx, after.programme_id, after.provider_org_id, counted(before, step))
+
+
+def counted(before: Referral, step) -> dict[str, int]:
+    """What this step adds to the programme-level counters (starts, cohort mix, job outcomes by hours)."""
+    after, event = step.referral, step.event
+    if event.type == "start":
+        person = after.participant.eligibility
+        return {"started": 1, **({"ld_or_autism": 1} if person.get("learning_disability") or person.get("autism")
+                                 else {})}
+    if event.type == "job_start" and before.job_start is None:
+        band = event.data.get("hours_band")
+        return {"job_starts": 1, **({"over_8_hours": 1} if band in ("over_8", "over_16") else {}),
+                **({"over_16_hours": 1} if band == "over_16" else {})}
+    return {}
 
 
 def list_referrals(principal: Principal, view: str | None, limit: int, cursor: str | None,

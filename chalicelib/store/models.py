@@ -173,6 +173,23 @@ class AllocationItem(Model):
     used = NumberAttribute(default=0)
 
 
+class ProgrammeStatsItem(Model):
+    """Counters per programme and delivery organisation for the programme-level checks (org_id 'stats#<org>'),
+    kept in the allocations table and updated in the same transaction as the journey step they count."""
+
+    class Meta:
+        table_name = _TableName("allocations")
+        region = _Region()
+
+    programme_id = UnicodeAttribute(hash_key=True)
+    org_id = UnicodeAttribute(range_key=True)
+    started = NumberAttribute(default=0)
+    ld_or_autism = NumberAttribute(default=0)
+    job_starts = NumberAttribute(default=0)
+    over_8_hours = NumberAttribute(default=0)
+    over_16_hours = NumberAttribute(default=0)
+
+
 class IdempotencyItem(Model):
     class Meta:
         table_name = _TableName("idempotency")
@@ -297,5 +314,103 @@ class ClaimFileItem(Model):
     created_by = UnicodeAttribute()
 
 
+class PendingWorkItem(Model):
+    """What a nightly run must act on: one item per pending deadline or tranche of a referral.
+
+    Partitioned by shard; sorted by the day it needs action, so a run reads exactly the items due."""
+
+    class Meta:
+        table_name = _TableName("pending-work")
+        region = _Region()
+
+    shard = UnicodeAttribute(hash_key=True)
+    work_key = UnicodeAttribute(range_key=True)  # act_on + referral id + rule
+    referral_id = UnicodeAttribute()
+    programme_id = UnicodeAttribute()
+    provider_org_id = UnicodeAttribute()
+    prime_org_id = UnicodeAttribute()
+    rule = UnicodeAttribute()
+    due = UnicodeAttribute()
+    act_on = UnicodeAttribute()
+    description = UnicodeAttribute()
+    # What a tranche's payment line needs, so a run reads nothing but the due items themselves:
+    participant_ref = UnicodeAttribute(null=True)
+    management_fee_bp = NumberAttribute(default=0)
+    amount_pence = NumberAttribute(default=0)
+    funder = UnicodeAttribute(null=True)
+
+
+class _FlagIndex(GlobalSecondaryIndex):
+    class Meta:
+        projection = AllProjection()
+
+
+class FlagsByProvider(_FlagIndex):
+    class Meta(_FlagIndex.Meta):
+        index_name = "by-provider"
+
+    provider_org_id = UnicodeAttribute(hash_key=True)
+    flag_sort = UnicodeAttribute(range_key=True)
+
+
+class FlagsByPrime(_FlagIndex):
+    class Meta(_FlagIndex.Meta):
+        index_name = "by-prime"
+
+    prime_org_id = UnicodeAttribute(hash_key=True)
+    flag_sort = UnicodeAttribute(range_key=True)
+
+
+class FlagsByReferral(_FlagIndex):
+    class Meta(_FlagIndex.Meta):
+        index_name = "by-referral"
+
+    referral_id = UnicodeAttribute(hash_key=True)
+    flag_id = UnicodeAttribute(range_key=True)
+
+
+class FlagItem(Model):
+    """A missed deadline (or a participant due to exit). Resolves itself when the missing event is recorded."""
+
+    class Meta:
+        table_name = _TableName("flags")
+        region = _Region()
+
+    flag_id = UnicodeAttribute(hash_key=True)  # referral + rule + due date: a run raises it once
+    flag_sort = UnicodeAttribute()  # status + raised on + id: open flags first, newest first within
+    referral_id = UnicodeAttribute()
+    programme_id = UnicodeAttribute()
+    provider_org_id = UnicodeAttribute()
+    prime_org_id = UnicodeAttribute()
+    rule = UnicodeAttribute()
+    due = UnicodeAttribute()
+    description = UnicodeAttribute()
+    status = UnicodeAttribute()  # open | resolved
+    raised_on = UnicodeAttribute()
+    run_id = UnicodeAttribute()
+    resolved_on = UnicodeAttribute(null=True)
+    action = UnicodeAttribute(null=True)  # what the run did beyond flagging (e.g. closed the referral)
+
+    by_provider = FlagsByProvider()
+    by_prime = FlagsByPrime()
+    by_referral = FlagsByReferral()
+
+
+class RunItem(Model):
+    """One nightly run: which shards are done and what it found, per rule and provider."""
+
+    class Meta:
+        table_name = _TableName("runs")
+        region = _Region()
+
+    run_id = UnicodeAttribute(hash_key=True)  # job + run date
+    run_date = UnicodeAttribute()
+    started_at = UnicodeAttribute()
+    finished_at = UnicodeAttribute(null=True)
+    shards_done = ListAttribute(of=UnicodeAttribute, default=list)
+    counts = JSONAttribute(default=dict)  # {"flags": {rule: {provider: n}}, "tranches": n, "closed": n, "read": n}
+    checks = JSONAttribute(default=list)
+
+
 ALL_MODELS = (Organisation, ApiKey, ReferralItem, ReferralEventItem, ParticipantItem, AllocationItem, IdempotencyItem,
-              PaymentLineItem, ClaimFileItem)
+              PaymentLineItem, ClaimFileItem, PendingWorkItem, FlagItem, RunItem, ProgrammeStatsItem)

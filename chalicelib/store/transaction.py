@@ -29,6 +29,9 @@ def _connection(region: str) -> Connection:
     return Connection(region=region)
 
 
+_SEND_ORDER = {"condition_check": 0, "delete": 1, "save": 2, "update": 3}
+
+
 class IdempotencyKeyTaken(Exception):
     """Another request with the same Idempotency-Key committed first."""
 
@@ -59,6 +62,9 @@ class Transaction:
     def update(self, item, actions, condition=None, on_fail: Callable[[], Exception] = _concurrent) -> None:
         self._ops.append(_Op("update", item, {"actions": actions, "condition": condition}, on_fail))
 
+    def delete(self, item, condition=None, on_fail: Callable[[], Exception] = _concurrent) -> None:
+        self._ops.append(_Op("delete", item, {"condition": condition}, on_fail))
+
     def check(self, model_cls, hash_key, range_key=None, condition=None,
               on_fail: Callable[[], Exception] = _concurrent) -> None:
         self._ops.append(_Op("condition_check", model_cls,
@@ -80,7 +86,9 @@ class Transaction:
 
     def _translate(self, exc: TransactWriteError) -> Exception:
         reasons = exc.cancellation_reasons or []
-        for op, reason in zip(self._ops, reasons):
+        # PynamoDB sends condition checks, then deletes, puts and updates: the reasons come in that order.
+        sent = sorted(self._ops, key=lambda op: _SEND_ORDER[op.kind])
+        for op, reason in zip(sent, reasons):
             if reason is not None and reason.code == "ConditionalCheckFailed":
                 return op.on_fail()
         codes = {r.code for r in reasons if r is not None}

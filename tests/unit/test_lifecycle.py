@@ -6,6 +6,7 @@ import pytest
 from chalicelib.domain import lifecycle
 from chalicelib.domain.errors import InvalidTransition
 from chalicelib.domain.lifecycle import (
+    SYSTEM_ACTIONS,
     ACCEPTED,
     ASSESSED,
     DID_NOT_START,
@@ -41,6 +42,7 @@ EXPECTED: dict[str, dict[str, str]] = {
                  "in_support": "in_support", "in_work": "in_work"},
     "exit": {"started": "exited", "assessed": "exited", "in_support": "exited", "in_work": "exited"},
     "re_referral": {"exited": "exited"},
+    "close_unstarted": {"referred": "did_not_start", "accepted": "did_not_start"},
 }
 
 ALL_PAIRS = [(action, state) for action in EXPECTED for state in STATES]
@@ -124,6 +126,8 @@ def test_allowed_actions_agrees_with_next_state(state):
     for action in TRANSITIONS:
         if action in allowed:
             assert next_state(state, action) in STATES
+        elif action in SYSTEM_ACTIONS:
+            assert action not in allowed  # the system's own actions are never offered to a caller
         else:
             with pytest.raises(InvalidTransition):
                 next_state(state, action)
