@@ -5,6 +5,7 @@
     python manage.py create-key ORG --roles referrer,provider [--label TEXT]
     python manage.py create-tables [--stage dev]
     python manage.py export-claim-file CLAIM_FILE_ID --out claims.csv
+    python manage.py nightly --date 2026-11-24
 
 Against AWS, the usual AWS_PROFILE / AWS_REGION apply and REFPAY_STAGE picks the tables.
 """
@@ -83,6 +84,22 @@ def cmd_export_claim_file(args) -> int:
     return 0 if recorded in (None, totals.total_pence) else 1
 
 
+def cmd_nightly(args) -> int:
+    """Run (or replay) the nightly compliance jobs for a date, exactly as the schedule does."""
+    from datetime import date
+
+    from chalicelib.services import nightly
+
+    on = date.fromisoformat(args.date) if args.date else None
+    if on is None:
+        from chalicelib.schedules.nightly import run_date
+
+        on = run_date(None)
+    shards = args.shard or None
+    print(json.dumps(nightly.run(on, shards), indent=2))
+    return 0
+
+
 def cmd_local(args) -> int:
     """Embedded DynamoDB (moto's server, in this process), tables from infra/, demo data, `chalice local`."""
     import logging
@@ -157,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="the CSV file to write")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_export_claim_file)
+    p = sub.add_parser("nightly", help="run the nightly compliance jobs for a date (replayable)")
+    p.add_argument("--date", help="YYYY-MM-DD (default: today in the UK)")
+    p.add_argument("--shard", action="append", help="only this shard (repeatable), e.g. s07")
+    p.set_defaults(func=cmd_nightly)
     p = sub.add_parser("local", help="run the API locally on an embedded DynamoDB with demo data")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--db-port", type=int, default=8001)

@@ -27,15 +27,16 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-class _StdoutHandler(logging.StreamHandler):
-    """Writes to whatever sys.stdout is now (Lambda and test runners may swap it)."""
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is now (test runners swap it). Lambda sends stderr to CloudWatch like
+    stdout, and a command-line user keeps stdout for the command's own output."""
 
     def __init__(self):
-        super().__init__(sys.stdout)
+        super().__init__(sys.stderr)
 
     @property
     def stream(self):
-        return sys.stdout
+        return sys.stderr
 
     @stream.setter
     def stream(self, _value):
@@ -46,7 +47,7 @@ def configure_logging() -> None:
     root = logging.getLogger("refpay")
     if getattr(root, "_refpay_configured", False):
         return
-    handler = _StdoutHandler()
+    handler = _StderrHandler()
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
     root.setLevel(os.environ.get("REFPAY_LOG_LEVEL", "INFO"))

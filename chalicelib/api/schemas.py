@@ -444,3 +444,62 @@ class ClaimFileOut(Schema):
     totals = fields.List(fields.Nested(FileTotalOut))
     download_url = fields.String(allow_none=True)
     download_expires_in = fields.Integer(allow_none=True)
+
+
+# ------------------------------------------------------------------ compliance
+
+
+class FlagsQuery(Strict):
+    status = fields.String(validate=validate.OneOf(("open", "resolved"), error="[one_of] must be one of: {choices}"))
+    programme_id = _text(64, required=False)
+    provider_id = _text(64, required=False)
+    rule = _text(80, required=False)
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200, error="[range] must be {min}..{max}"))
+    cursor = _text(2000, required=False)
+
+
+class FlagOut(Schema):
+    id = fields.String()
+    referral_id = fields.String()
+    programme_id = fields.String()
+    provider_org_id = fields.String()
+    rule = fields.String()
+    due = fields.Date()
+    description = fields.String()
+    status = fields.String()
+    raised_on = fields.Date()
+    resolved_on = fields.Date(allow_none=True)
+    action = fields.String(allow_none=True)
+    run_id = fields.String()
+
+
+class FlagPage(Schema):
+    items = fields.List(fields.Nested(FlagOut))
+    cursor = fields.String(allow_none=True)
+    has_more = fields.Boolean()
+
+
+class CheckOut(Schema):
+    programme_id = fields.String()
+    org_id = fields.String()
+    measure = fields.String()
+    actual = fields.Integer()
+    base = fields.Integer()
+    pct = fields.Float(allow_none=True)
+    target_pct = fields.Float(allow_none=True)
+    met = fields.Boolean(allow_none=True)
+
+
+class RunOut(Schema):
+    run_id = fields.String()
+    run_date = fields.Date()
+    started_at = fields.String()
+    finished_at = fields.String(allow_none=True)
+    shards_done = fields.Integer()
+    shards = fields.Integer()
+    flags = fields.Dict(metadata={"description": "flags raised: rule -> provider -> count (your organisations)"})
+    tranches = fields.Integer()
+    tranche_pence = fields.Integer()
+    closed = fields.Integer()
+    items_read = fields.Integer()
+    checks = fields.List(fields.Nested(CheckOut))

@@ -68,7 +68,7 @@ def test_unexpected_failure_is_a_500_problem_that_reveals_nothing(api, keys, mon
     reply = api.post("/referrals", keys["referrer"], referral_body())
     _is_problem(reply, 500)
     assert "secret" not in json.dumps(reply.body) and "AB123456C" not in json.dumps(reply.body)
-    logged = capsys.readouterr().out
+    logged = capsys.readouterr().err
     assert "RuntimeError" in logged and "secret" not in logged and "AB123456C" not in logged
 
 

@@ -1,0 +1,1 @@
+"""Scheduled functions: small handlers that call the nightly services."""
