@@ -36,8 +36,9 @@ def run(on: date, shards: list[str] | None = None) -> dict:
     rid = run_id(on)
     record = store.start_run(rid, on, clock.now())
     log.info("nightly run", extra={"run_id": rid, "shards": len(shards or compliance.all_shards())})
+    done = set(record.shards_done or [])
     for shard in shards or compliance.all_shards():
-        if shard in (store.get_run(rid).shards_done or []):
+        if shard in done:
             continue
         counts = process_shard(shard, on, rid)
         store.finish_shard(record, shard, counts)
@@ -68,19 +69,24 @@ def handle(work: PendingWorkItem, on: date, rid: str, counts: dict) -> None:
         _tranche(work, counts)
         return
     rulebook = get_rulebook(work.programme_id)
-    tx = Transaction()
-    action = None
-    if work.rule == "start" and rulebook and compliance.window_closed(rulebook, on):
-        action = _close_unstarted(tx, rulebook, work, on)
-    if store.get_flag(store.flag_id(work.referral_id, work.rule, work.due)) is None:
-        store.add_flag(tx, work, rid, on, action)
-        bucket = counts["flags"].setdefault(work.rule, {})
-        bucket[work.provider_org_id] = bucket.get(work.provider_org_id, 0) + 1
-    if not action:
-        store.done_with(tx, work)  # (a closure already removes all the referral's pending work, this included)
-    tx.commit()
-    if action:
-        counts["closed"] += 1
+    closing = work.rule == "start" and rulebook is not None and compliance.window_closed(rulebook, on)
+    for with_flag in (True, False):
+        tx = Transaction()
+        action = _close_unstarted(tx, rulebook, work, on) if closing else None
+        if with_flag:
+            store.add_flag(tx, work, rid, on, action)
+        if not action:
+            store.done_with(tx, work)  # (a closure already removes all the referral's pending work, this included)
+        try:
+            tx.commit()
+        except store.FlagExists:
+            continue  # raised by an earlier run for the same deadline: only the pending item is left to settle
+        if with_flag:
+            bucket = counts["flags"].setdefault(work.rule, {})
+            bucket[work.provider_org_id] = bucket.get(work.provider_org_id, 0) + 1
+        if action:
+            counts["closed"] += 1
+        return
 
 
 def _close_unstarted(tx: Transaction, rulebook, work: PendingWorkItem, on: date) -> str | None:

@@ -56,17 +56,18 @@ def flag_id(referral_id: str, rule: str, due: str) -> str:
     return f"{referral_id}#{rule}#{due}"
 
 
+class FlagExists(Exception):
+    """The flag for this referral, rule and due date was raised before."""
+
+
 def add_flag(tx: Transaction, work: PendingWorkItem, run_id: str, raised_on: date, action: str | None = None) -> None:
     fid = flag_id(work.referral_id, work.rule, work.due)
     tx.put(FlagItem(flag_id=fid, flag_sort=_flag_sort(OPEN, raised_on.isoformat(), fid),
                     referral_id=work.referral_id, programme_id=work.programme_id,
                     provider_org_id=work.provider_org_id, prime_org_id=work.prime_org_id, rule=work.rule,
                     due=work.due, description=work.description, status=OPEN, raised_on=raised_on.isoformat(),
-                    run_id=run_id, action=action), condition=FlagItem.flag_id.does_not_exist())
-
-
-def get_flag(fid: str) -> FlagItem | None:
-    return _get(FlagItem, fid)
+                    run_id=run_id, action=action), condition=FlagItem.flag_id.does_not_exist(),
+           on_fail=FlagExists)
 
 
 def done_with(tx: Transaction, work: PendingWorkItem) -> None:

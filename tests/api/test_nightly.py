@@ -305,3 +305,24 @@ def test_the_schedule_and_the_command_line_run_the_same_job(api, keys, monkeypat
     capsys.readouterr()
     assert manage.main(["nightly", "--date", "2026-11-27"]) == 0
     assert json.loads(capsys.readouterr().out)["counts"]["flags"] == {"acknowledge": {"kings-lynn-works": 1}}
+
+
+def test_a_transferred_referral_keeps_its_flag_and_is_not_flagged_twice(api, keys, monkeypatch):
+    created, provider = _refer(api, keys, monkeypatch, "tees-valley-routes-to-work", "2026-11-02")
+    rid = created["id"]
+    for path, body in [("acknowledgement", {"decision": "accept", "date": "2026-11-02"}),
+                       ("start", {"date": "2026-11-02"}), ("assessments", {"date": "2026-11-02"}),
+                       ("action-plans", {"date": "2026-11-02"})]:
+        api.post(f"/referrals/{rid}/{path}", provider, body)
+    _night("2026-11-10")  # the weekly review due 9 November was missed
+    assert [f["rule"] for f in _flags(api, provider, status="open")] == ["review"]
+    monkeypatch.setenv("REFPAY_TODAY", "2026-11-11")
+    assert api.post(f"/referrals/{rid}/transfer", provider, {
+        "to_provider_id": "stockton-on-tees-council", "date": "2026-11-11",
+        "handover": {"date": "2026-11-11"}}).status == 200
+    receiver = keys["organisations"]["stockton-on-tees-council"]["provider"]
+    assert [f["rule"] for f in _flags(api, receiver, status="open")] == ["review"]  # the flag moved with it
+    assert _flags(api, provider) == []
+    second = _night("2026-11-11")
+    assert second["counts"].get("flags", {}) == {}  # the same missed review is not flagged again
+    assert len(_flags(api, receiver)) == 1
