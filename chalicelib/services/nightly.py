@@ -46,6 +46,8 @@ def run(on: date, shards: list[str] | None = None) -> dict:
     if len(record.shards_done) == compliance.SHARDS and not record.finished_at:
         store.finish_run(record, programme_checks(), clock.now())
         record = store.get_run(rid)
+    elif not record.finished_at:
+        record.counts = store.counts_so_far(record)
     log.info("nightly run done", extra={"run_id": rid, "counts": record.counts})
     return summary(record)
 

@@ -1,10 +1,11 @@
 """Pending work, flags, run records and programme counters in DynamoDB."""
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from typing import Iterator
 
-from pynamodb.exceptions import DoesNotExist, PynamoDBException
+from pynamodb.exceptions import PynamoDBException
 
 from ..domain.compliance import Pending, shard_of
 from ..domain.journey import Referral
@@ -132,7 +133,7 @@ def start_run(run_id: str, run_date: date, now: datetime) -> RunItem:
     if existing is not None:
         return existing
     run = RunItem(run_id=run_id, run_date=run_date.isoformat(), started_at=now.isoformat(), shards_done=[],
-                  counts={})
+                  shard_counts={}, counts={})
     try:
         run.save(condition=RunItem.run_id.does_not_exist())
     except PynamoDBException:
@@ -141,23 +142,35 @@ def start_run(run_id: str, run_date: date, now: datetime) -> RunItem:
 
 
 def finish_shard(run: RunItem, shard: str, counts: dict) -> None:
-    """Record a shard as done, merging its counts (read-modify-write guarded by the shard list)."""
-    for _ in range(10):
-        fresh = get_run(run.run_id)
-        if shard in fresh.shards_done:
-            return
-        merged = merge_counts(fresh.counts or {}, counts)
-        try:
-            fresh.update(actions=[RunItem.shards_done.set([*fresh.shards_done, shard]), RunItem.counts.set(merged)],
-                         condition=RunItem.shards_done == fresh.shards_done)
-            return
-        except PynamoDBException:
-            continue
-    raise RuntimeError(f"could not record shard {shard} of {run.run_id}")
+    """Record a shard as done with what it found, once, without reading the run record."""
+    try:
+        run.update(actions=[RunItem.shards_done.set(RunItem.shards_done.append([shard])),
+                            RunItem.shard_counts[shard].set(json.dumps(counts))],
+                   condition=~RunItem.shards_done.contains(shard))
+    except PynamoDBException as exc:
+        if _code(exc) != "ConditionalCheckFailedException":
+            raise translate_read_error(exc) from None
+        # another invocation finished this shard first; its counts stand
+
+
+def counts_so_far(run: RunItem) -> dict:
+    """The shards' counts merged (a run's totals)."""
+    values = run.shard_counts.attribute_values if hasattr(run.shard_counts, "attribute_values") else run.shard_counts
+    merged: dict = {}
+    for shard in sorted(values or {}):
+        merged = merge_counts(merged, json.loads(values[shard]))
+    return merged
 
 
 def finish_run(run: RunItem, checks: list[dict], now: datetime) -> None:
-    run.update(actions=[RunItem.checks.set(checks), RunItem.finished_at.set(now.isoformat())])
+    merged = counts_so_far(run)
+    run.update(actions=[RunItem.checks.set(checks), RunItem.counts.set(merged),
+                        RunItem.finished_at.set(now.isoformat())])
+
+
+def _code(exc: PynamoDBException) -> str | None:
+    response = getattr(getattr(exc, "cause", None), "response", None) or {}
+    return response.get("Error", {}).get("Code")
 
 
 def merge_counts(a: dict, b: dict) -> dict:

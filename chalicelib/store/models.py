@@ -7,6 +7,7 @@ from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
     ListAttribute,
+    MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
 )
@@ -408,7 +409,8 @@ class RunItem(Model):
     started_at = UnicodeAttribute()
     finished_at = UnicodeAttribute(null=True)
     shards_done = ListAttribute(of=UnicodeAttribute, default=list)
-    counts = JSONAttribute(default=dict)  # {"flags": {rule: {provider: n}}, "tranches": n, "closed": n, "read": n}
+    shard_counts = MapAttribute(default=dict)  # shard -> JSON of what it found: written without reading
+    counts = JSONAttribute(default=dict)  # the shards' counts merged when the run finishes
     checks = JSONAttribute(default=list)
 
 
