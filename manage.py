@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--roles", required=True, help="comma-separated: referrer,provider,finance,admin")
     p.add_argument("--label", default="api key")
     p.set_defaults(func=cmd_create_key)
-    p = sub.add_parser("create-tables", help="create the tables defined in infra/dynamodb.json")
+    p = sub.add_parser("create-tables", help="create the tables defined in infra/template.json")
     p.add_argument("--stage", default=os.environ.get("REFPAY_STAGE", "dev"))
     p.set_defaults(func=cmd_create_tables)
     p = sub.add_parser("export-claim-file", help="write a claim file to a local CSV (finance)")

@@ -3,7 +3,7 @@
 Keys are stored only as SHA-256 hashes (they are long random strings, so a fast hash is enough). The
 authorizer admits every request that carries a token, marking unknown keys as anonymous, so that the API
 itself refuses them with an RFC 9457 problem (401); each view then demands a principal. A request with no
-Authorization header at all is refused by API Gateway before the authorizer runs; infra/api.json makes that
+Authorization header at all is refused by API Gateway before the authorizer runs; infra/template.json makes that
 gateway answer the same problem.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""PynamoDB models: the only description of items outside infra/dynamodb.json (a test keeps the two equal)."""
+"""PynamoDB models: the only description of items outside infra/template.json (a test keeps the two equal)."""
 from __future__ import annotations
 
 import os

@@ -1,4 +1,4 @@
-"""Create the tables exactly as infra/dynamodb.json defines them (tests and the local run use this)."""
+"""Create the tables exactly as infra/template.json defines them (tests and the local run use this)."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import boto3
 
-INFRA_TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "dynamodb.json"
+INFRA_TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "template.json"
 
 
 def table_definitions(stage: str, template_path: Path = INFRA_TEMPLATE) -> list[dict]:
@@ -14,7 +14,7 @@ def table_definitions(stage: str, template_path: Path = INFRA_TEMPLATE) -> list[
     template = json.loads(template_path.read_text())
     requests = []
     for resource in template["Resources"].values():
-        if resource["Type"] != "AWS::DynamoDB::Table":
+        if resource.get("Type") != "AWS::DynamoDB::Table":
             continue
         props = resource["Properties"]
         request = {

@@ -378,15 +378,16 @@ def test_unauthenticated_callers_get_401_problem(world, credential):
 
 def test_a_request_without_an_authorization_header_is_refused_by_the_gateway(world):
     """API Gateway (and Chalice's local emulator of it) refuses a missing token before the authorizer runs.
-    Deployed, infra/api.json turns that refusal into the same 401 problem the API gives for a bad key."""
+    Deployed, infra/template.json turns that refusal into the same 401 problem the API gives for a bad key."""
     case = world.cases["norfolk"]
     for method, path in (("GET", "/referrals"), ("GET", f"/referrals/{case.id}"), ("POST", f"/referrals/{case.id}/start")):
         reply = world.api.call(method, path, None, {"date": TODAY} if method == "POST" else None)
         assert reply.status == 401, (method, path, reply.body)
         assert_no_participant_data(reply, *world.cases.values())
     assert world.snapshot(case) == case.baseline
-    gateway = json.loads((Path(__file__).resolve().parents[2] / "infra" / "api.json").read_text())["Resources"]
-    unauthorized = next(r["Properties"] for r in gateway.values() if r["Properties"]["ResponseType"] == "UNAUTHORIZED")
+    gateway = json.loads((Path(__file__).resolve().parents[2] / "infra" / "template.json").read_text())["Resources"]
+    unauthorized = next(r["Properties"] for r in gateway.values() if r.get("Type") == "AWS::ApiGateway::GatewayResponse"
+                        and r["Properties"]["ResponseType"] == "UNAUTHORIZED")
     assert unauthorized["StatusCode"] == "401"
     assert unauthorized["ResponseParameters"]["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
     assert "WWW-Authenticate" in json.dumps(unauthorized["ResponseParameters"])

@@ -1,4 +1,4 @@
-"""infra/dynamodb.json is the single source of truth: the models must use exactly its tables and indexes."""
+"""infra/template.json is the single source of truth: the models must use exactly its tables and indexes."""
 from __future__ import annotations
 
 import json
@@ -90,7 +90,9 @@ def test_drift_is_detected_when_infra_changes_a_key(tmp_path):
 
 def test_tables_are_on_demand_encrypted_and_recoverable():
     template = json.loads(INFRA_TEMPLATE.read_text())
-    for name, resource in template["Resources"].items():
+    tables = {n: r for n, r in template["Resources"].items() if r.get("Type") == "AWS::DynamoDB::Table"}
+    assert len(tables) == 12
+    for name, resource in tables.items():
         props = resource["Properties"]
         assert props["BillingMode"] == "PAY_PER_REQUEST", name
         assert props["SSESpecification"] == {"SSEEnabled": True}, name

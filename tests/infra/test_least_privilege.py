@@ -1,0 +1,200 @@
+"""Each function's IAM policy allows exactly what its code calls: recorded from a real run of every path."""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import date
+
+import pytest
+
+from chalicelib.store.tables import INFRA_TEMPLATE
+from tests.conftest import referral_body
+
+FUNCTION_ROLES = {"APIHandler": "ApiHandlerRole", "ApiKey": "AuthorizerRole", "NightlyCompliance": "NightlyRole",
+                  "NightlyShard": "NightlyShardRole"}
+_TRANSACT = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+
+
+class Recorder:
+    """(function, action, resource) for every AWS call made while `current` names the function running."""
+
+    def __init__(self):
+        self.current = "APIHandler"
+        self.calls: dict[str, set[tuple[str, str]]] = defaultdict(set)
+
+    def __call__(self, model, params, **kwargs):
+        service = model.service_model.service_name
+        op = model.name
+        if service == "dynamodb":
+            if op == "TransactWriteItems":
+                for item in params["TransactItems"]:
+                    kind, body = next(iter(item.items()))
+                    self.calls[self.current].add((f"dynamodb:{_TRANSACT[kind]}", _table(body["TableName"])))
+            elif op == "BatchGetItem":
+                for table in params["RequestItems"]:
+                    self.calls[self.current].add(("dynamodb:BatchGetItem", _table(table)))
+            elif "TableName" in params:
+                suffix = "/index" if params.get("IndexName") else ""
+                self.calls[self.current].add((f"dynamodb:{op}", _table(params["TableName"]) + suffix))
+        elif service == "s3":
+            self.calls[self.current].add((f"s3:{op}", "bucket"))
+
+
+def _table(name: str) -> str:
+    return name.removeprefix("refpay-dev-")
+
+
+LOGICAL = {"organisations": "OrganisationsTable", "api-keys": "ApiKeysTable", "referrals": "ReferralsTable",
+           "referral-events": "ReferralEventsTable", "participants": "ParticipantsTable",
+           "allocations": "AllocationsTable", "idempotency": "IdempotencyTable", "payment-lines": "PaymentLinesTable",
+           "claim-files": "ClaimFilesTable", "pending-work": "PendingWorkTable", "flags": "FlagsTable",
+           "runs": "RunsTable"}
+
+
+def granted(role: str) -> set[tuple[str, str]]:
+    """(action, resource) pairs a role's policy grants, resources named like the recorder names them."""
+    template = json.loads(INFRA_TEMPLATE.read_text())
+    statements = template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    out = set()
+    reverse = {v: k for k, v in LOGICAL.items()}
+    for st in statements:
+        assert st["Effect"] == "Allow"
+        for action in st["Action"]:
+            if action.startswith("logs:"):
+                continue
+            for resource in st["Resource"]:
+                if "Fn::GetAtt" in resource and resource["Fn::GetAtt"][0] in reverse:
+                    out.add((action, reverse[resource["Fn::GetAtt"][0]]))
+                elif "Fn::Sub" in resource and "/index/*" in resource["Fn::Sub"]:
+                    out.add((action, reverse[resource["Fn::Sub"].split(".Arn")[0].lstrip("${")] + "/index"))
+                elif "ClaimFilesBucket" in json.dumps(resource):
+                    out.add((action, "bucket"))
+                else:
+                    raise AssertionError(f"{role}: unexpected resource {resource}")
+    return out
+
+
+def _record_everything(api, keys, monkeypatch) -> Recorder:
+    import botocore.client
+
+    from chalicelib.api import auth
+    from chalicelib.services import nightly
+
+    recorder = Recorder()
+    original = botocore.client.BaseClient._make_api_call
+
+    def spy(self, operation_name, api_params):
+        model = self.meta.service_model.operation_model(operation_name)
+        recorder(model, api_params)
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", spy)
+    real_load = auth._load
+
+    def as_authorizer(digest):
+        recorder.current = "ApiKey"
+        try:
+            return real_load(digest)
+        finally:
+            recorder.current = "APIHandler"
+
+    monkeypatch.setattr(auth, "_load", as_authorizer)
+    orgs = keys["organisations"]
+    # Every API path: referral and journey, transfer and return, payments and files, lists and compliance.
+    provider, referrer, finance = keys["provider"], keys["referrer"], keys["finance"]
+    rid = api.post("/referrals", referrer, referral_body(), headers={"Idempotency-Key": "lp-1"}).body["id"]
+    for path, body in [("acknowledgement", {"decision": "accept", "date": "2026-11-24"}),
+                       ("start", {"date": "2026-11-24"}), ("assessments", {"date": "2026-11-24"}),
+                       ("action-plans", {"date": "2026-11-24"}), ("reviews", {"date": "2026-11-24"}),
+                       ("outcomes", {"type": "job_start", "date": "2026-11-24", "employer_name": "E",
+                                     "hours_per_week": 20, "weekly_earnings_pence": 20000})]:
+        assert api.post(f"/referrals/{rid}/{path}", provider, body).status in (200, 201)
+    assert api.post(f"/referrals/{rid}/transfer", provider, {"to_provider_id": "broadland-mentors",
+                    "date": "2026-11-24", "handover": {"date": "2026-11-24"}}).status == 200
+    mentor = orgs["broadland-mentors"]["provider"]
+    line = api.post("/claims", mentor, {"referral_id": rid, "fee_id": "level-2-support", "amount_pence": 100,
+                                        "event_date": "2026-11-24", "evidence_ref": "e"}).body["line_id"]
+    api.post(f"/claims/{line}/approve", finance, {})
+    api.post("/claims/decisions", finance, {"line_ids": [line], "decision": "approve"})
+    api.get("/claims", finance)
+    api.get(f"/claims/{line}", finance)
+    api.get("/payments/cascade?period=2026-11", finance)
+    cut = api.post("/claim-files", finance, {"programme_id": "flexible-routeways-norfolk", "period": "2026-11"}).body
+    api.get(f"/claim-files/{cut['id']}", finance)
+    api.post(f"/claims/{line}/clawback", finance, {"reason": "error"})
+    assert api.post(f"/referrals/{rid}/exit", mentor, {"date": "2026-11-24", "reason": "withdrew",
+                    "exit_review": {"date": "2026-11-24", "destination": "unemployed"}}).status == 200
+    api.get("/referrals", referrer)
+    api.get(f"/referrals/{rid}", referrer)
+    api.get(f"/referrals/{rid}/events", referrer)
+    api.get("/programmes/flexible-routeways-norfolk", referrer)
+    api.get("/compliance/flags", provider)
+    monkeypatch.setenv("REFPAY_TODAY", "2027-03-30")
+    late = api.post("/referrals", referrer, referral_body(programme_id="local-supported-employment",
+                    provider_id="leeds-city-council", nino="AB000007A", consent={"given": True, "date": "2027-03-30"}))
+    assert late.status == 201
+    monkeypatch.setenv("REFPAY_TODAY", "2026-11-24")
+    # The nightly job: flags, a closure after the window, tranches, the run record and programme checks.
+    lse = api.post("/referrals", referrer, referral_body(programme_id="local-supported-employment",
+                   provider_id="leeds-city-council", nino="AB000008A")).body["id"]
+    leeds = orgs["leeds-city-council"]["provider"]
+    api.post(f"/referrals/{lse}/acknowledgement", leeds, {"decision": "accept", "date": "2026-11-24"})
+    api.post(f"/referrals/{lse}/start", leeds, {"date": "2026-11-24"})
+    recorder.current = "NightlyCompliance"
+    nightly.run(date(2026, 12, 24))
+    recorder.current = "APIHandler"
+    api.get("/compliance/runs/2026-12-24", provider)
+    # A step that resolves a flag (the assessment was due 22 December).
+    monkeypatch.setenv("REFPAY_TODAY", "2026-12-24")
+    assert api.post(f"/referrals/{lse}/assessments", leeds, {"date": "2026-12-24"}).status == 201
+    assert api.get("/compliance/flags?status=resolved", leeds).body["items"]
+    recorder.current = "NightlyCompliance"
+    nightly.run(date(2027, 4, 21))  # closes the referral never started after the window shut
+    recorder.current = "APIHandler"
+    assert api.get(f"/referrals/{late.body['id']}", leeds).body["status"] == "did_not_start"
+    return recorder
+
+
+@pytest.fixture
+def recorded(api, keys, monkeypatch):
+    return _record_everything(api, keys, monkeypatch)
+
+
+def _needs(calls: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    out = set()
+    for action, resource in calls:
+        if action == "s3:CreateBucket":
+            continue
+        # Presigning a download URL signs a GetObject the caller makes later with the function's credentials.
+        out.add((action, resource))
+    return out
+
+
+@pytest.mark.parametrize("function", ["APIHandler", "ApiKey", "NightlyCompliance"])
+def test_policy_allows_what_the_code_calls_and_nothing_more(recorded, function):
+    used = _needs(recorded.calls[function])
+    if function == "APIHandler":
+        used.add(("s3:GetObject", "bucket"))  # the presigned download link is signed with this role
+    allowed = granted(FUNCTION_ROLES[function])
+    assert used - allowed == set(), f"{function} calls what its policy does not allow"
+    assert allowed - used == set(), f"{function}'s policy allows what its code never calls"
+
+
+def test_no_wildcards_in_any_policy():
+    template = json.loads(INFRA_TEMPLATE.read_text())
+    for name, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::IAM::Role":
+            continue
+        for st in resource["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]:
+            for action in st["Action"]:
+                assert not action.endswith(":*") and action != "*", (name, action)
+            assert "*" not in [r for r in st["Resource"] if isinstance(r, str)], (name, st)
+
+
+def test_the_shard_function_has_the_nightly_role_s_rights():
+    assert granted("NightlyShardRole") == granted("NightlyRole")
+
+
+def test_a_broader_policy_is_caught(recorded):
+    allowed = granted("AuthorizerRole") | {("dynamodb:PutItem", "api-keys")}
+    assert allowed - _needs(recorded.calls["ApiKey"]) == {("dynamodb:PutItem", "api-keys")}
