@@ -6,11 +6,12 @@ from chalicelib.api.compliance import compliance_bp
 from chalicelib.api.meta import meta_bp
 from chalicelib.api.payments import payments_bp
 from chalicelib.api.referrals import referrals_bp
-from chalicelib.logs import configure_logging
+from chalicelib.logs import configure_logging, middleware
 from chalicelib.schedules.nightly import schedules_bp
 
 app = Chalice(app_name="refpay", configure_logs=False)
 configure_logging()
+app.register_middleware(middleware, "all")
 app.register_blueprint(auth_bp)
 app.register_blueprint(meta_bp)
 app.register_blueprint(referrals_bp)

@@ -18,14 +18,26 @@ def table_name(suffix: str) -> str:
     return f"refpay-{stage()}-{suffix}"
 
 
+LOCAL_STAGES = ("dev", "bench")
+
+
+def _secret(name: str, local_default: str) -> bytes:
+    value = os.environ.get(name)
+    if value:
+        return value.encode()
+    if stage() not in LOCAL_STAGES:
+        raise RuntimeError(f"{name} must be set in stage {stage()!r}")
+    return local_default.encode()
+
+
 def participant_hash_key() -> bytes:
     """Secret key for the pseudonymous participant identifier (HMAC of the National Insurance number)."""
-    return os.environ.get("REFPAY_PARTICIPANT_HASH_KEY", DEFAULT_HASH_KEY).encode()
+    return _secret("REFPAY_PARTICIPANT_HASH_KEY", DEFAULT_HASH_KEY)
 
 
 def cursor_key() -> bytes:
     """Secret that signs pagination cursors so a caller cannot forge one."""
-    return os.environ.get("REFPAY_CURSOR_KEY", "local-development-only-cursor-key").encode()
+    return _secret("REFPAY_CURSOR_KEY", "local-development-only-cursor-key")
 
 
 def auth_cache_seconds() -> int:

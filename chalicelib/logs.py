@@ -1,30 +1,22 @@
-"""Structured JSON logs. Only what is passed as `extra` is logged: never request bodies or personal data."""
+"""Structured JSON logs (Powertools Logger), a correlation id per request and per nightly run, and business
+metrics as CloudWatch EMF (Powertools Metrics).
+
+Only what is passed as `extra` is logged: never request bodies, never personal data. Errors are logged by
+type and place only, since an exception's message may quote data.
+"""
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
+import uuid
 
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
-
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {"level": record.levelname, "logger": record.name, "message": record.getMessage(),
-                 "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S")}
-        entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
-        if record.exc_info:
-            # The exception's type and where it happened; its message may quote data, so it is left out.
-            exc_type, _, tb = record.exc_info
-            frames = []
-            while tb is not None:
-                path = tb.tb_frame.f_code.co_filename
-                if "site-packages" not in path:  # our own frames say where it went wrong
-                    frames.append(f"{path.rsplit('/', 2)[-2]}/{path.rsplit('/', 1)[-1]}:{tb.tb_lineno}")
-                tb = tb.tb_next
-            entry["error"] = {"type": exc_type.__name__ if exc_type else None, "at": frames[-6:]}
-        return json.dumps(entry, default=str)
+SERVICE = "refpay"
+_logger: Logger | None = None
+metrics = Metrics(namespace="refpay", service=SERVICE)
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -43,13 +35,54 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
-def configure_logging() -> None:
-    root = logging.getLogger("refpay")
-    if getattr(root, "_refpay_configured", False):
-        return
-    handler = _StderrHandler()
-    handler.setFormatter(JsonFormatter())
-    root.addHandler(handler)
-    root.setLevel(os.environ.get("REFPAY_LOG_LEVEL", "INFO"))
-    root.propagate = False
-    root._refpay_configured = True  # type: ignore[attr-defined]
+def configure_logging() -> Logger:
+    """The 'refpay' logger, formatted by Powertools; every 'refpay.*' module logger writes through it."""
+    global _logger
+    if _logger is None:
+        _logger = Logger(service=SERVICE, level=os.environ.get("REFPAY_LOG_LEVEL", "INFO"),
+                         logger_handler=_StderrHandler(), serialize_stacktrace=False)
+    return _logger
+
+
+def set_correlation_id(value: str | None = None) -> str:
+    correlation = value or str(uuid.uuid4())
+    configure_logging().set_correlation_id(correlation)
+    return correlation
+
+
+def error_summary(exc: BaseException) -> dict:
+    """An exception's type and where it happened in our code, without its message."""
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        path = tb.tb_frame.f_code.co_filename
+        if "site-packages" not in path:
+            frames.append(f"{path.rsplit('/', 2)[-2]}/{path.rsplit('/', 1)[-1]}:{tb.tb_lineno}")
+        tb = tb.tb_next
+    return {"type": type(exc).__name__, "at": frames[-6:]}
+
+
+def count(name: str, value: int = 1) -> None:
+    """A business metric (EMF): referrals, starts, outcomes, claims approved, flags raised..."""
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def pence(name: str, value: int) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.NoUnit, value=value)
+
+
+def middleware(event, get_response):
+    """Chalice middleware for every function: a correlation id in every log line, metrics flushed once."""
+    headers = getattr(event, "headers", None)
+    context = getattr(event, "context", None)
+    request_id = context.get("requestId") if isinstance(context, dict) else getattr(context, "aws_request_id", None)
+    correlation = (headers or {}).get("x-correlation-id") if headers is not None else None
+    correlation = set_correlation_id(correlation or request_id)
+    try:
+        response = get_response(event)
+    finally:
+        if metrics.metric_set:
+            metrics.flush_metrics()
+    if headers is not None and hasattr(response, "headers"):
+        response.headers["X-Correlation-Id"] = correlation
+    return response

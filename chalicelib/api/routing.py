@@ -16,6 +16,7 @@ from chalice import Response
 from marshmallow import Schema, ValidationError
 
 from .. import clock
+from ..logs import error_summary
 from ..domain.errors import DomainError, IdempotencyMismatch, ValidationFailed
 from ..store import repository as repo
 from ..store.transaction import IdempotencyKeyTaken, Transaction
@@ -191,8 +192,8 @@ def endpoint(bp, path: str, method: str, *, summary: str, tags: list[str], roles
                 response = problems.from_validation(exc, instance)
             except _QueryInvalid as exc:
                 response = problems.from_validation(exc.exc, instance)
-            except Exception:  # noqa: BLE001 - the last resort: never leak a traceback or personal data
-                log.exception("unhandled error", extra={"route": f"{method} {path}"})
+            except Exception as exc:  # noqa: BLE001 - the last resort: never leak a traceback or personal data
+                log.error("unhandled error", extra={"route": f"{method} {path}", "error": error_summary(exc)})
                 response = problems.internal_error(instance, _request_id(request))
             log.info("request", extra={"route": f"{method} {path}", "status": response.status_code,
                                         "org_id": org, "ms": round((time.perf_counter() - started) * 1000, 1),

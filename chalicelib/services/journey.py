@@ -5,7 +5,7 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from .. import clock, config
+from .. import clock, config, logs
 from ..domain import compliance, journey, lifecycle
 from ..domain.access import Principal, ensure_holder, ensure_visible
 from ..domain.errors import NotFound, ValidationFailed
@@ -68,6 +68,7 @@ def create_referral(principal: Principal, payload: dict, tx: Transaction,
                           capacity=provider.allocation, total_capacity=rulebook.total_capacity)
     compliance_store.add_pending_changes(tx, None, set(), step.referral, compliance.pending(rulebook, step.referral),
                                          provider.management_fee_bp)
+    tx.after_commit.append(lambda: logs.count("ReferralsCreated"))
     return Result(step.referral, rulebook, created=True)
 
 
@@ -146,6 +147,15 @@ def commit_step(tx: Transaction, rulebook: Rulebook, before: Referral, step, act
         if moved:
             compliance_store.add_reassignment(tx, [f for f in flags if f not in done], after)
     compliance_store.add_stats(tx, after.programme_id, after.provider_org_id, counted(before, step))
+    metric = EVENT_METRICS.get(step.event.type)
+    if metric:
+        tx.after_commit.append(lambda: logs.count(metric))
+
+
+# Journey events counted as business metrics once committed.
+EVENT_METRICS = {"accept": "ReferralsAccepted", "reject": "ReferralsRejected", "start": "Starts",
+                 "did_not_start": "DidNotStart", "job_start": "JobStarts", "sustainment": "SustainmentChecks",
+                 "transfer": "Transfers", "exit": "Exits", "close_unstarted": "ReferralsClosedUnstarted"}
 
 
 def counted(before: Referral, step) -> dict[str, int]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import date
 
-from .. import clock
+from .. import clock, logs
 from .journey import commit_step
 from ..domain import compliance, journey, lifecycle
 from ..domain.errors import ConcurrentUpdate, DomainError
@@ -35,6 +35,7 @@ def run(on: date, shards: list[str] | None = None) -> dict:
     """Run (or resume) the nightly job for `on`. Returns the run's summary."""
     rid = run_id(on)
     record = store.start_run(rid, on, clock.now())
+    logs.set_correlation_id(rid)
     log.info("nightly run", extra={"run_id": rid, "shards": len(shards or compliance.all_shards())})
     done = set(record.shards_done or [])
     for shard in shards or compliance.all_shards():
@@ -42,6 +43,10 @@ def run(on: date, shards: list[str] | None = None) -> dict:
             continue
         counts = process_shard(shard, on, rid)
         store.finish_shard(record, shard, counts)
+        flagged = sum(sum(by_org.values()) for by_org in counts["flags"].values())
+        logs.count("FlagsRaised", flagged)
+        logs.count("TranchesPaid", counts["tranches"])
+        logs.pence("TranchesPaidPence", counts["tranche_pence"])
     record = store.get_run(rid)
     if len(record.shards_done) == compliance.SHARDS and not record.finished_at:
         store.finish_run(record, programme_checks(), clock.now())

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from .. import clock
+from .. import clock, logs
 from ..domain import lifecycle
 from ..domain.access import Principal
 from ..domain.errors import FieldError, NotFound, ValidationFailed
@@ -98,6 +98,11 @@ def decide(principal: Principal, line_ids: list[str], approve: bool, reason: str
         line = store.to_line(item)
         decided.append(replace(line, status=pl.APPROVED if approve else pl.REJECTED,
                                reason=None if approve else reason))
+    if approve:
+        tx.after_commit.append(lambda: (logs.count("ClaimsApproved", len(decided)),
+                                        logs.pence("ClaimsApprovedPence", sum(x.amount_pence for x in decided))))
+    else:
+        tx.after_commit.append(lambda: logs.count("ClaimsRejected", len(decided)))
     return decided
 
 
