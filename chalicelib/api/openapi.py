@@ -5,9 +5,6 @@ import json
 import re
 from functools import lru_cache
 
-from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
-
 from .routing import ROUTES
 from .schemas import ProblemOut
 
@@ -18,6 +15,9 @@ _STATUS_TEXT = {401: "No valid API key", 403: "Your role does not allow this", 4
 
 @lru_cache(maxsize=1)
 def document() -> dict:
+    from apispec import APISpec  # only this endpoint needs it: kept out of the cold start
+    from apispec.ext.marshmallow import MarshmallowPlugin
+
     spec = APISpec(title="refpay", version="1.0.0", openapi_version="3.0.3", plugins=[MarshmallowPlugin()],
                    info={"description": "Referrals and payments for employment-support programmes. Every error "
                                         "is application/problem+json (RFC 9457). Every POST honours "

@@ -4,7 +4,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 from functools import lru_cache
 
-import holidays
 from dateutil.relativedelta import relativedelta
 
 # The UK nations have different bank holidays; programmes name theirs (England by default).
@@ -15,6 +14,8 @@ NATIONS = {"ENG": "England", "WLS": "Wales", "SCT": "Scotland", "NIR": "Northern
 def _bank_holidays(nation: str, year: int) -> frozenset[date]:
     if nation not in NATIONS:
         raise ValueError(f"unknown UK nation {nation!r}; one of {sorted(NATIONS)}")
+    import holidays  # on first use: it is a large import, and a cold start needs it only for deadlines
+
     return frozenset(holidays.country_holidays("GB", subdiv=nation, years=year).keys())
 
 

@@ -1,0 +1,54 @@
+"""Cold start: the time to `import app` (what a new Lambda container pays before the first request) against
+`import boto3` alone, measured in one run, each in a fresh interpreter.
+
+    .venv/bin/python bench/cold_start.py [--runs 15]
+
+Clients and rulebooks are created lazily, on first use, so importing the app should cost little more than
+importing the libraries it is built on.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = {
+    "python (nothing)": "pass",
+    "import boto3": "import boto3",
+    "import app": "import app",
+    "import app + first rulebook load": "import app; from chalicelib.domain.rulebook import all_rulebooks; all_rulebooks()",
+}
+
+
+def measure(code: str, runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    results = {name: measure(code, args.runs) for name, code in CASES.items()}
+    base = statistics.median(results["python (nothing)"])
+    boto = statistics.median(results["import boto3"]) - base
+    print(f"{'case':36}{'median ms':>10}{'p90 ms':>9}{'over python':>13}{'vs boto3':>10}")
+    for name, times in results.items():
+        median = statistics.median(times)
+        p90 = sorted(times)[int(0.9 * (len(times) - 1))]
+        extra = median - base
+        ratio = f"{extra / boto:.2f}x" if name != "python (nothing)" and boto > 0 else ""
+        print(f"{name:36}{median:>10.0f}{p90:>9.0f}{extra:>13.0f}{ratio:>10}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
