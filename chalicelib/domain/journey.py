@@ -112,6 +112,13 @@ def resolve_provider(rulebook: Rulebook, provider_id: str | None, area: str | No
     raise ValidationFailed.one("provider_id", "required", "give provider_id or area")
 
 
+def already_active() -> ReferralRefused:
+    """A person holds one active referral at a time; which programme holds them is not revealed."""
+    return ReferralRefused("already_active", "the participant is already active on a programme",
+                           [FieldError("participant.nino", "not_already_active",
+                                       "already active on this or another programme")])
+
+
 def prime_of(provider: DeliveryOrganisation) -> str:
     return provider.prime or provider.org_id
 

@@ -57,7 +57,7 @@ def create_referral(principal: Principal, payload: dict, tx: Transaction,
     person_hash = participant_hash(payload["participant"]["nino"], config.participant_hash_key())
     person = repo.get_participant(person_hash)
     if person is not None and person.active_referral_id:
-        raise repo._already_active()
+        raise journey.already_active()
     step = journey.new_referral(
         rulebook=rulebook, referral_id=new_referral_id(), referrer_org_id=principal.org_id, payload=payload,
         participant_hash=person_hash, today=today, now=now,
@@ -184,11 +184,3 @@ def list_referrals(principal: Principal, view: str | None, limit: int, cursor: s
 def events(principal: Principal, referral_id: str, limit: int, cursor: str | None):
     _visible_referral(principal, referral_id)
     return repo.list_events(referral_id, limit, cursor)
-
-
-def today() -> date:
-    return clock.today()
-
-
-def now() -> datetime:
-    return clock.now()

@@ -12,7 +12,7 @@ from ..domain.journey import Referral
 from ..domain.participants import pseudonymous_reference
 from .models import FlagItem, PendingWorkItem, ProgrammeStatsItem, RunItem
 from .repository import _get, decode_cursor, encode_cursor
-from .transaction import Transaction, translate_read_error
+from .transaction import Transaction, aws_error_code, translate_read_error
 
 OPEN, RESOLVED = "open", "resolved"
 
@@ -148,7 +148,7 @@ def finish_shard(run: RunItem, shard: str, counts: dict) -> None:
                             RunItem.shard_counts[shard].set(json.dumps(counts))],
                    condition=~RunItem.shards_done.contains(shard))
     except PynamoDBException as exc:
-        if _code(exc) != "ConditionalCheckFailedException":
+        if aws_error_code(exc) != "ConditionalCheckFailedException":
             raise translate_read_error(exc) from None
         # another invocation finished this shard first; its counts stand
 
@@ -166,11 +166,6 @@ def finish_run(run: RunItem, checks: list[dict], now: datetime) -> None:
     merged = counts_so_far(run)
     run.update(actions=[RunItem.checks.set(checks), RunItem.counts.set(merged),
                         RunItem.finished_at.set(now.isoformat())])
-
-
-def _code(exc: PynamoDBException) -> str | None:
-    response = getattr(getattr(exc, "cause", None), "response", None) or {}
-    return response.get("Error", {}).get("Code")
 
 
 def merge_counts(a: dict, b: dict) -> dict:

@@ -10,7 +10,7 @@ from pynamodb.exceptions import PynamoDBException
 from ..payments.lines import APPROVED, FILED, REJECTED, SUBMITTED, AlreadyClaimed, PaymentLine
 from .models import ClaimFileItem, PaymentLineItem
 from .repository import _get, decode_cursor, encode_cursor
-from .transaction import Transaction, translate_read_error
+from .transaction import Transaction, aws_error_code, translate_read_error
 
 
 def _queued(line: PaymentLine) -> dict:
@@ -119,7 +119,7 @@ def create_file(item: ClaimFileItem) -> bool:
         item.save(condition=ClaimFileItem.claim_file_id.does_not_exist())
         return True
     except PynamoDBException as exc:
-        if "ConditionalCheckFailed" in str(getattr(exc, "cause_response_code", "") or exc):
+        if aws_error_code(exc) == "ConditionalCheckFailedException":
             return False
         raise translate_read_error(exc) from None
 

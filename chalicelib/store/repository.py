@@ -13,7 +13,7 @@ from pynamodb.exceptions import DoesNotExist, PynamoDBException
 
 from .. import config
 from ..domain.errors import ReferralRefused, ValidationFailed, FieldError
-from ..domain.journey import Event, Participant, Referral
+from ..domain.journey import Event, Participant, Referral, already_active
 from .models import (
     AllocationItem,
     ApiKey,
@@ -204,24 +204,18 @@ def add_new_referral(tx: Transaction, referral: Referral, event: Event, actor_or
     _take_place(tx, referral.programme_id, PROGRAMME_TOTAL, total_capacity)
 
 
-def _already_active() -> Exception:
-    return ReferralRefused("already_active", "the participant is already active on a programme",
-                           [FieldError("participant.nino", "not_already_active",
-                                       "already active on this or another programme")])
-
-
 def _claim_participant(tx: Transaction, referral: Referral, participant: ParticipantItem | None) -> None:
     if participant is None:
         item = ParticipantItem(participant_hash=referral.participant_hash, active_referral_id=referral.id,
                                programmes=[], referrals=[referral.id], version=1)
-        tx.put(item, condition=ParticipantItem.participant_hash.does_not_exist(), on_fail=_already_active)
+        tx.put(item, condition=ParticipantItem.participant_hash.does_not_exist(), on_fail=already_active)
         return
     tx.update(participant, actions=[
         ParticipantItem.active_referral_id.set(referral.id),
         ParticipantItem.referrals.set([*participant.referrals, referral.id]),
         ParticipantItem.version.set(participant.version + 1),
     ], condition=(ParticipantItem.version == participant.version)
-        & ParticipantItem.active_referral_id.does_not_exist(), on_fail=_already_active)
+        & ParticipantItem.active_referral_id.does_not_exist(), on_fail=already_active)
 
 
 def _allocation_full() -> Exception:

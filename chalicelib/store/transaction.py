@@ -92,19 +92,19 @@ class Transaction:
             if reason is not None and reason.code == "ConditionalCheckFailed":
                 return op.on_fail()
         codes = {r.code for r in reasons if r is not None}
-        if "TransactionConflict" in codes or _code(exc) == "TransactionConflictException":
+        if "TransactionConflict" in codes or aws_error_code(exc) == "TransactionConflictException":
             return _concurrent()
         return _infrastructure_error(exc)
 
 
-def _code(exc: PynamoDBException) -> str | None:
+def aws_error_code(exc: PynamoDBException) -> str | None:
     """The AWS error code behind a PynamoDB error (None for a timeout or connection failure)."""
     response = getattr(getattr(exc, "cause", None), "response", None) or {}
     return response.get("Error", {}).get("Code")
 
 
 def _infrastructure_error(exc: PynamoDBException) -> Exception:
-    code = _code(exc)
+    code = aws_error_code(exc)
     cause = getattr(exc, "cause", None)
     if code in _THROTTLED or code == "TransactionInProgressException" or _is_timeout(cause):
         return ServiceUnavailable("the database is busy or did not answer in time; retry shortly", retry_after=1)
