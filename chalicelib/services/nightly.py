@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from typing import Callable
 
 from .. import clock, logs
 from .journey import commit_step
@@ -31,35 +32,59 @@ def run_id(on: date) -> str:
     return f"nightly#{on.isoformat()}"
 
 
-def run(on: date, shards: list[str] | None = None) -> dict:
-    """Run (or resume) the nightly job for `on`. Returns the run's summary."""
+RESERVE_MS = 60_000  # stop taking new items when a Lambda invocation has less than this left
+
+
+def start(on: date):
+    """Create (or find) the run record for `on`."""
     rid = run_id(on)
-    record = store.start_run(rid, on, clock.now())
     logs.set_correlation_id(rid)
+    return store.start_run(rid, on, clock.now())
+
+
+def run(on: date, shards: list[str] | None = None, time_left: Callable[[], int] | None = None) -> dict:
+    """Run (or resume) the nightly job for `on`, over all shards or the ones given. With `time_left` (a
+    Lambda context's milliseconds remaining) a shard stops taking items before the time limit and is left
+    unfinished, to be continued by another invocation. Returns the run's summary."""
+    record = start(on)
+    rid = record.run_id
     log.info("nightly run", extra={"run_id": rid, "shards": len(shards or compliance.all_shards())})
     done = set(record.shards_done or [])
+    unfinished: list[str] = []
     for shard in shards or compliance.all_shards():
         if shard in done:
             continue
-        counts = process_shard(shard, on, rid)
+        counts, complete = process_shard(shard, on, rid, time_left)
+        _count_metrics(counts)
+        if not complete:
+            store.record_partial(record, shard, counts)
+            unfinished.append(shard)
+            break
         store.finish_shard(record, shard, counts)
-        flagged = sum(sum(by_org.values()) for by_org in counts["flags"].values())
-        logs.count("FlagsRaised", flagged)
-        logs.count("TranchesPaid", counts["tranches"])
-        logs.pence("TranchesPaidPence", counts["tranche_pence"])
     record = store.get_run(rid)
     if len(record.shards_done) == compliance.SHARDS and not record.finished_at:
         store.finish_run(record, programme_checks(), clock.now())
         record = store.get_run(rid)
     elif not record.finished_at:
         record.counts = store.counts_so_far(record)
-    log.info("nightly run done", extra={"run_id": rid, "counts": record.counts})
-    return summary(record)
+    log.info("nightly run done", extra={"run_id": rid, "counts": record.counts, "unfinished": unfinished})
+    return {**summary(record), "unfinished": unfinished}
 
 
-def process_shard(shard: str, on: date, rid: str) -> dict:
+def _count_metrics(counts: dict) -> None:
+    logs.count("FlagsRaised", sum(sum(by_org.values()) for by_org in counts["flags"].values()))
+    logs.count("TranchesPaid", counts["tranches"])
+    logs.pence("TranchesPaidPence", counts["tranche_pence"])
+
+
+def process_shard(shard: str, on: date, rid: str, time_left: Callable[[], int] | None = None) -> tuple[dict, bool]:
+    """Settle one shard's due items. Returns its counts and whether the shard is finished."""
     counts: dict = {"read": 0, "flags": {}, "tranches": 0, "tranche_pence": 0, "closed": 0, "retry": 0}
+    if time_left is not None and time_left() < RESERVE_MS:
+        return counts, False
     for work in store.due_work(shard, on):
+        if time_left is not None and time_left() < RESERVE_MS:
+            return counts, False
         counts["read"] += 1
         try:
             handle(work, on, rid, counts)
@@ -68,7 +93,7 @@ def process_shard(shard: str, on: date, rid: str) -> dict:
             counts["retry"] += 1
             log.warning("pending item left for the next run", extra={"run_id": rid, "rule": work.rule,
                                                                       "error": type(exc).__name__})
-    return counts
+    return counts, True
 
 
 def handle(work: PendingWorkItem, on: date, rid: str, counts: dict) -> None:

@@ -153,6 +153,13 @@ def finish_shard(run: RunItem, shard: str, counts: dict) -> None:
         # another invocation finished this shard first; its counts stand
 
 
+def record_partial(run: RunItem, shard: str, counts: dict) -> None:
+    """Counts of part of a shard, settled by an invocation that ran short of time (the shard is not done)."""
+    import uuid
+
+    run.update(actions=[RunItem.shard_counts[f"{shard}+{uuid.uuid4().hex[:8]}"].set(json.dumps(counts))])
+
+
 def counts_so_far(run: RunItem) -> dict:
     """The shards' counts merged (a run's totals)."""
     values = run.shard_counts.attribute_values if hasattr(run.shard_counts, "attribute_values") else run.shard_counts

@@ -291,6 +291,7 @@ def test_the_schedule_and_the_command_line_run_the_same_job(api, keys, monkeypat
 
     import app as application
     import manage
+    from chalicelib.schedules import nightly as schedules
 
     _refer(api, keys, monkeypatch, "flexible-routeways-norfolk", "2026-11-24")
     with Client(application.app, stage_name="dev") as client:
@@ -300,8 +301,19 @@ def test_the_schedule_and_the_command_line_run_the_same_job(api, keys, monkeypat
         result = client.lambda_.invoke("nightly_compliance", event)
         assert result.payload["run_date"] == "2026-11-27"
         assert result.payload["counts"]["flags"] == {"acknowledge": {"kings-lynn-works": 1}}
+        handed_over = []
+        monkeypatch.setattr(schedules, "invoke_shard", lambda fn, on, shard: handed_over.append((fn, on, shard)))
+        # The test context has 3 s to live: too little to start, so the shard hands itself to a new invocation.
         shard = client.lambda_.invoke("nightly_shard", {"date": "2026-11-28", "shard": "s00"})
-        assert shard.payload["shards_done"] == 1 and shard.payload["finished_at"] is None
+        assert shard.payload["unfinished"] == ["s00"] and shard.payload["shards_done"] == 0
+        assert handed_over == [("nightly_shard", date(2026, 11, 28), "s00")]
+        # Deployed, the schedule fans the run out: one asynchronous invocation per shard.
+        monkeypatch.setenv("REFPAY_NIGHTLY_SHARD_FUNCTION", "refpay-prod-NightlyShard")
+        handed_over.clear()
+        fanned = client.lambda_.invoke("nightly_compliance", dict(event, time="2026-11-29T01:30:00Z"))
+        assert fanned.payload == {"run_id": "nightly#2026-11-29", "fanned_out": 32}
+        assert sorted(s for _, _, s in handed_over) == [f"s{n:02d}" for n in range(32)]
+        assert {fn for fn, _, _ in handed_over} == {"refpay-prod-NightlyShard"}
     capsys.readouterr()
     assert manage.main(["nightly", "--date", "2026-11-27"]) == 0
     assert json.loads(capsys.readouterr().out)["counts"]["flags"] == {"acknowledge": {"kings-lynn-works": 1}}
@@ -326,3 +338,21 @@ def test_a_transferred_referral_keeps_its_flag_and_is_not_flagged_twice(api, key
     second = _night("2026-11-11")
     assert second["counts"].get("flags", {}) == {}  # the same missed review is not flagged again
     assert len(_flags(api, receiver)) == 1
+
+
+def test_a_shard_short_of_time_stops_and_a_later_invocation_finishes_it(api, keys, monkeypatch):
+    from chalicelib.domain.compliance import shard_of
+    from chalicelib.services import nightly
+
+    ids = [_refer(api, keys, monkeypatch, "flexible-routeways-norfolk", "2026-11-24", nino=f"AB{n:06d}A")[0]["id"]
+           for n in range(1, 34)]  # 33 referrals over 32 shards: some shard holds two or more
+    shard = max({shard_of(i) for i in ids}, key=lambda s: sum(1 for i in ids if shard_of(i) == s))
+    budget = iter([120_000, 120_000, 0])  # time to start and settle one item, then the invocation runs short
+    first = nightly.run(date(2026, 11, 27), [shard], time_left=lambda: next(budget, 0))
+    assert first["unfinished"] == [shard]
+    second = nightly.run(date(2026, 11, 27), [shard], time_left=lambda: 600_000)
+    assert second["unfinished"] == [] and second["shards_done"] == 1
+    same_shard = sum(1 for i in ids if shard_of(i) == shard)
+    flags = [f for f in _flags(api, keys["provider"]) if shard_of(f["referral_id"]) == shard]
+    assert len(flags) == same_shard  # each raised once across the two invocations
+    assert second["counts"]["flags"]["acknowledge"]["kings-lynn-works"] == same_shard

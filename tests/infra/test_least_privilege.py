@@ -38,6 +38,8 @@ class Recorder:
                 self.calls[self.current].add((f"dynamodb:{op}", _table(params["TableName"]) + suffix))
         elif service == "s3":
             self.calls[self.current].add((f"s3:{op}", "bucket"))
+        elif service == "lambda" and op == "Invoke":
+            self.calls[self.current].add(("lambda:InvokeFunction", "shard-function"))
 
 
 def _table(name: str) -> str:
@@ -69,6 +71,8 @@ def granted(role: str) -> set[tuple[str, str]]:
                     out.add((action, reverse[resource["Fn::Sub"].split(".Arn")[0].lstrip("${")] + "/index"))
                 elif "ClaimFilesBucket" in json.dumps(resource):
                     out.add((action, "bucket"))
+                elif "NightlyShard" in json.dumps(resource):
+                    out.add((action, "shard-function"))
                 else:
                     raise AssertionError(f"{role}: unexpected resource {resource}")
     return out
@@ -152,6 +156,19 @@ def _record_everything(api, keys, monkeypatch) -> Recorder:
     nightly.run(date(2027, 4, 21))  # closes the referral never started after the window shut
     recorder.current = "APIHandler"
     assert api.get(f"/referrals/{late.body['id']}", leeds).body["status"] == "did_not_start"
+    # Deployed, the schedule fans out: one asynchronous invocation of the shard function per shard.
+    from botocore.stub import Stubber
+
+    from chalicelib.schedules import nightly as schedules
+
+    lambda_client = schedules.lambda_client()
+    with Stubber(lambda_client) as stub:
+        for _ in range(32):
+            stub.add_response("invoke", {"StatusCode": 202})
+        monkeypatch.setenv("REFPAY_NIGHTLY_SHARD_FUNCTION", "refpay-dev-NightlyShard")
+        recorder.current = "NightlyCompliance"
+        schedules.nightly_compliance.func(type("Event", (), {"time": "2027-05-01T01:30:00Z", "context": None})())
+        recorder.current = "APIHandler"
     return recorder
 
 

@@ -1,0 +1,618 @@
+"""DynamoDB round trips per request, in-process latency against a bare put_item, and referrals per second on the
+local server, measured in one run.
+
+    .venv/bin/python bench/api_benchmark.py [--runs 200] [--duration 15] [--clients 4] [--max-requests 5000]
+    .venv/bin/python bench/api_benchmark.py --quick      # --runs 30 --duration 5: under two minutes
+
+1. Round trips: every endpoint is called in-process (chalice.test.Client, moto's mock_aws, tables from infra/,
+   demo organisations and keys from seed_demo) and every DynamoDB call it makes is counted (a wrapper around
+   botocore's BaseClient._make_api_call, reset before each request). Each key is used once first, so the
+   authorizer's cache is warm, as it is in a warm Lambda container. Every POST sends an Idempotency-Key, as the
+   README's walk-through does. The floor is one round trip per request: one transaction for a write, one read
+   for a read.
+2. Latency: create-referral and a claim (POST /claims) in-process, each run with a new participant (a new NINO),
+   median and p90, against a bare boto3 put_item on the same moto backend in the same process. Measured twice:
+   on moto as it is, and with moto's rollback copy skipped (moto deep-copies every table a transaction touches,
+   once per item, so its transactions slow down as the tables grow; DynamoDB does nothing like it).
+3. Throughput: `manage.py local` (embedded moto server + `chalice local`) in a subprocess on free ports of
+   127.0.0.1, and C client threads in this process posting referrals with distinct NINOs for a fixed time, up to
+   a request cap, then the server is stopped.
+
+Figures on moto are relative: they say where the time goes, not what AWS would answer in.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+for _name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
+    os.environ.pop(_name, None)
+TODAY = "2026-11-24"  # a Tuesday with every demo programme's referral window open (as in tests/conftest.py)
+os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="eu-west-2",
+                  REFPAY_STAGE="dev", REFPAY_LOG_LEVEL="INFO", REFPAY_TODAY=TODAY)
+
+READS = {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"}
+TX_WRITES = {"TransactWriteItems"}
+
+# ---------------------------------------------------------------------------------------------- participants
+
+_LETTERS = "ABCEGHJKLMNPRSTWXYZ"
+_PREFIXES = [a + b for a in _LETTERS for b in _LETTERS if a + b not in {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"}]
+
+
+def nino(i: int, salt: int = 0) -> str:
+    """The i-th of a sequence of valid, distinct National Insurance numbers (`salt` starts another sequence)."""
+    n = i + salt * 1_000_003
+    prefix = _PREFIXES[n % len(_PREFIXES)]
+    return f"{prefix}{(n // len(_PREFIXES)) % 1_000_000:06d}{'ABCD'[n % 4]}"
+
+
+# Places: referrals are spread over providers in turn, so no allocation fills up during a run.
+NORFOLK = "flexible-routeways-norfolk"
+TEES = "tees-valley-routes-to-work"
+NORFOLK_SLOTS = [("kings-lynn-works", 300), ("trobius", 1000), ("norfolk-community-links", 200),
+                 ("broadland-mentors", 200)]
+TEES_SLOTS = [("middlesbrough-council", 650), ("stockton-on-tees-council", 625), ("redcar-cleveland-council", 500),
+              ("hartlepool-council", 400), ("darlington-council", 325)]
+ALL_SLOTS = [(NORFOLK, p, c) for p, c in NORFOLK_SLOTS] + [(TEES, p, c) for p, c in TEES_SLOTS]
+LEVELS = {NORFOLK: "standard", TEES: "weekly"}
+
+
+def slot(i: int, slots=ALL_SLOTS) -> tuple[str, str] | None:
+    """(programme, provider) for the i-th referral, filling each provider's allocation in turn."""
+    for programme, provider, capacity in slots:
+        if i < capacity:
+            return programme, provider
+        i -= capacity
+    return None
+
+
+def referral(programme: str, provider: str, person: str, on: str = TODAY) -> dict:
+    return {"programme_id": programme, "provider_id": provider, "support_level": LEVELS[programme],
+            "consent": {"given": True, "date": on},
+            "participant": {"nino": person, "given_name": "Ada", "family_name": "Lovelace",
+                            "date_of_birth": "1990-05-17", "postcode": "NR1 3QU",
+                            "eligibility": {"seeking_work": True, "right_to_work": True}}}
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[int(pct * (len(ordered) - 1))]
+
+
+# ---------------------------------------------------------------------------------------------- counting
+
+
+class RoundTrips:
+    """Every AWS call made through botocore, while on: (service, operation, items in a transaction)."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, str, int]] = []
+        self.seconds = 0.0  # spent inside DynamoDB calls (botocore and moto), while on
+        self.on = False
+
+    def install(self) -> None:
+        from botocore.client import BaseClient
+
+        original = BaseClient._make_api_call
+        counter = self
+
+        def counted(client, operation_name, api_params):
+            if not counter.on:
+                return original(client, operation_name, api_params)
+            service = client.meta.service_model.service_name
+            counter.calls.append((service, operation_name, len(api_params.get("TransactItems") or ())))
+            t0 = time.perf_counter()
+            try:
+                return original(client, operation_name, api_params)
+            finally:
+                if service == "dynamodb":
+                    counter.seconds += time.perf_counter() - t0
+
+        BaseClient._make_api_call = counted
+
+    @contextlib.contextmanager
+    def counting(self):
+        self.calls, self.seconds, self.on = [], 0.0, True
+        try:
+            yield self
+        finally:
+            self.on = False
+
+
+COUNTER = RoundTrips()
+
+
+# ---------------------------------------------------------------------------------------------- in-process API
+
+
+class Api:
+    """chalice.test.Client with JSON in and out. The app's logs (stderr) and metrics (stdout) are written as in
+    production, to /dev/null."""
+
+    def __init__(self, client):
+        self.client = client
+        self._sink = open(os.devnull, "w")
+        self._keys = 0
+
+    def call(self, method: str, path: str, key: str, body: dict | None = None, idempotent: bool = True):
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+        if method == "POST" and idempotent:
+            self._keys += 1
+            headers["Idempotency-Key"] = f"bench-{self._keys}"
+        kwargs = {"headers": headers}
+        if body is not None:
+            kwargs["body"] = json.dumps(body)
+        with contextlib.redirect_stdout(self._sink), contextlib.redirect_stderr(self._sink):
+            response = getattr(self.client.http, method.lower())(path, **kwargs)
+        return response.status_code, json.loads(response.body) if response.body else None
+
+    def ok(self, method: str, path: str, key: str, body: dict | None = None, idempotent: bool = True):
+        status, parsed = self.call(method, path, key, body, idempotent)
+        if status >= 300:
+            raise SystemExit(f"{method} {path} answered {status}: {parsed}")
+        return parsed
+
+
+@contextlib.contextmanager
+def app_on_moto():
+    """A fresh in-memory AWS: tables from infra/, the claim-file bucket, demo organisations and keys."""
+    from moto import mock_aws
+
+    with mock_aws():
+        from chalice.test import Client
+
+        import app as application
+        from chalicelib.api import auth
+        from chalicelib.services.admin import seed_demo
+        from chalicelib.store import files
+        from chalicelib.store.tables import create_tables
+
+        create_tables("dev")
+        files.create_bucket()
+        auth.clear_cache()
+        keys = seed_demo()
+        with Client(application.app, stage_name="dev") as client:
+            yield Api(client), keys
+        auth.clear_cache()
+
+
+def warm(api: Api, *keys: str) -> None:
+    """One request per key, so the authorizer's per-container cache holds each."""
+    for key in keys:
+        api.call("GET", "/compliance/flags?limit=1", key)
+
+
+@contextlib.contextmanager
+def moto_rollback_copies(keep: bool):
+    """moto deep-copies every table a transaction touches (once per item) so it can roll back. With keep=False
+    the copy is skipped (nothing measured here rolls back), as bench/nightly_reads.py does."""
+    if keep:
+        yield
+        return
+    from types import SimpleNamespace
+
+    import moto.dynamodb.models as backend
+
+    saved = backend.copy
+
+    def deepcopy(value, *args):
+        return value if isinstance(value, backend.Table) else copy.deepcopy(value, *args)
+
+    backend.copy = SimpleNamespace(deepcopy=deepcopy, copy=copy.copy)
+    try:
+        yield
+    finally:
+        backend.copy = saved
+
+
+# ---------------------------------------------------------------------------------------------- 1. round trips
+
+
+def round_trips() -> list[dict]:
+    from chalicelib.services import nightly
+
+    rows: list[dict] = []
+    with app_on_moto() as (api, keys):
+        orgs = keys["organisations"]
+        referrer, provider, finance = keys["referrer"], keys["provider"], keys["finance"]
+        mentor = orgs["broadland-mentors"]["provider"]
+        warm(api, referrer, provider, finance, mentor)
+
+        def measure(label: str, method: str, path: str, key: str, body: dict | None = None, idempotent=True):
+            with COUNTER.counting():
+                status, parsed = api.call(method, path, key, body, idempotent)
+            if status >= 300:
+                raise SystemExit(f"{label}: {method} {path} answered {status}: {parsed}")
+            dynamo = [c for c in COUNTER.calls if c[0] == "dynamodb"]
+            rows.append({
+                "endpoint": label, "write": method == "POST", "trips": len(dynamo),
+                "reads": sum(1 for c in dynamo if c[1] in READS),
+                "tx": sum(1 for c in dynamo if c[1] in TX_WRITES),
+                "other": sum(1 for c in dynamo if c[1] not in READS | TX_WRITES),
+                "tx_items": sum(c[2] for c in dynamo),
+                "ops": [c[1] for c in dynamo], "aws_other": [f"{c[0]}:{c[1]}" for c in COUNTER.calls
+                                                              if c[0] != "dynamodb"]})
+            return parsed
+
+        rid = measure("POST /referrals", "POST", "/referrals", referrer,
+                      referral(NORFOLK, "kings-lynn-works", nino(0)))["id"]
+        measure("POST /referrals (no Idempotency-Key)", "POST", "/referrals", referrer,
+                referral(NORFOLK, "kings-lynn-works", nino(1)), idempotent=False)
+        measure("GET /referrals/{id}", "GET", f"/referrals/{rid}", provider)
+        measure("GET /referrals", "GET", "/referrals", referrer)
+        measure("GET /referrals/{id}/events", "GET", f"/referrals/{rid}/events", provider)
+        steps = [("acknowledgement", {"decision": "accept", "date": TODAY}), ("start", {"date": TODAY}),
+                 ("assessments", {"date": TODAY, "support_level": "intensive"}),
+                 ("action-plans", {"date": TODAY, "document_ref": "AP-001"}), ("reviews", {"date": TODAY}),
+                 ("outcomes", {"type": "job_start", "date": TODAY, "employer_name": "Fenland Foods Ltd",
+                               "hours_per_week": 20, "weekly_earnings_pence": 24000})]
+        for path, body in steps:
+            suffix = " (job_start)" if path == "outcomes" else ""
+            measure(f"POST /referrals/{{id}}/{path}{suffix}", "POST", f"/referrals/{rid}/{path}", provider, body)
+
+        # A referral whose acknowledgement is overdue and flagged by the nightly run, then acknowledged.
+        late = api.ok("POST", "/referrals", referrer, referral(NORFOLK, "kings-lynn-works", nino(2)))["id"]
+        with contextlib.redirect_stdout(api._sink), contextlib.redirect_stderr(api._sink):
+            nightly.run(date(2026, 11, 27))
+        os.environ["REFPAY_TODAY"] = "2026-11-27"
+        try:
+            measure("POST /referrals/{id}/acknowledgement (overdue, flagged)", "POST",
+                    f"/referrals/{late}/acknowledgement", provider, {"decision": "accept", "date": "2026-11-27"})
+        finally:
+            os.environ["REFPAY_TODAY"] = TODAY
+
+        # An evidence claim on a Level 2 subcontractor's referral, approved by the prime's finance team.
+        held = api.ok("POST", "/referrals", referrer, referral(NORFOLK, "broadland-mentors", nino(3)))["id"]
+        api.ok("POST", f"/referrals/{held}/acknowledgement", mentor, {"decision": "accept", "date": TODAY})
+        api.ok("POST", f"/referrals/{held}/start", mentor, {"date": TODAY})
+        line = measure("POST /claims", "POST", "/claims", mentor, {
+            "referral_id": held, "fee_id": "level-2-support", "amount_pence": 12345, "event_date": TODAY,
+            "evidence_ref": "case-notes/2026/118"})["line_id"]
+        measure("POST /claims/{id}/approve", "POST", f"/claims/{line}/approve", finance, {})
+        measure("GET /claims", "GET", "/claims", finance)
+        measure("GET /payments/cascade", "GET", "/payments/cascade?period=2026-11", provider)
+        measure("POST /claim-files", "POST", "/claim-files", finance, {"programme_id": NORFOLK, "period": "2026-11"})
+        measure("GET /compliance/flags", "GET", "/compliance/flags?status=open", provider)
+    return rows
+
+
+def print_round_trips(rows: list[dict]) -> None:
+    print("1. DynamoDB round trips per request (in-process, moto, authorizer cache warm, Idempotency-Key sent)")
+    head = (f"{'endpoint':56}{'trips':>6}{'reads':>7}{'tx':>4}{'other':>7}{'tx items':>10}{'floor':>7}"
+            f"{'above':>7}  calls")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        above = r["trips"] - 1
+        ops = " ".join(_abbrev(op) for op in r["ops"])
+        print(f"{r['endpoint']:56}{r['trips']:>6}{r['reads']:>7}{r['tx']:>4}{r['other']:>7}{r['tx_items']:>10}"
+              f"{1:>7}{('+' + str(above)) if above else '0':>7}  {ops}")
+    extra = [(r["endpoint"], r["aws_other"]) for r in rows if r["aws_other"]]
+    for endpoint, calls in extra:
+        print(f"   also, not DynamoDB: {endpoint}: {', '.join(calls)}")
+    print("   calls: G GetItem, Q Query, TW TransactWriteItems, P PutItem, U UpdateItem; floor: 1 transaction per "
+          "write, 1 read per read")
+
+
+def _abbrev(op: str) -> str:
+    return {"GetItem": "G", "Query": "Q", "TransactWriteItems": "TW", "PutItem": "P", "UpdateItem": "U",
+            "BatchGetItem": "BG", "Scan": "S", "DeleteItem": "D"}.get(op, op)
+
+
+# ---------------------------------------------------------------------------------------------- 2. latency
+
+
+def latency(runs: int, keep_copies: bool) -> dict[str, tuple[list[float], list[float]]]:
+    """Per call, in a fresh backend: milliseconds in all, and of them inside DynamoDB calls (botocore + moto),
+    for a bare put_item, create-referral and a claim."""
+    import boto3
+
+    out: dict[str, tuple[list[float], list[float]]] = {}
+
+    def timed(fn):
+        with COUNTER.counting():
+            t0 = time.perf_counter()
+            result = fn()
+            total = (time.perf_counter() - t0) * 1000
+        return result, total, COUNTER.seconds * 1000
+
+    with moto_rollback_copies(keep_copies), app_on_moto() as (api, keys):
+        orgs = keys["organisations"]
+        referrer = keys["referrer"]
+        warm(api, referrer, *(orgs[p]["provider"] for p, _ in TEES_SLOTS))
+
+        client = boto3.client("dynamodb")
+        client.create_table(TableName="bench-scratch", BillingMode="PAY_PER_REQUEST",
+                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+        times, inside = [], []
+        for i in range(runs):
+            item = {"pk": {"S": f"item-{i}"}, "created_at": {"S": "2026-11-24T09:00:00+00:00"},
+                    "payload": {"S": "x" * 200}}
+            _, total, db = timed(lambda: client.put_item(TableName="bench-scratch", Item=item))
+            times.append(total)
+            inside.append(db)
+        out["bare boto3 put_item"] = (times, inside)
+
+        times, inside = [], []
+        for i in range(runs):
+            programme, provider = slot(i)
+            body = referral(programme, provider, nino(i, salt=1))
+            (status, parsed), total, db = timed(lambda: api.call("POST", "/referrals", referrer, body))
+            times.append(total)
+            inside.append(db)
+            if status != 201:
+                raise SystemExit(f"create-referral answered {status}: {parsed}")
+        out["POST /referrals"] = (times, inside)
+
+        times, inside = [], []
+        tees = [(TEES, p, c) for p, c in TEES_SLOTS]
+        for i in range(runs):
+            programme, provider = slot(i, tees)
+            key = orgs[provider]["provider"]
+            rid = api.ok("POST", "/referrals", referrer, referral(programme, provider, nino(i, salt=2)))["id"]
+            api.ok("POST", f"/referrals/{rid}/acknowledgement", key, {"decision": "accept", "date": TODAY})
+            api.ok("POST", f"/referrals/{rid}/start", key, {"date": TODAY})
+            body = {"referral_id": rid, "fee_id": "flexible-fund", "amount_pence": 5000, "event_date": TODAY,
+                    "evidence_ref": f"receipts/{i}"}
+            (status, parsed), total, db = timed(lambda: api.call("POST", "/claims", key, body))
+            times.append(total)
+            inside.append(db)
+            if status != 201:
+                raise SystemExit(f"claim answered {status}: {parsed}")
+        out["POST /claims"] = (times, inside)
+    return out
+
+
+def print_latency(results: list[tuple[str, dict]], runs: int) -> None:
+    print(f"2. In-process latency, {runs} runs each (a new participant per run), against a bare put_item "
+          "on the same moto backend")
+    head = (f"{'moto':23}{'call':21}{'median ms':>10}{'p90 ms':>8}{'x put median':>14}{'x put p90':>11}"
+            f"{'in DynamoDB ms':>16}{'first 10% ms':>14}{'last 10% ms':>13}")
+    print(head)
+    print("-" * len(head))
+    for mode, calls in results:
+        base_median = statistics.median(calls["bare boto3 put_item"][0])
+        base_p90 = percentile(calls["bare boto3 put_item"][0], 0.9)
+        for name, (values, inside) in calls.items():
+            tenth = max(1, len(values) // 10)
+            print(f"{mode:23}{name:21}{statistics.median(values):>10.2f}{percentile(values, 0.9):>8.2f}"
+                  f"{statistics.median(values) / base_median:>13.1f}x{percentile(values, 0.9) / base_p90:>10.1f}x"
+                  f"{statistics.median(inside):>16.2f}"
+                  f"{statistics.median(values[:tenth]):>14.2f}{statistics.median(values[-tenth:]):>13.2f}")
+    print("   create-referral: Norfolk, King's Lynn Works first; claim: Tees Valley flexible-fund (referral accepted "
+          "and started first, untimed); floor 1.0x;\n   in DynamoDB: median time inside botocore + moto calls; first/last "
+          "10%: median of the first and last tenth of the runs (the tables grow as runs go)")
+
+
+# ---------------------------------------------------------------------------------------------- 3. throughput
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# `manage.py local`, with moto's rollback copy skipped in its embedded DynamoDB (the app runs unchanged).
+_WITHOUT_ROLLBACK_COPY = """
+import copy, sys, types
+import moto.dynamodb.models as backend
+_deepcopy = copy.deepcopy
+backend.copy = types.SimpleNamespace(copy=copy.copy,
+    deepcopy=lambda value, *a: value if isinstance(value, backend.Table) else _deepcopy(value, *a))
+import manage
+sys.exit(manage.main(sys.argv[1:]))
+"""
+
+
+@contextlib.contextmanager
+def local_server(workdir: Path, keep_copies: bool = True):
+    """`manage.py local` on free ports of 127.0.0.1, stopped (its process group, which it leads) on exit."""
+    port, db_port = _free_port(), _free_port()
+    keys_file = workdir / "demo-keys.json"
+    log_path = workdir / "server.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "REFPAY_"))}
+    env["REFPAY_TODAY"] = TODAY  # the same pinned date as the in-process runs
+    log = open(log_path, "w")
+    launcher = ["manage.py"] if keep_copies else ["-c", _WITHOUT_ROLLBACK_COPY]
+    proc = subprocess.Popen([sys.executable, *launcher, "local", "--port", str(port), "--db-port", str(db_port),
+                             "--keys-file", str(keys_file)], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("local server did not start:\n" + log_path.read_text())
+            time.sleep(0.3)
+        yield port, json.loads(keys_file.read_text()), log_path
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        log.close()
+
+
+def load(port: int, key: str, clients: int, duration: float, max_requests: int) -> dict:
+    """`clients` threads post referrals (distinct NINOs, spread over providers' allocations) until `duration`
+    seconds have passed or `max_requests` have been sent."""
+    capacity = sum(c for _, _, c in ALL_SLOTS)
+    cap = min(max_requests, capacity)
+    lock = threading.Lock()
+    issued = [1]  # referral 0 warms the server up: its first request loads what the app loads lazily
+    results: list[tuple[float, float, int]] = []  # (finished at, ms, status)
+    url = f"http://127.0.0.1:{port}/referrals"
+
+    def post(i: int) -> tuple[int, float]:
+        programme, provider = slot(i)
+        data = json.dumps(referral(programme, provider, nino(i, salt=3))).encode()
+        request = urllib.request.Request(url, data=data, method="POST", headers={
+            "Content-Type": "application/json", "Authorization": f"Bearer {key}",
+            "Idempotency-Key": f"load-{i}-{uuid.uuid4().hex[:8]}"})
+        t0 = time.monotonic()
+        try:
+            with urllib.request.urlopen(request, timeout=30) as r:
+                r.read()
+                status = r.status
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        except OSError:
+            status = 0
+        return status, (time.monotonic() - t0) * 1000
+
+    first_status, first_ms = post(0)
+    start = time.monotonic()
+    stop_at = start + duration
+
+    def worker():
+        while True:
+            with lock:
+                i = issued[0]
+                if i >= cap or time.monotonic() >= stop_at:
+                    return
+                issued[0] += 1
+            status, ms = post(i)
+            t1 = time.monotonic()
+            with lock:
+                results.append((t1 - start, ms, status))
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=duration + 60)
+    elapsed = max((r[0] for r in results), default=duration)
+    ok = [r for r in results if r[2] == 201]
+    third = elapsed / 3
+
+    def rate(lo, hi):
+        return sum(1 for r in ok if lo <= r[0] < hi) / (hi - lo) if hi > lo else 0.0
+
+    statuses: dict[int, int] = {}
+    for r in results:
+        statuses[r[2]] = statuses.get(r[2], 0) + 1
+    return {"requests": len(results), "ok": len(ok), "errors": len(results) - len(ok), "seconds": elapsed,
+            "rps": len(ok) / elapsed if elapsed else 0.0,
+            "median": statistics.median([r[1] for r in ok]) if ok else float("nan"),
+            "p90": percentile([r[1] for r in ok], 0.9) if ok else float("nan"),
+            "first_third": rate(0, third), "last_third": rate(2 * third, elapsed + 1e-9),
+            "statuses": statuses, "cap": cap, "first": (first_status, first_ms),
+            "per_second": [sum(1 for r in ok if s <= r[0] < s + 1) for s in range(int(elapsed))]}
+
+
+def server_errors(log_path: Path) -> dict[str, int]:
+    """The server's logged errors (type and place, as the app logs them), counted."""
+    found: dict[str, int] = {}
+    for line in log_path.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("level") == "ERROR":
+            error = entry.get("error") or {}
+            name = f"{entry.get('message')}: {error.get('type')} at {' < '.join(reversed(error.get('at') or []))}"
+            found[name] = found.get(name, 0) + 1
+    return found
+
+
+def print_load(results: list[tuple[str, dict]], clients: int, duration: float) -> None:
+    cap = results[0][1]["cap"]
+    print(f"3. Referrals per second on the local server (`manage.py local`), {clients} clients on 127.0.0.1 for "
+          f"{duration:g} s (cap {cap:,} requests)")
+    head = (f"{'moto':23}{'requests':>9}{'201':>7}{'errors':>8}{'seconds':>9}{'rps':>7}{'median ms':>11}{'p90 ms':>9}"
+            f"{'rps 1st third':>15}{'rps last third':>16}")
+    print(head)
+    print("-" * len(head))
+    for mode, r in results:
+        print(f"{mode:23}{r['requests']:>9,}{r['ok']:>7,}{r['errors']:>8,}{r['seconds']:>9.1f}{r['rps']:>7.1f}"
+              f"{r['median']:>11.1f}{r['p90']:>9.1f}{r['first_third']:>15.1f}{r['last_third']:>16.1f}")
+    for mode, r in results:
+        print(f"   {mode}: warm-up request (untimed) {r['first'][0]} in {r['first'][1]:.0f} ms; created per second: "
+              f"{' '.join(map(str, r['per_second']))}")
+        if r["errors"]:
+            print(f"   {mode}: statuses {dict(sorted(r['statuses'].items()))} (0: no answer)")
+        for name, n in r.get("server_errors", {}).items():
+            print(f"   {mode}: the app logged {n} x {name}")
+        if r.get("moto_errors"):
+            print(f"   {mode}: the embedded DynamoDB (moto server) answered 500 {r['moto_errors']} times "
+                  f"(botocore retries these)")
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200, help="latency runs per call (table 2)")
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds of load on the local server")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent clients on the local server")
+    parser.add_argument("--max-requests", type=int, default=5000, help="request cap for the load (table 3)")
+    parser.add_argument("--quick", action="store_true", help="--runs 30 --duration 5: a check in under 2 minutes")
+    parser.add_argument("--keep-server-log", metavar="PREFIX", help="copy the local servers' logs to PREFIX.as-is "
+                        "and PREFIX.no-copy (table 3)")
+    parser.add_argument("--only", choices=["1", "2", "3"], action="append", help="run only these tables")
+    args = parser.parse_args()
+    if args.quick:
+        args.runs, args.duration = min(args.runs, 30), min(args.duration, 5.0)
+    tables = set(args.only or ["1", "2", "3"])
+    COUNTER.install()
+    started = time.perf_counter()
+
+    if "1" in tables:
+        print_round_trips(round_trips())
+        print()
+    if "2" in tables:
+        results = [("as is", latency(args.runs, keep_copies=True)),
+                   ("rollback copy skipped", latency(args.runs, keep_copies=False))]
+        print_latency(results, args.runs)
+        print()
+    if "3" in tables:
+        results = []
+        for mode, keep in (("as is", True), ("rollback copy skipped", False)):
+            with tempfile.TemporaryDirectory(prefix="refpay-bench-") as tmp:
+                with local_server(Path(tmp), keep) as (port, keys, log_path):
+                    result = load(port, keys["referrer"], args.clients, args.duration, args.max_requests)
+                result["server_errors"] = server_errors(log_path)
+                result["moto_errors"] = log_path.read_text(errors="replace").count("Error on request:")
+                if args.keep_server_log:
+                    Path(f"{args.keep_server_log}.{'as-is' if keep else 'no-copy'}").write_text(log_path.read_text())
+            results.append((mode, result))
+        print_load(results, args.clients, args.duration)
+        print()
+    print(f"(measured in {time.perf_counter() - started:.0f} s on {os.cpu_count()} cores; "
+          f"python {sys.version.split()[0]})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
