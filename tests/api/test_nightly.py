@@ -356,3 +356,19 @@ def test_a_shard_short_of_time_stops_and_a_later_invocation_finishes_it(api, key
     flags = [f for f in _flags(api, keys["provider"]) if shard_of(f["referral_id"]) == shard]
     assert len(flags) == same_shard  # each raised once across the two invocations
     assert second["counts"]["flags"]["acknowledge"]["kings-lynn-works"] == same_shard
+
+
+def test_flags_page_with_a_cursor(api, keys, monkeypatch):
+    for n in range(1, 6):
+        _refer(api, keys, monkeypatch, "flexible-routeways-norfolk", "2026-11-24", nino=f"AB00000{n}A")
+    _night("2026-11-27")
+    seen, cursor = [], None
+    while True:
+        page = api.get("/compliance/flags?limit=2" + (f"&cursor={cursor}" if cursor else ""), keys["provider"]).body
+        seen += [f["id"] for f in page["items"]]
+        if not page["has_more"]:
+            break
+        cursor = page["cursor"]
+    assert len(seen) == 5 == len(set(seen))
+    other = api.get(f"/compliance/flags?limit=2&cursor={cursor or 'x.y'}", keys["organisations"]["broadland-mentors"]["provider"])
+    assert other.status == 422

@@ -301,3 +301,20 @@ def test_esf_short_and_sustained_job_outcomes(api, keys, monkeypatch):
     assert lines["short_job_outcome"]["event_date"] == "2026-04-06"
     assert lines["sustained_job_outcome"]["amount_pence"] == 150000
     assert lines["sustained_job_outcome"]["funder"] == "esf"
+
+
+def test_claims_page_with_a_cursor_and_filters(api, keys):
+    for n in range(1, 5):
+        _journey(api, keys, "kings-lynn-works", ["accept", "start"], nino=f"AB00000{n}A")
+    finance = keys["finance"]
+    seen, cursor = [], None
+    while True:
+        page = api.get("/claims?limit=3" + (f"&cursor={cursor}" if cursor else ""), finance).body
+        seen += [line["line_id"] for line in page["items"]]
+        if not page["has_more"]:
+            break
+        cursor = page["cursor"]
+    assert len(seen) == 4 == len(set(seen))
+    assert len(_lines(api, finance, period=NOV, status="approved", programme_id="flexible-routeways-norfolk")) == 4
+    assert _lines(api, finance, period="2026-10") == []
+    assert api.get("/claims?period=November", finance).status == 422
