@@ -11,7 +11,7 @@ from ..domain.compliance import Pending, shard_of
 from ..domain.journey import Referral
 from ..domain.participants import pseudonymous_reference
 from .models import FlagItem, PendingWorkItem, ProgrammeStatsItem, RunItem
-from .repository import _get, decode_cursor, encode_cursor
+from .repository import _get, all_equal, decode_cursor, encode_cursor
 from .transaction import Transaction, aws_error_code, translate_read_error
 
 OPEN, RESOLVED = "open", "resolved"
@@ -104,11 +104,8 @@ def list_flags(view: str, org_id: str, status: str | None, limit: int, cursor: s
                provider_org_id: str | None = None) -> tuple[list[FlagItem], str | None]:
     index = _FLAG_INDEXES[view]
     range_condition = FlagItem.flag_sort.startswith(f"{status}#") if status else None
-    condition = None
-    for attr, wanted in ((FlagItem.programme_id, programme_id), (FlagItem.rule, rule),
-                         (FlagItem.provider_org_id, provider_org_id)):
-        if wanted:
-            condition = (attr == wanted) if condition is None else condition & (attr == wanted)
+    condition = all_equal((FlagItem.programme_id, programme_id), (FlagItem.rule, rule),
+                          (FlagItem.provider_org_id, provider_org_id))
     scope = f"flags:{view}:{org_id}"
     start = decode_cursor(cursor, scope) if cursor else None
     try:

@@ -59,29 +59,31 @@ class ApiKey(Model):
     revoked = BooleanAttribute(default=False)
 
 
-class _ListIndex(GlobalSecondaryIndex):
+class _AllIndex(GlobalSecondaryIndex):
+    """Every index here projects whole items: what a listing shows needs no second read."""
+
     class Meta:
         projection = AllProjection()
 
 
-class ByReferrer(_ListIndex):
-    class Meta(_ListIndex.Meta):
+class ByReferrer(_AllIndex):
+    class Meta(_AllIndex.Meta):
         index_name = "by-referrer"
 
     referrer_org_id = UnicodeAttribute(hash_key=True)
     listed_at = UnicodeAttribute(range_key=True)
 
 
-class ByProvider(_ListIndex):
-    class Meta(_ListIndex.Meta):
+class ByProvider(_AllIndex):
+    class Meta(_AllIndex.Meta):
         index_name = "by-provider"
 
     provider_org_id = UnicodeAttribute(hash_key=True)
     listed_at = UnicodeAttribute(range_key=True)
 
 
-class ByPrime(_ListIndex):
-    class Meta(_ListIndex.Meta):
+class ByPrime(_AllIndex):
+    class Meta(_AllIndex.Meta):
         index_name = "by-prime"
 
     prime_org_id = UnicodeAttribute(hash_key=True)
@@ -205,47 +207,42 @@ class IdempotencyItem(Model):
     expires_at = NumberAttribute()
 
 
-class _LineIndex(GlobalSecondaryIndex):
-    class Meta:
-        projection = AllProjection()
-
-
-class LinesByPayee(_LineIndex):
-    class Meta(_LineIndex.Meta):
+class LinesByPayee(_AllIndex):
+    class Meta(_AllIndex.Meta):
         index_name = "by-payee"
 
     payee_org_id = UnicodeAttribute(hash_key=True)
     listed_at = UnicodeAttribute(range_key=True)
 
 
-class LinesByPrime(_LineIndex):
-    class Meta(_LineIndex.Meta):
+class LinesByPrime(_AllIndex):
+    class Meta(_AllIndex.Meta):
         index_name = "by-prime"
 
     prime_org_id = UnicodeAttribute(hash_key=True)
     listed_at = UnicodeAttribute(range_key=True)
 
 
-class FileQueue(_LineIndex):
+class FileQueue(_AllIndex):
     """Sparse: only approved lines not yet in a claim file carry these attributes."""
 
-    class Meta(_LineIndex.Meta):
+    class Meta(_AllIndex.Meta):
         index_name = "file-queue"
 
     queue_programme_id = UnicodeAttribute(hash_key=True)
     queue_key = UnicodeAttribute(range_key=True)
 
 
-class LinesByFile(_LineIndex):
-    class Meta(_LineIndex.Meta):
+class LinesByFile(_AllIndex):
+    class Meta(_AllIndex.Meta):
         index_name = "by-file"
 
     claim_file_id = UnicodeAttribute(hash_key=True)
     line_id = UnicodeAttribute(range_key=True)
 
 
-class LinesByReferral(_LineIndex):
-    class Meta(_LineIndex.Meta):
+class LinesByReferral(_AllIndex):
+    class Meta(_AllIndex.Meta):
         index_name = "by-referral"
 
     referral_id = UnicodeAttribute(hash_key=True)
@@ -341,29 +338,24 @@ class PendingWorkItem(Model):
     funder = UnicodeAttribute(null=True)
 
 
-class _FlagIndex(GlobalSecondaryIndex):
-    class Meta:
-        projection = AllProjection()
-
-
-class FlagsByProvider(_FlagIndex):
-    class Meta(_FlagIndex.Meta):
+class FlagsByProvider(_AllIndex):
+    class Meta(_AllIndex.Meta):
         index_name = "by-provider"
 
     provider_org_id = UnicodeAttribute(hash_key=True)
     flag_sort = UnicodeAttribute(range_key=True)
 
 
-class FlagsByPrime(_FlagIndex):
-    class Meta(_FlagIndex.Meta):
+class FlagsByPrime(_AllIndex):
+    class Meta(_AllIndex.Meta):
         index_name = "by-prime"
 
     prime_org_id = UnicodeAttribute(hash_key=True)
     flag_sort = UnicodeAttribute(range_key=True)
 
 
-class FlagsByReferral(_FlagIndex):
-    class Meta(_FlagIndex.Meta):
+class FlagsByReferral(_AllIndex):
+    class Meta(_AllIndex.Meta):
         index_name = "by-referral"
 
     referral_id = UnicodeAttribute(hash_key=True)

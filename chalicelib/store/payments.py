@@ -9,7 +9,7 @@ from pynamodb.exceptions import PynamoDBException
 
 from ..payments.lines import APPROVED, FILED, REJECTED, SUBMITTED, AlreadyClaimed, PaymentLine
 from .models import ClaimFileItem, PaymentLineItem
-from .repository import _get, decode_cursor, encode_cursor
+from .repository import _get, all_equal, decode_cursor, encode_cursor
 from .transaction import Transaction, aws_error_code, translate_read_error
 
 
@@ -71,11 +71,8 @@ def list_lines(view: str, org_id: str, limit: int, cursor: str | None, *, status
                programme_id: str | None = None, period: str | None = None, payee_org_id: str | None = None,
                ) -> tuple[list[PaymentLine], str | None]:
     index = _INDEXES[view]
-    condition = None
-    for attr, wanted in ((PaymentLineItem.status, status), (PaymentLineItem.programme_id, programme_id),
-                         (PaymentLineItem.payee_org_id, payee_org_id)):
-        if wanted:
-            condition = (attr == wanted) if condition is None else condition & (attr == wanted)
+    condition = all_equal((PaymentLineItem.status, status), (PaymentLineItem.programme_id, programme_id),
+                          (PaymentLineItem.payee_org_id, payee_org_id))
     range_condition = PaymentLineItem.listed_at.startswith(f"{period}#") if period else None
     scope = f"lines:{view}:{org_id}"
     start_key = decode_cursor(cursor, scope) if cursor else None

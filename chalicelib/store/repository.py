@@ -127,11 +127,8 @@ def list_referrals(view: str, org_id: str, limit: int, cursor: str | None,
                    provider_org_id: str | None = None) -> tuple[list[Referral], str | None]:
     """One page of the organisation's referrals, newest first, from the index designed for its role."""
     index = _INDEXES[view]
-    condition = None
-    for attr, wanted in ((ReferralItem.status, status), (ReferralItem.programme_id, programme_id),
-                         (ReferralItem.provider_org_id, provider_org_id)):
-        if wanted:
-            condition = (attr == wanted) if condition is None else condition & (attr == wanted)
+    condition = all_equal((ReferralItem.status, status), (ReferralItem.programme_id, programme_id),
+                          (ReferralItem.provider_org_id, provider_org_id))
     start_key = decode_cursor(cursor, scope=f"{view}:{org_id}") if cursor else None
     try:
         results = index.query(org_id, filter_condition=condition, scan_index_forward=False, limit=limit,
@@ -141,6 +138,15 @@ def list_referrals(view: str, org_id: str, limit: int, cursor: str | None,
         raise translate_read_error(exc) from None
     next_key = results.last_evaluated_key
     return [to_referral(i) for i in items], encode_cursor(next_key, f"{view}:{org_id}") if next_key else None
+
+
+def all_equal(*pairs):
+    """A filter that every given (attribute, value) holds; pairs without a value are left out (None: no filter)."""
+    condition = None
+    for attr, wanted in pairs:
+        if wanted:
+            condition = (attr == wanted) if condition is None else condition & (attr == wanted)
+    return condition
 
 
 def list_events(referral_id: str, limit: int, cursor: str | None) -> tuple[list[ReferralEventItem], str | None]:
