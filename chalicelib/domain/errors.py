@@ -75,6 +75,10 @@ class ConcurrentUpdate(Conflict):
     type = "concurrent-update"
     title = "Another request changed this resource first; retry with the same Idempotency-Key"
 
+    def __init__(self, detail: str, **extra):
+        extra.setdefault("retry_after", 1)
+        super().__init__(detail, **extra)
+
 
 class NotFound(DomainError):
     status = 404

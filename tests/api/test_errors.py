@@ -123,3 +123,34 @@ def test_throttled_or_timed_out_transaction_writes_nothing_and_a_retry_succeeds(
     again = api.post("/referrals", keys["referrer"], body, headers={"Idempotency-Key": "flaky"})
     assert again.status == 201 and again.body["id"] == ok.body["id"]
     assert len(api.get("/referrals", keys["referrer"]).body["items"]) == 1
+
+
+def test_a_transaction_cancelled_by_a_conflict_answers_409_and_a_retry_succeeds_once(api, keys, monkeypatch):
+    from pynamodb.connection.base import VerboseClientError
+    from pynamodb.exceptions import CancellationReason, TransactWriteError
+
+    from chalicelib.store import transaction
+
+    rid = api.post("/referrals", keys["referrer"], referral_body()).body["id"]
+    real = transaction.TransactWrite
+    conflicts = iter([1])
+
+    class Conflicting(real):
+        def _commit(self):
+            if next(conflicts, None):
+                cause = VerboseClientError(
+                    {"Error": {"Code": "TransactionCanceledException", "Message": "conflict"}}, "TransactWriteItems",
+                    cancellation_reasons=[CancellationReason(code="TransactionConflict", message="conflict")])
+                raise TransactWriteError("cancelled", cause=cause)
+            return super()._commit()
+
+    monkeypatch.setattr(transaction, "TransactWrite", Conflicting)
+    body = {"decision": "accept", "date": "2026-11-24"}
+    first = api.post(f"/referrals/{rid}/acknowledgement", keys["provider"], body, headers={"Idempotency-Key": "c-1"})
+    _is_problem(first, 409)
+    assert first.body["type"].endswith("/concurrent-update") and first.headers["retry-after"] == "1"
+    assert api.get(f"/referrals/{rid}", keys["provider"]).body["status"] == "referred"  # nothing written
+    retry = api.post(f"/referrals/{rid}/acknowledgement", keys["provider"], body, headers={"Idempotency-Key": "c-1"})
+    again = api.post(f"/referrals/{rid}/acknowledgement", keys["provider"], body, headers={"Idempotency-Key": "c-1"})
+    assert retry.status == again.status == 200 and again.headers["idempotent-replayed"] == "true"
+    assert len(api.get(f"/referrals/{rid}/events", keys["provider"]).body["items"]) == 2
