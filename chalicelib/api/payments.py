@@ -89,8 +89,7 @@ def _file(record, url) -> dict:
           errors=WRITE_ERRORS)
 def cut_claim_file(principal, params, payload, tx):
     record = claim_files.cut(principal, payload["programme_id"], payload["period"], payload.get("payee_org_id"))
-    _, url = claim_files.read(principal, record.claim_file_id)
-    return Written(201, _file(record, url), f"/claim-files/{record.claim_file_id}")
+    return Written(201, _file(record, claim_files.download_url(record)), f"/claim-files/{record.claim_file_id}")
 
 
 @endpoint(payments_bp, "/claim-files/{claim_file_id}", "GET", summary="A claim file's summary and a download "

@@ -29,8 +29,11 @@ def is_valid_postcode(value: str) -> bool:
 
 
 def participant_hash(nino: str, key: bytes) -> str:
-    """A keyed hash of the NINO: finds a person's other referrals without storing or indexing the NINO."""
-    digest = hmac.new(key, normalise_nino(nino).encode(), hashlib.sha256).hexdigest()
+    """A keyed hash of the NINO: finds a person's other referrals without storing or indexing the NINO.
+
+    Only the two letters and six digits identify the person; the final letter is not part of the number's
+    identity (the same person is often recorded with different suffixes), so it is left out."""
+    digest = hmac.new(key, normalise_nino(nino)[:8].encode(), hashlib.sha256).hexdigest()
     return f"p_{digest}"
 
 

@@ -94,9 +94,13 @@ def export(claim_file_id: str, out, on_line: Callable[[], None] | None = None) -
     return claim_file.write(store.lines_in_file(claim_file_id), out, on_line)
 
 
+def download_url(record: ClaimFileItem) -> str | None:
+    """A presigned (SigV4) link to the file, once it is written."""
+    return files.download_url(record.s3_key, DOWNLOAD_SECONDS) if record.status == "ready" else None
+
+
 def read(principal: Principal, fid: str) -> tuple[ClaimFileItem, str | None]:
     record = store.get_file(fid)
     if record is None or record.owner_org_id != principal.org_id:
         raise NotFound("no such claim file")
-    url = files.download_url(record.s3_key, DOWNLOAD_SECONDS) if record.status == "ready" else None
-    return record, url
+    return record, download_url(record)

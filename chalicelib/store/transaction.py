@@ -20,7 +20,8 @@ from .models import _Region
 
 _region = _Region()
 _THROTTLED = {"ThrottlingException", "ProvisionedThroughputExceededException", "ThrottlingError",
-              "ProvisionedThroughputExceeded", "RequestLimitExceeded", "InternalServerError"}
+              "ProvisionedThroughputExceeded", "RequestLimitExceeded", "InternalServerError", "InternalFailure",
+              "ServiceUnavailable"}
 
 
 @lru_cache(maxsize=4)

@@ -105,8 +105,8 @@ KEY = b"unit-test-key-1"
 OTHER_KEY = b"unit-test-key-2"
 
 
-def test_participant_hash_is_an_hmac_of_the_normalised_nino():
-    expected = "p_" + hmac.new(KEY, b"AB123456C", hashlib.sha256).hexdigest()
+def test_participant_hash_is_an_hmac_of_the_normalised_nino_without_its_suffix():
+    expected = "p_" + hmac.new(KEY, b"AB123456", hashlib.sha256).hexdigest()
     assert participant_hash("AB123456C", KEY) == expected
     assert re.fullmatch(r"p_[0-9a-f]{64}", expected)
 
@@ -114,7 +114,9 @@ def test_participant_hash_is_an_hmac_of_the_normalised_nino():
 def test_participant_hash_is_deterministic_per_key():
     assert participant_hash("AB123456C", KEY) == participant_hash("AB123456C", KEY)
     assert participant_hash("AB123456C", KEY) != participant_hash("AB123456C", OTHER_KEY)
-    assert participant_hash("AB123456C", KEY) != participant_hash("AB123456D", KEY)
+    assert participant_hash("AB123456C", KEY) != participant_hash("AB123457C", KEY)
+    # The suffix letter does not identify the person: the same number with another suffix is the same person.
+    assert participant_hash("AB123456C", KEY) == participant_hash("AB123456D", KEY)
 
 
 @pytest.mark.parametrize("variant", ["ab123456c", "AB 12 34 56 C", " ab 12 34 56 c ", "Ab123456C"])
