@@ -24,8 +24,11 @@ from . import problems
 from .auth import api_key, principal_of
 
 log = logging.getLogger("refpay.api")
-JSON_TYPES = ("application/json", "application/problem+json")
-ACCEPTED_CONTENT_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/plain"]
+JSON_TYPES = ("application/json",)
+# Chalice would refuse other media types with a body of its own: every type reaches the view, which answers
+# anything but JSON with a 415 problem.
+ACCEPTED_CONTENT_TYPES = ["*/*"]
+MAX_BODY_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -65,10 +68,18 @@ def _parse_body(request, schema: type[Schema]) -> dict:
     raw = request.raw_body or b""
     if content_type and content_type not in JSON_TYPES:
         raise _UnsupportedMediaType(content_type)
+    if len(raw) > MAX_BODY_BYTES:
+        raise _TooLarge(len(raw))
     try:
         document = json.loads(raw.decode("utf-8")) if raw else None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValidationFailed.one("(body)", "json", f"the body is not valid JSON: {exc}") from None
+        # Text must be encodable as UTF-8 to be stored: a lone surrogate escape ("\ud800") is not.
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeError:
+        raise ValidationFailed.one("(body)", "utf8", "the body's text must be valid UTF-8 (no lone surrogates)") from None
+    except RecursionError:
+        raise ValidationFailed.one("(body)", "depth", "the body nests too deeply") from None
+    except ValueError as exc:  # invalid JSON, or a number too long to read
+        raise ValidationFailed.one("(body)", "json", f"the body is not valid JSON: {str(exc)[:120]}") from None
     if not isinstance(document, dict):
         raise ValidationFailed.one("(body)", "object", "the body must be a JSON object")
     return schema().load(document)
@@ -81,6 +92,15 @@ class _UnsupportedMediaType(DomainError):
 
     def __init__(self, given: str):
         super().__init__(f"Content-Type {given!r} is not supported; use application/json")
+
+
+class _TooLarge(DomainError):
+    status = 413
+    type = "payload-too-large"
+    title = "The body is too large"
+
+    def __init__(self, size: int):
+        super().__init__(f"the body is {size} bytes; at most {MAX_BODY_BYTES} are accepted")
 
 
 def _parse_query(request, schema: type[Schema] | None) -> dict:

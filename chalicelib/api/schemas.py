@@ -23,6 +23,19 @@ DESTINATIONS = ("employment", "self_employment", "education_or_training", "other
                 "unemployed", "economically_inactive", "unknown")
 
 
+class StrictBoolean(fields.Boolean):
+    """Only JSON true or false: "yes", 1 or "t" are refused, not guessed at."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise ValidationError("[type] must be true or false")
+        return value
+
+
+def _bool(**kw):
+    return StrictBoolean(**kw)
+
+
 def _text(max_len: int, required: bool = True, **kw):
     return fields.String(required=required, validate=validate.Length(min=1, max=max_len,
                          error="[length] length must be {min}..{max}"), **kw)
@@ -48,12 +61,12 @@ class Strict(Schema):
 # ------------------------------------------------------------------ requests
 
 EligibilityIn = Strict.from_dict(
-    {name: fields.Boolean(load_default=False, metadata={"description": name.replace("_", " ")})
+    {name: _bool(load_default=False, metadata={"description": name.replace("_", " ")})
      for name in ATTRIBUTES}, name="EligibilityIn")
 
 
 class ConsentIn(Strict):
-    given = fields.Boolean(required=True)
+    given = _bool(required=True)
     date = _date()
 
 
@@ -140,7 +153,7 @@ class OutcomeIn(DatedIn):
                                     error="[range] must be {min}..{max}"), metadata={"type": "number"})
     weekly_earnings_pence = fields.Integer(strict=True, validate=validate.Range(
         min=0, max=100_000_000, error="[range] must be {min}..{max}"))
-    self_employed = fields.Boolean(load_default=False)
+    self_employed = _bool(load_default=False)
     checkpoint = _text(40, required=False)
 
 

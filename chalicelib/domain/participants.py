@@ -7,8 +7,8 @@ import re
 
 # HMRC's published format: two prefix letters (D, F, I, Q, U, V never; O never second; some pairs never
 # issued), six digits, suffix A-D.
-_NINO = re.compile(r"^(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]$")
-_POSTCODE = re.compile(r"^(GIR ?0AA|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2})$")
+_NINO = re.compile(r"^(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][0-9]{6}[A-D]$")
+_POSTCODE = re.compile(r"^(GIR ?0AA|[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2})$")
 
 
 def normalise_nino(value: str) -> str:
@@ -16,7 +16,7 @@ def normalise_nino(value: str) -> str:
 
 
 def is_valid_nino(value: str) -> bool:
-    return bool(_NINO.match(normalise_nino(value)))
+    return bool(_NINO.fullmatch(normalise_nino(value)))
 
 
 def normalise_postcode(value: str) -> str:
@@ -25,7 +25,7 @@ def normalise_postcode(value: str) -> str:
 
 
 def is_valid_postcode(value: str) -> bool:
-    return bool(_POSTCODE.match(normalise_postcode(value)))
+    return bool(_POSTCODE.fullmatch(normalise_postcode(value)))
 
 
 def participant_hash(nino: str, key: bytes) -> str:

@@ -91,7 +91,8 @@ def clawback(line: PaymentLine, reason: str, on: date) -> PaymentLine:
 
 
 def check_claim(*, tariff: dict, level: int | None, referral_status_started: bool, fee_id: str,
-                amount_pence: int | None, event_date: date, today: date) -> tuple[dict, int]:
+                amount_pence: int | None, event_date: date, today: date,
+                started_on: date | None = None) -> tuple[dict, int]:
     """The rules for a provider's evidence claim. Returns (fee, amount) or raises ClaimRefused naming the rule."""
     fee = next((f for f in tariff["fees"] if f["id"] == fee_id), None)
     if fee is None:
@@ -106,6 +107,8 @@ def check_claim(*, tariff: dict, level: int | None, referral_status_started: boo
     window = tariff["claim_window_days"]
     if event_date < today - timedelta(days=window):
         raise ClaimRefused("outside_claim_window", f"claims are made within {window} days of the event", "event_date")
+    if started_on and event_date < started_on:
+        raise ClaimRefused("not_before_start", f"the event date is before the start ({started_on})", "event_date")
     amount = fee["amount"]
     if amount["fixed_pence"] is not None:
         # A fixed fee that needs evidence (e.g. a self-employed outcome): the claim cannot change the amount.

@@ -67,7 +67,8 @@ def submit_claim(principal: Principal, payload: dict, tx: Transaction) -> pl.Pay
     started = referral.started_on is not None and referral.status not in (lifecycle.REJECTED, lifecycle.DID_NOT_START)
     fee, amount = pl.check_claim(tariff=rulebook.tariff, level=provider.level, referral_status_started=started,
                                  fee_id=payload["fee_id"], amount_pence=payload.get("amount_pence"),
-                                 event_date=payload["event_date"], today=clock.today())
+                                 event_date=payload["event_date"], today=clock.today(),
+                                 started_on=referral.started_on)
     milestone = fee["payments"][0]["milestone"]
     line = _line_for(rulebook, referral, milestone_key=f"{fee['id']}:{milestone}", fee_id=fee["id"],
                      milestone=milestone, funder=fee["funder"], amount=amount, on=payload["event_date"],
