@@ -54,8 +54,8 @@ def run_summary(principal, params, query):
         **{k: summary[k] for k in ("run_id", "started_at", "finished_at", "shards_done", "shards")},
         "run_date": on,
         "flags": {rule: by_org for rule, by_org in flags.items() if by_org},
-        "tranches": counts.get("tranches", 0), "tranche_pence": counts.get("tranche_pence", 0),
-        "closed": counts.get("closed", 0), "items_read": counts.get("read", 0),
+        **{key: sum(n for org, n in (counts.get(key) or {}).items() if org in mine)
+           for key in ("tranches", "tranche_pence", "closed")},
         "checks": [c for c in summary["checks"] if c["org_id"] in mine]})
 
 

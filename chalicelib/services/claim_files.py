@@ -28,8 +28,16 @@ def cut(principal: Principal, programme_id: str, period: str, payee: str | None)
     principal.require("finance")
     if principal.org_kind not in ("prime", "local_authority"):
         raise ValidationFailed.one("programme_id", "prime_finance", "claim files are cut by a prime's finance team")
-    if get_rulebook(programme_id) is None:
+    rulebook = get_rulebook(programme_id)
+    if rulebook is None:
         raise ValidationFailed.one("programme_id", "known_programme", f"no programme {programme_id!r}")
+    mine = rulebook.provider(principal.org_id)
+    if mine is None or mine.role == "subcontractor":
+        raise NotFound(f"your organisation holds no contract on {programme_id}")
+    if payee and payee != principal.org_id and not any(
+            o.org_id == payee and o.prime == principal.org_id for o in rulebook.delivery_organisations):
+        raise ValidationFailed.one("payee_org_id", "your_payee", "the payee is neither you nor your subcontractor "
+                                   "on this programme")
     if period > clock.today().strftime("%Y-%m"):
         raise ValidationFailed.one("period", "not_in_future", "the period has not started yet")
     fid = file_id(programme_id, period, principal.org_id, payee)

@@ -73,13 +73,14 @@ def run(on: date, shards: list[str] | None = None, time_left: Callable[[], int] 
 
 def _count_metrics(counts: dict) -> None:
     logs.count("FlagsRaised", sum(sum(by_org.values()) for by_org in counts["flags"].values()))
-    logs.count("TranchesPaid", counts["tranches"])
-    logs.pence("TranchesPaidPence", counts["tranche_pence"])
+    logs.count("TranchesPaid", sum(counts["tranches"].values()))
+    logs.pence("TranchesPaidPence", sum(counts["tranche_pence"].values()))
 
 
 def process_shard(shard: str, on: date, rid: str, time_left: Callable[[], int] | None = None) -> tuple[dict, bool]:
     """Settle one shard's due items. Returns its counts and whether the shard is finished."""
-    counts: dict = {"read": 0, "flags": {}, "tranches": 0, "tranche_pence": 0, "closed": 0, "retry": 0}
+    # Per organisation (each caller sees only its own), except the run's own totals of items read and retried.
+    counts: dict = {"read": 0, "retry": 0, "flags": {}, "tranches": {}, "tranche_pence": {}, "closed": {}}
     if time_left is not None and time_left() < RESERVE_MS:
         return counts, False
     for work in store.due_work(shard, on):
@@ -117,7 +118,7 @@ def handle(work: PendingWorkItem, on: date, rid: str, counts: dict) -> None:
             bucket = counts["flags"].setdefault(work.rule, {})
             bucket[work.provider_org_id] = bucket.get(work.provider_org_id, 0) + 1
         if action:
-            counts["closed"] += 1
+            _add(counts["closed"], work.provider_org_id, 1)
         return
 
 
@@ -129,6 +130,10 @@ def _close_unstarted(tx: Transaction, rulebook, work: PendingWorkItem, on: date)
     # The same writes a person's step makes: referral, event, release of the person and the place, pending work.
     commit_step(tx, rulebook, referral, step, ACTOR, ACTOR, on, clock.now())
     return "closed: not started by the start deadline after the referral window shut"
+
+
+def _add(by_org: dict, org_id: str, value: int) -> None:
+    by_org[org_id] = by_org.get(org_id, 0) + value
 
 
 def _tranche(work: PendingWorkItem, counts: dict) -> None:
@@ -144,8 +149,8 @@ def _tranche(work: PendingWorkItem, counts: dict) -> None:
     store.done_with(tx, work)
     try:
         tx.commit()
-        counts["tranches"] += 1
-        counts["tranche_pence"] += line.amount_pence
+        _add(counts["tranches"], work.provider_org_id, 1)
+        _add(counts["tranche_pence"], work.provider_org_id, line.amount_pence)
     except pl.AlreadyClaimed:
         # Paid by an earlier, interrupted run: only the pending item is left to remove.
         cleanup = Transaction()
