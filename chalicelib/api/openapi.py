@@ -41,9 +41,8 @@ def document() -> dict:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": route.body}}}
         if route.authenticated:
             op["security"] = [{"bearer": []}]
-        if route.response:
-            op["responses"][str(route.status)] = {"description": "OK",
-                                                  "content": {"application/json": {"schema": route.response}}}
+        schema = route.response or {"type": "object"}
+        op["responses"][str(route.status)] = {"description": "OK", "content": {"application/json": {"schema": schema}}}
         for code in route.errors:
             op["responses"][str(code)] = {"description": _STATUS_TEXT.get(code, "Error"), "content": {
                 "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates
+from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate, validates
 
 from ..domain.eligibility import ATTRIBUTES
 from ..domain.lifecycle import STATES
@@ -328,6 +328,11 @@ class FieldErrorOut(Schema):
 
 
 class ProblemOut(Schema):
+    """RFC 9457 problem details; extension members (reason, current_state, required_roles...) may follow."""
+
+    class Meta:
+        unknown = INCLUDE
+
     type = fields.String()
     title = fields.String()
     status = fields.Integer()

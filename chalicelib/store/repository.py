@@ -31,8 +31,8 @@ CONTRACT_VALUE = "$contract-value"  # pence committed against the programme's co
 
 
 def _get(model, *key, consistent: bool = True):
-    if not all(key):
-        return None  # an empty key can name no item (DynamoDB would reject it)
+    if not all(key) or any(len(str(k).encode()) > 1024 for k in key):
+        return None  # an empty or oversized key can name no item (DynamoDB would reject it)
     try:
         return model.get(*key, consistent_read=consistent)
     except DoesNotExist:

@@ -1,0 +1,660 @@
+"""Authorisation matrix (OWASP API1 BOLA, API3 property level, API5 function level) over every route in
+chalicelib.api.routing.ROUTES.
+
+The world, built inside the `aws` fixture's in-memory AWS from seed_demo's organisations plus one organisation and
+keys made with chalicelib.services.admin:
+
+  tenant A  Flexible Routeways Norfolk: prime `trobius`, subcontractors `kings-lynn-works` (L3) and
+            `broadland-mentors` (L2), referrer `jobcentre-plus-norwich`, finance = trobius finance
+            (+ trobius' 'referrer+provider' key from conftest: a prime that also refers)
+  tenant B  Work Choice: prime `pathway-employment-prime`, subcontractors `brightside-supported-employment` and
+            `riverside-disability-works`, referrer `remploy-referrals` (created here), finance = pathway finance
+  outsider  `dwp-commissioning` (admin), and callers with an unknown key / no key at all
+
+Per tenant: a referral still waiting for acknowledgement (sub1), a started referral with a payment line (sub2: A an
+evidence claim 'submitted', B an earned job-start line 'approved'), a referral whose earned line is in the prime's
+claim file (sub1), the claim file, and the acknowledgement flag the nightly run raises on 2026-11-27.
+
+Every caller calls every endpoint on every object. The matrix (caller x endpoint/object -> status) is printed
+(`pytest -s`). The test fails on any 2xx where the caller is not entitled, on anything other than 401 for an
+unauthenticated caller, on any response (2xx or not) that carries another tenant's ids or participant data, and on
+any refused write that changed something. Writes by entitled callers are not made in the matrix (they would move the
+objects on); they are made afterwards as positive controls, which only check that authorisation let them through.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from datetime import date
+
+from tests.conftest import TODAY
+
+NORFOLK, WORK_CHOICE = "flexible-routeways-norfolk", "work-choice"
+PERIOD = TODAY[:7]
+RUN_DATE = "2026-11-27"  # the first day after the 2-working-day acknowledgement deadline of a 2026-11-24 referral
+UNKNOWN_KEY = "rp_" + "Z" * 43
+
+STEP_BODIES = {
+    "acknowledgement": {"decision": "accept", "date": TODAY},
+    "start": {"date": TODAY},
+    "did-not-start": {"date": TODAY, "reason": "failed_to_attend"},
+    "assessments": {"date": TODAY},
+    "action-plans": {"date": TODAY, "document_ref": "AP-M"},
+    "reviews": {"date": TODAY},
+    "outcomes": {"type": "job_start", "date": TODAY, "employer_name": "Matrix Ltd", "hours_per_week": 20,
+                 "weekly_earnings_pence": 24000},
+    "module": {"module_id": "transitional-supported-employment", "date": TODAY},
+    "transfer": {"to_provider_id": None, "date": TODAY, "handover": {"date": TODAY, "document_ref": "HO-M"}},
+    "exit": {"date": TODAY, "reason": "withdrew", "exit_review": {"date": TODAY, "destination": "unemployed"}},
+}
+STEPS = list(STEP_BODIES)
+
+
+# ------------------------------------------------------------------ the world
+
+
+@dataclass
+class Tenant:
+    name: str
+    programme: str
+    prime: str
+    subs: tuple[str, str]
+    referrer: str
+    fee_id: str
+    eligibility: dict
+
+
+TENANTS = {
+    "A": Tenant("A", NORFOLK, "trobius", ("kings-lynn-works", "broadland-mentors"), "jobcentre-plus-norwich",
+                "level-2-support", {"seeking_work": True, "right_to_work": True}),
+    "B": Tenant("B", WORK_CHOICE, "pathway-employment-prime",
+                ("brightside-supported-employment", "riverside-disability-works"), "remploy-referrals",
+                "service-and-outcome", {"disabled": True, "right_to_work": True}),
+}
+
+
+@dataclass
+class Caller:
+    code: str
+    org: str | None
+    role: str
+    key: str | None
+
+    @property
+    def roles(self) -> set[str]:
+        return set(self.role.split("+")) if self.org else set()
+
+
+@dataclass
+class Ref:
+    label: str
+    tenant: Tenant
+    id: str
+    holder: str
+    person: dict
+    reference: str = ""
+
+    @property
+    def viewers(self) -> set[str]:
+        return {self.tenant.referrer, self.holder, self.tenant.prime}
+
+    @property
+    def markers(self) -> list[str]:
+        p = self.person
+        return [self.id, p["nino"], p["given_name"], p["family_name"], p["postcode"], p["date_of_birth"],
+                self.reference]
+
+
+@dataclass
+class Line:
+    label: str
+    tenant: Tenant
+    id: str
+    payee: str
+    referral: Ref
+
+    @property
+    def viewers(self) -> set[str]:
+        return {self.payee, self.tenant.prime}
+
+
+@dataclass
+class File:
+    label: str
+    tenant: Tenant
+    id: str
+    payees: tuple[str, ...] = ()
+
+    @property
+    def viewers(self) -> set[str]:
+        """Who may GET the file: the prime that cut it."""
+        return {self.tenant.prime}
+
+    @property
+    def id_viewers(self) -> set[str]:
+        """Who may know its id: also the payees, whose filed lines name it (claim_file_id)."""
+        return self.viewers | set(self.payees)
+
+
+@dataclass
+class Flag:
+    label: str
+    tenant: Tenant
+    id: str
+    referral: Ref
+
+    @property
+    def viewers(self) -> set[str]:
+        return {self.referral.holder, self.tenant.prime}
+
+
+@dataclass
+class World:
+    api: object
+    keys: dict
+    callers: list[Caller] = field(default_factory=list)
+    refs: list[Ref] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
+    files: list[File] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)
+
+    def key(self, org: str, role: str) -> str:
+        return self.keys[org][role]
+
+    def post(self, path, org, role, body):
+        reply = self.api.post(path, self.key(org, role), body)
+        assert reply.status in (200, 201), (path, reply.status, reply.body)
+        return reply.body
+
+
+_NINO = itertools.count(1)
+
+
+def _person(tenant: Tenant) -> dict:
+    n = next(_NINO)
+    return {"nino": f"J{tenant.name}{481000 + n:06d}C", "given_name": f"Gwendolyn{tenant.name}{n:03d}x",
+            "family_name": f"Pemberton{tenant.name}{n:03d}y",
+            "date_of_birth": f"{1960 + n % 40}-0{1 + n % 9}-1{n % 10}",
+            "postcode": f"PE{10 + n % 80} {n % 10}EZ", "eligibility": dict(tenant.eligibility)}
+
+
+def _refer(w: World, tenant: Tenant, holder: str, label: str, steps: list[str]) -> Ref:
+    person = _person(tenant)
+    body = {"programme_id": tenant.programme, "provider_id": holder, "support_level": "standard",
+            "consent": {"given": True, "date": TODAY}, "participant": person}
+    created = w.post("/referrals", tenant.referrer, "referrer", body)
+    ref = Ref(label, tenant, created["id"], holder, person, created["participant"]["reference"])
+    for step in steps:
+        w.post(f"/referrals/{ref.id}/{step}", holder, "provider", STEP_BODIES[step])
+    w.refs.append(ref)
+    return ref
+
+
+def _line_of(w: World, ref: Ref) -> dict:
+    items = w.api.get("/claims?limit=200", w.key(ref.tenant.prime, "finance")).body["items"]
+    mine = [i for i in items if i["referral_id"] == ref.id and i["kind"] in ("earned", "claim")]
+    assert len(mine) == 1, mine
+    return mine[0]
+
+
+def build_world(api, keys) -> World:
+    from chalicelib.services import nightly
+    from chalicelib.services.admin import create_api_key, create_organisation
+
+    orgs = keys["organisations"]
+    create_organisation("remploy-referrals", "Remploy referrals (Work Choice referrer)", "referrer")
+    orgs["remploy-referrals"] = {"referrer": create_api_key("remploy-referrals", ["referrer"], "matrix")[0]}
+    w = World(api, orgs)
+
+    for t in TENANTS.values():
+        w.callers += [Caller(f"{t.name}.ref", t.referrer, "referrer", orgs[t.referrer]["referrer"]),
+                      Caller(f"{t.name}.P/p", t.prime, "provider", orgs[t.prime]["provider"]),
+                      Caller(f"{t.name}.P/f", t.prime, "finance", orgs[t.prime]["finance"])]
+        if "referrer+provider" in orgs[t.prime]:
+            w.callers.append(Caller(f"{t.name}.P/rp", t.prime, "referrer+provider", orgs[t.prime]["referrer+provider"]))
+        for i, sub in enumerate(t.subs, start=1):
+            w.callers += [Caller(f"{t.name}.s{i}/p", sub, "provider", orgs[sub]["provider"]),
+                          Caller(f"{t.name}.s{i}/f", sub, "finance", orgs[sub]["finance"])]
+    w.callers += [Caller("admin", "dwp-commissioning", "admin", orgs["dwp-commissioning"]["admin"]),
+                  Caller("badkey", None, "-", UNKNOWN_KEY), Caller("nokey", None, "-", None)]
+
+    for t in TENANTS.values():
+        sub1, sub2 = t.subs
+        _refer(w, t, sub1, f"{t.name}.ref-waiting", [])
+        # The referral whose earned line goes into the prime's claim file.
+        filed = _refer(w, t, sub1, f"{t.name}.ref-filed",
+                       ["acknowledgement", "start"] + (["assessments", "outcomes"] if t.programme == WORK_CHOICE
+                                                       else []))
+        line = _line_of(w, filed)
+        cut = w.post("/claim-files", t.prime, "finance", {"programme_id": t.programme, "period": PERIOD})
+        assert cut["line_count"] == 1, cut
+        w.files.append(File(f"{t.name}.file", t, cut["id"], (sub1,)))
+        w.lines.append(Line(f"{t.name}.line-filed", t, line["line_id"], sub1, filed))
+        # A started referral with a line not in any file: A an evidence claim (submitted), B an earned line.
+        live = _refer(w, t, sub2, f"{t.name}.ref-live",
+                      ["acknowledgement", "start"] + (["assessments", "outcomes"] if t.programme == WORK_CHOICE
+                                                      else []))
+        if t.programme == NORFOLK:
+            w.post("/claims", sub2, "provider", {"referral_id": live.id, "fee_id": t.fee_id, "amount_pence": 12_345,
+                                                 "event_date": TODAY, "evidence_ref": "EV-MATRIX"})
+        w.lines.append(Line(f"{t.name}.line-live", t, _line_of(w, live)["line_id"], sub2, live))
+
+    nightly.run(date.fromisoformat(RUN_DATE))
+    for t in TENANTS.values():
+        waiting = next(r for r in w.refs if r.label == f"{t.name}.ref-waiting")
+        flags = api.get("/compliance/flags?limit=200", orgs[t.prime]["provider"]).body["items"]
+        mine = [f for f in flags if f["referral_id"] == waiting.id and f["rule"] == "acknowledge"]
+        assert len(mine) == 1, flags
+        w.flags.append(Flag(f"{t.name}.flag", t, mine[0]["id"], waiting))
+    return w
+
+
+# ------------------------------------------------------------------ calls
+
+
+@dataclass
+class Call:
+    route: str                 # "METHOD /path/{template}" exactly as in ROUTES
+    obj: str                   # the object's label
+    method: str
+    path: str
+    body: dict | None
+    entitled: object           # Caller -> bool
+    write: bool = False
+    snapshot: object = None    # () -> comparable state of the target, for refused writes
+
+
+def _ref_snapshot(w: World, ref: Ref):
+    def snap():
+        prime = w.key(ref.tenant.prime, "provider")
+        view = w.api.get(f"/referrals/{ref.id}", prime).body
+        events = w.api.get(f"/referrals/{ref.id}/events?limit=200", prime).body
+        return (view.get("version"), view.get("status"), view.get("provider_org_id"), len(events.get("items", [])))
+    return snap
+
+
+def _lines_snapshot(w: World, tenant: Tenant):
+    def snap():
+        items = w.api.get("/claims?limit=200", w.key(tenant.prime, "finance")).body["items"]
+        return sorted((i["line_id"], i["status"], i["amount_pence"], i["claim_file_id"]) for i in items)
+    return snap
+
+
+def _world_snapshot(w: World):
+    state = []
+    for t in TENANTS.values():
+        for key in (w.key(t.prime, "provider"), w.key(t.referrer, "referrer")):
+            items = w.api.get("/referrals?limit=100", key).body["items"]
+            state.append(sorted((i["id"], i["version"], i["status"], i["provider_org_id"]) for i in items))
+        state.append(_lines_snapshot(w, t)())
+        state.append(sorted((f["id"], f["status"]) for f in w.api.get(
+            "/compliance/flags?limit=200", w.key(t.prime, "provider")).body["items"]))
+    for f in w.files:
+        state.append(w.api.get(f"/claim-files/{f.id}", w.key(f.tenant.prime, "finance")).body["line_count"])
+    return state
+
+
+def _lists_snapshot(w: World):
+    """Cheap: every tenant's referral list (prime and referrer views) and payment lines."""
+    def snap():
+        state = []
+        for t in TENANTS.values():
+            for key in (w.key(t.prime, "provider"), w.key(t.referrer, "referrer")):
+                items = w.api.get("/referrals?limit=100", key).body["items"]
+                state.append(sorted((i["id"], i["version"], i["status"]) for i in items))
+            state.append(_lines_snapshot(w, t)())
+        return state
+    return snap
+
+
+def _has(c: Caller, role: str) -> bool:
+    return role in c.roles
+
+
+def _other_sub(ref: Ref) -> str:
+    return next(s for s in ref.tenant.subs if s != ref.holder)
+
+
+def build_calls(w: World) -> list[Call]:
+    calls: list[Call] = []
+    everyone = lambda c: c.org is not None  # noqa: E731 - any valid key
+    public = lambda c: True  # noqa: E731
+
+    calls.append(Call("GET /health", "-", "GET", "/health", None, public))
+    calls.append(Call("GET /openapi.json", "-", "GET", "/openapi.json", None, public))
+    calls.append(Call("GET /programmes", "-", "GET", "/programmes", None, everyone))
+    for t in TENANTS.values():
+        calls.append(Call("GET /programmes/{programme_id}", f"{t.name}.programme", "GET", f"/programmes/{t.programme}",
+                          None, everyone))
+    for route, path in (("GET /referrals", "/referrals?limit=100"), ("GET /claims", "/claims?limit=200"),
+                        ("GET /payments/cascade", f"/payments/cascade?period={PERIOD}"),
+                        ("GET /compliance/flags", "/compliance/flags?limit=200"),
+                        ("GET /compliance/runs/{run_date}", f"/compliance/runs/{RUN_DATE}")):
+        calls.append(Call(route, "(list)", "GET", path, None, everyone))  # entitled to its own slice only
+
+    for t in TENANTS.values():
+        body = {"programme_id": t.programme, "provider_id": t.subs[0], "support_level": "standard",
+                "consent": {"given": True, "date": TODAY}, "participant": _person(t)}
+        calls.append(Call("POST /referrals", f"{t.name}.new", "POST", "/referrals", body,
+                          lambda c: _has(c, "referrer"), write=True, snapshot=_lists_snapshot(w)))
+
+    for ref in w.refs:
+        visible = lambda c, r=ref: c.org in r.viewers  # noqa: E731
+        snap = _ref_snapshot(w, ref)
+        calls.append(Call("GET /referrals/{referral_id}", ref.label, "GET", f"/referrals/{ref.id}", None, visible))
+        calls.append(Call("GET /referrals/{referral_id}/events", ref.label, "GET", f"/referrals/{ref.id}/events",
+                          None, visible))
+        for step in STEPS:
+            body = json.loads(json.dumps(STEP_BODIES[step]))
+            if step == "transfer":
+                body["to_provider_id"] = _other_sub(ref)
+                entitled = lambda c, r=ref: _has(c, "provider") and c.org in (r.holder, r.tenant.prime)  # noqa: E731
+            else:
+                entitled = lambda c, r=ref: _has(c, "provider") and c.org == r.holder  # noqa: E731
+            calls.append(Call(f"POST /referrals/{{referral_id}}/{step}", ref.label, "POST",
+                              f"/referrals/{ref.id}/{step}", body, entitled, write=True, snapshot=snap))
+        calls.append(Call("POST /referrals/{referral_id}/re-referrals", ref.label, "POST",
+                          f"/referrals/{ref.id}/re-referrals", {"consent": {"given": True, "date": TODAY}},
+                          lambda c, r=ref: _has(c, "referrer") and c.org in r.viewers, write=True, snapshot=snap))
+        calls.append(Call("POST /claims", ref.label, "POST", "/claims",
+                          {"referral_id": ref.id, "fee_id": ref.tenant.fee_id, "amount_pence": 100,
+                           "event_date": TODAY, "evidence_ref": "EV-M"},
+                          lambda c, r=ref: _has(c, "provider") and c.org == r.holder, write=True,
+                          snapshot=_lines_snapshot(w, ref.tenant)))
+
+    for line in w.lines:
+        snap = _lines_snapshot(w, line.tenant)
+        decider = lambda c, ln=line: _has(c, "finance") and c.org == ln.tenant.prime  # noqa: E731
+        calls.append(Call("GET /claims/{line_id}", line.label, "GET", f"/claims/{line.id}", None,
+                          lambda c, ln=line: c.org in ln.viewers))
+        for action, body in (("approve", {}), ("reject", {"reason": "matrix"}), ("clawback", {"reason": "matrix"})):
+            calls.append(Call(f"POST /claims/{{line_id}}/{action}", line.label, "POST", f"/claims/{line.id}/{action}",
+                              body, decider, write=True, snapshot=snap))
+        calls.append(Call("POST /claims/decisions", line.label, "POST", "/claims/decisions",
+                          {"line_ids": [line.id], "decision": "reject", "reason": "matrix"}, decider, write=True,
+                          snapshot=snap))
+
+    for f in w.files:
+        calls.append(Call("GET /claim-files/{claim_file_id}", f.label, "GET", f"/claim-files/{f.id}", None,
+                          lambda c, fl=f: c.org in fl.viewers))
+    for t in TENANTS.values():
+        other = next(o for o in TENANTS.values() if o is not t)
+        cutter = lambda c, tt=t: _has(c, "finance") and c.org == tt.prime  # noqa: E731
+        calls.append(Call("POST /claim-files", f"{t.name}.programme", "POST", "/claim-files",
+                          {"programme_id": t.programme, "period": PERIOD}, cutter, write=True,
+                          snapshot=_lists_snapshot(w)))
+        # A payee from the other tenant: nobody may put another prime's subcontractor's lines in a file.
+        calls.append(Call("POST /claim-files", f"{t.name}.prog+{other.name}.payee", "POST", "/claim-files",
+                          {"programme_id": t.programme, "period": PERIOD, "payee_org_id": other.subs[1]},
+                          cutter, write=True, snapshot=_lists_snapshot(w)))
+    return calls
+
+
+# ------------------------------------------------------------------ checks
+
+
+def _markers_hidden_from(w: World, caller: Caller) -> list[str]:
+    hidden: list[str] = []
+    for ref in w.refs:
+        if caller.org not in ref.viewers:
+            hidden += ref.markers
+    for line in w.lines:
+        if caller.org not in line.viewers:
+            hidden.append(line.id)
+    for f in w.files:
+        if caller.org not in f.id_viewers:
+            hidden.append(f.id)
+    for flag in w.flags:
+        if caller.org not in flag.viewers:
+            hidden.append(flag.id)
+    return [m for m in hidden if m]
+
+
+def _send(w: World, caller: Caller, call: Call):
+    return w.api.call(call.method, call.path, caller.key, call.body)  # key None: no Authorization header
+
+
+def _leaks(w: World, caller: Caller, call: Call, reply) -> list[str]:
+    sent = call.path + json.dumps(call.body or {})
+    text = json.dumps(reply.body) + json.dumps(reply.headers)
+    return [m for m in _markers_hidden_from(w, caller) if m in text and m not in sent]
+
+
+def _entitled_to_route(caller: Caller, call: Call) -> bool:
+    return bool(call.entitled(caller))
+
+
+def _print_matrix(w: World, calls: list[Call], cells: dict) -> None:
+    codes = [c.code for c in w.callers]
+    width = max(len(c) for c in codes) + 1
+    print("\n\nAUTHORISATION MATRIX  (status; * = entitled, = = entitled write left for the positive controls, "
+          "! = violation)")
+    print("callers: " + ", ".join(f"{c.code}={c.org or '-'}:{c.role}" for c in w.callers))
+    head = f"{'endpoint':46} {'object':18}" + "".join(f"{c:>{width}}" for c in codes)
+    print(head)
+    print("-" * len(head))
+    for i, call in enumerate(calls):
+        row = "".join(f"{cells[(i, c)]:>{width}}" for c in codes)
+        print(f"{call.route:46} {call.obj:18}" + row)
+    print()
+
+
+def test_authorisation_matrix(api, keys):
+    w = build_world(api, keys)
+    calls = build_calls(w)
+
+    # Every GET and POST route is in the matrix.
+    from chalicelib.api.routing import ROUTES
+
+    declared = {f"{r.method} {r.path}" for r in ROUTES}
+    covered = {c.route for c in calls}
+    assert declared - covered == set(), f"routes missing from the matrix: {sorted(declared - covered)}"
+    assert covered - declared == set(), f"matrix routes that do not exist: {sorted(covered - declared)}"
+
+    # The leak detector looks for strings the API really returns: each referral's markers are in its own view.
+    for ref in w.refs:
+        own = json.dumps(api.get(f"/referrals/{ref.id}", w.key(ref.tenant.prime, "provider")).body)
+        assert all(m in own for m in ref.markers), (ref.markers, own[:300])
+
+    world_before = _world_snapshot(w)
+    cells: dict = {}
+    violations: list[str] = []
+    entitled_gets_refused: list[str] = []
+    for i, call in enumerate(calls):
+        needs_auth = call.route not in ("GET /health", "GET /openapi.json")
+        before = call.snapshot() if call.write else None  # refused writes leave the target as it was
+        writers = []
+        for caller in w.callers:
+            entitled = _entitled_to_route(caller, call)
+            if entitled and call.write:
+                cells[(i, caller.code)] = "="
+                continue
+            reply = _send(w, caller, call)
+            writers.append(caller.code)
+            mark = "*" if entitled else ""
+            problems = []
+            if needs_auth and caller.org is None and reply.status != 401:
+                problems.append(f"unauthenticated caller got {reply.status}, not 401")
+            if not entitled and 200 <= reply.status < 300:
+                problems.append(f"not entitled but got {reply.status}")
+            if entitled and not call.write and reply.status != 200:
+                entitled_gets_refused.append(f"{caller.code} {call.route} [{call.obj}] -> {reply.status} "
+                                             f"{reply.body}")
+            leaked = _leaks(w, caller, call, reply)
+            if leaked:
+                problems.append(f"response leaks {leaked[:4]}")
+            if problems:
+                mark = "!"
+                violations.append(f"{caller.code} ({caller.org}:{caller.role}) {call.method} {call.path} "
+                                  f"[{call.obj}] -> {reply.status}: {'; '.join(problems)} | "
+                                  f"{json.dumps(reply.body)[:300]}")
+            cells[(i, caller.code)] = f"{reply.status}{mark}"
+        if call.write and call.snapshot() != before:
+            violations.append(f"{call.method} {call.path} [{call.obj}]: the refused calls of {writers} changed the "
+                              f"target")
+
+    _print_matrix(w, calls, cells)
+    unchanged = _world_snapshot(w) == world_before
+
+    # Positive controls: every write the matrix skipped is let through authorisation for its entitled caller (the
+    # programme's rules may still refuse it, 409/422, but never 401/403/404). Transfers go last, steps in order.
+    refused = []
+    order = {step: n for n, step in enumerate(STEPS)}
+    skipped = [(call, caller) for call in calls if call.write for caller in w.callers
+               if _entitled_to_route(caller, call)]
+    skipped.sort(key=lambda cc: (cc[0].route == "POST /referrals/{referral_id}/transfer",
+                                 order.get(cc[0].route.rsplit("/", 1)[-1], -1)))
+    for call, caller in skipped:
+        reply = _send(w, caller, call)
+        if reply.status in (401, 403, 404):
+            refused.append(f"{caller.code} {call.route} [{call.obj}] -> {reply.status} {reply.body.get('detail')}")
+    print(f"positive controls: {len(skipped)} entitled writes, {len(refused)} refused by authorisation")
+
+    report = []
+    if violations:
+        print("VIOLATIONS:\n  " + "\n  ".join(violations))
+        report.append(f"{len(violations)} authorisation violation(s):\n" + "\n".join(violations))
+    if not unchanged:
+        report.append("the refused calls changed the world (lists, lines, flags or files)")
+    if entitled_gets_refused:
+        report.append("entitled reads were refused:\n" + "\n".join(entitled_gets_refused))
+    if refused:
+        report.append("entitled writes refused by authorisation:\n" + "\n".join(refused))
+    assert not report, "\n\n".join(report)
+
+
+# ------------------------------------------------------------------ property level: mass assignment
+
+FORBIDDEN_FIELDS = ("status", "amount_pence", "payee_org_id", "prime_org_id", "organisation", "org_id", "version",
+                    "line_id", "referrer_org_id", "provider_org_id", "id", "kind", "claim_file_id",
+                    "participant_hash", "milestones_earned", "management_fee_bp", "created_by", "decided_by")
+
+
+def _declared(schema_cls, location: tuple[str, ...]) -> set[str]:
+    schema = schema_cls()
+    for name in location:
+        schema = schema.fields[name].schema
+    return set(schema.fields)
+
+
+def test_mass_assignment_is_refused_with_unknown_field_and_changes_nothing(api, keys):
+    """Every POST body (and every nested object in it) refuses each field a caller may not set, with 422
+    unknown_field, as the entitled caller on a real object; nothing changes. Fields that the schema does declare
+    (amount_pence on a claim, payee_org_id on a claim-file cut) are listed, and their abuse is covered by the
+    matrix and the fuzz tests."""
+    from chalicelib.api.routing import ROUTES
+
+    w = build_world(api, keys)
+    a = TENANTS["A"]
+    live = next(r for r in w.refs if r.label == "A.ref-live")
+    waiting = next(r for r in w.refs if r.label == "A.ref-waiting")
+    line_live = next(ln for ln in w.lines if ln.label == "A.line-live")
+    line_filed = next(ln for ln in w.lines if ln.label == "A.line-filed")
+    sub1, sub2 = a.subs
+
+    def step(ref, name, org):
+        body = json.loads(json.dumps(STEP_BODIES[name]))
+        if name == "transfer":
+            body["to_provider_id"] = _other_sub(ref)
+        return (f"/referrals/{ref.id}/{name}", w.key(org, "provider"), body)
+
+    targets = {
+        "POST /referrals": ("/referrals", w.key(a.referrer, "referrer"),
+                            {"programme_id": a.programme, "provider_id": sub1, "support_level": "standard",
+                             "consent": {"given": True, "date": TODAY}, "participant": _person(a)}),
+        "POST /referrals/{referral_id}/acknowledgement": step(waiting, "acknowledgement", sub1),
+        "POST /referrals/{referral_id}/re-referrals": (f"/referrals/{live.id}/re-referrals",
+                                                       w.key(a.referrer, "referrer"),
+                                                       {"consent": {"given": True, "date": TODAY},
+                                                        "eligibility": dict(a.eligibility)}),
+        "POST /claims": ("/claims", w.key(sub2, "provider"),
+                         {"referral_id": live.id, "fee_id": a.fee_id, "amount_pence": 100, "event_date": TODAY,
+                          "evidence_ref": "EV-M"}),
+        "POST /claims/{line_id}/approve": (f"/claims/{line_live.id}/approve", w.key(a.prime, "finance"), {}),
+        "POST /claims/{line_id}/reject": (f"/claims/{line_live.id}/reject", w.key(a.prime, "finance"),
+                                          {"reason": "mass"}),
+        "POST /claims/decisions": ("/claims/decisions", w.key(a.prime, "finance"),
+                                   {"line_ids": [line_live.id], "decision": "approve"}),
+        "POST /claims/{line_id}/clawback": (f"/claims/{line_filed.id}/clawback", w.key(a.prime, "finance"),
+                                            {"reason": "mass"}),
+        "POST /claim-files": ("/claim-files", w.key(a.prime, "finance"), {"programme_id": a.programme,
+                                                                          "period": PERIOD}),
+    }
+    for name in STEPS:
+        targets.setdefault(f"POST /referrals/{{referral_id}}/{name}", step(live, name, sub2))
+
+    posts = [r for r in ROUTES if r.method == "POST"]
+    assert {f"POST {r.path}" for r in posts} == set(targets), "every POST route has a mass-assignment target"
+
+    before = _world_snapshot(w)
+    table, failures, declared_notes = [], [], []
+    for route in posts:
+        label = f"POST {route.path}"
+        path, key, base = targets[label]
+        locations = [()] + [(n,) for n, f in route.body().fields.items() if hasattr(f, "schema")]
+        locations += [(n, m) for (n,) in locations[1:] for m, g in route.body().fields[n].schema.fields.items()
+                      if hasattr(g, "schema")]
+        for location in locations:
+            declared = _declared(route.body, location)
+            for name in FORBIDDEN_FIELDS:
+                where = ".".join(location + (name,))
+                if name in declared:
+                    declared_notes.append(f"{label}: {where} is a declared field")
+                    continue
+                body = json.loads(json.dumps(base))
+                parent = body
+                for part in location:
+                    parent = parent.setdefault(part, {})
+                parent[name] = "mallory" if name not in ("version", "amount_pence", "management_fee_bp") else 99
+                reply = api.post(path, key, body)
+                errors = reply.body.get("errors") if isinstance(reply.body, dict) else None
+                ok = (reply.status == 422 and reply.headers.get("content-type", "").startswith("application/problem")
+                      and errors == [{"field": where, "rule": "unknown_field", "message": "Unknown field."}])
+                table.append(f"{label:48} {where:40} {reply.status}{'' if ok else ' !'}")
+                if not ok:
+                    failures.append(f"{label} with {where}: {reply.status} {json.dumps(reply.body)[:300]}")
+
+    print("\n\nMASS ASSIGNMENT (route, field -> status; ! = not refused as unknown_field)")
+    print("\n".join(table))
+    print("declared (by design, not mass assignment):\n  " + "\n  ".join(sorted(set(declared_notes))))
+    assert not failures, f"{len(failures)} mass-assignment field(s) not refused:\n" + "\n".join(failures)
+    assert _world_snapshot(w) == before, "a refused mass-assignment request changed something"
+
+
+# ------------------------------------------------------------------ specific findings, one test each
+
+
+def test_a_prime_cannot_cut_claim_files_for_a_programme_it_does_not_deliver(api, keys):
+    """API5 (function level). chalicelib/services/claim_files.py `cut` checks the finance role and that the caller
+    is a prime, but not that the prime delivers the programme: Work Choice's prime gets a 201 and a claim-file
+    record (cf-flexible-routeways-norfolk-...-pathway-employment-prime) in Norfolk's programme. It holds no lines
+    (they are filtered by prime), so nothing leaks - but the call should be refused (403/404/422)."""
+    w = build_world(api, keys)
+    b = TENANTS["B"]
+    reply = api.post("/claim-files", w.key(b.prime, "finance"), {"programme_id": NORFOLK, "period": PERIOD})
+    assert not 200 <= reply.status < 300, f"{b.prime} cut a {NORFOLK} claim file: {reply.status} {reply.body}"
+
+
+def test_run_summary_counts_only_the_callers_organisations(api, keys):
+    """API3 (property level). GET /compliance/runs/{run_date} is documented as '... tranches paid, referrals closed,
+    programme checks (your organisations only)' and filters `flags` and `checks` by the caller's organisations, but
+    chalicelib/api/compliance.py:56-58 copies `tranches`, `tranche_pence`, `closed` and `items_read` from the
+    whole run: a Norfolk subcontractor (or any key, even a referrer's) sees how much Work Choice's providers were
+    paid that night."""
+    from chalicelib.services import nightly
+
+    w = build_world(api, keys)
+    on = "2026-12-24"  # Work Choice's first service-fee tranche for a 2026-11-24 start falls due
+    counts = nightly.run(date.fromisoformat(on))["counts"]
+
+    def total(value) -> int:  # a number, or numbers per organisation (as the run now keeps them)
+        return sum(value.values()) if isinstance(value, dict) else int(value or 0)
+
+    assert total(counts.get("tranches")) >= 1 and total(counts.get("tranche_pence")) > 0, counts
+    for caller in ("kings-lynn-works", "provider"), ("trobius", "finance"), ("jobcentre-plus-norwich", "referrer"):
+        reply = api.get(f"/compliance/runs/{on}", w.key(*caller))
+        assert reply.status == 200, reply.body
+        # Norfolk pays no service-fee tranches at all: all of these are Work Choice's.
+        seen = {k: reply.body[k] for k in ("tranches", "tranche_pence")}
+        assert seen == {"tranches": 0, "tranche_pence": 0}, f"{caller[0]} sees another tenant's totals: {seen}"
