@@ -49,10 +49,32 @@ def document() -> dict:
         op["responses"]["500"] = {"description": "Internal error", "content": {
             "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
         paths.setdefault(route.path, {})[route.method.lower()] = op
+    _link_created_resources(paths)
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
     # Validator bounds on decimal fields come out as Decimal: publish them as plain JSON numbers.
     return json.loads(json.dumps(spec.to_dict(), default=lambda v: int(v) if v == int(v) else str(v)))
+
+
+# A created resource's id feeds the operations on it (OpenAPI links: what a client, or a stateful test,
+# can do next with what it just created).
+_CREATORS = {"/referrals": "referral_id", "/claims": "line_id", "/claim-files": "claim_file_id"}
+_ID_FIELDS = {"/referrals": "id", "/claims": "line_id", "/claim-files": "id"}
+
+
+def _link_created_resources(paths: dict) -> None:
+    for creator, param in _CREATORS.items():
+        created = paths.get(creator, {}).get("post", {}).get("responses", {}).get("201")
+        if created is None:
+            continue
+        links = {}
+        for path, operations in paths.items():
+            if f"{{{param}}}" not in path:
+                continue
+            for method, op in operations.items():
+                links[op["operationId"]] = {"operationId": op["operationId"],
+                                            "parameters": {param: f"$response.body#/{_ID_FIELDS[creator]}"}}
+        created["links"] = links
 
 
 def _operation_id(route) -> str:

@@ -295,11 +295,16 @@ SEQUENCE = {
 WORK_CHOICE_STEPS = {"module"}  # Norfolk has no modules: a Work Choice referral exercises module moves
 
 
-def test_openapi_has_no_links_so_the_sequence_is_explicit(published_schema):
-    """No operation of the published spec declares OpenAPI `links` (noted, not edited): the journey is exercised
-    by test_step_sequence, and by schemathesis' inferred links in test_stateful_workflow_with_inferred_links."""
-    raw = json.dumps(published_schema.raw_schema["paths"])
-    assert '"links"' not in raw
+def test_openapi_links_lead_from_a_created_resource_to_the_operations_on_it(published_schema):
+    """POST /referrals, /claims and /claim-files declare OpenAPI `links` from the new id to every operation on it
+    (the journey is also exercised explicitly by test_step_sequence)."""
+    paths = published_schema.raw_schema["paths"]
+    operation_ids = {op["operationId"] for ops in paths.values() for op in ops.values()}
+    for creator, param in (("/referrals", "referral_id"), ("/claims", "line_id"), ("/claim-files", "claim_file_id")):
+        links = paths[creator]["post"]["responses"]["201"]["links"]
+        expected = {op["operationId"] for path, ops in paths.items() if f"{{{param}}}" in path for op in ops.values()}
+        assert set(links) == expected and expected <= operation_ids
+        assert all(list(link["parameters"]) == [param] for link in links.values())
 
 
 @pytest.mark.parametrize("step", list(SEQUENCE))
