@@ -12,6 +12,7 @@ Against AWS, the usual AWS_PROFILE / AWS_REGION apply and REFPAY_STAGE picks the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -149,6 +150,54 @@ def cmd_local(args) -> int:
         return child.wait()
     finally:
         server.stop()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def local_server_process(workdir: Path, extra_env: dict | None = None, launcher: list[str] | None = None,
+                         start_timeout: float = 90):
+    """`manage.py local` in a child process on free ports of 127.0.0.1, for tests and benchmarks: yields
+    (port, db_port, keys file, log file) once /health answers; stops the whole process group on exit."""
+    import time
+    import urllib.request
+
+    port, db_port = _free_port(), _free_port()
+    keys_file, log_path = workdir / "demo-keys.json", workdir / "server.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "REFPAY_"))}
+    env.update(extra_env or {})
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, *(launcher or ["manage.py"]), "local", "--port", str(port),
+                                 "--db-port", str(db_port), "--keys-file", str(keys_file)], cwd=ROOT, env=env,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + start_timeout
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("local server did not start:\n" + log_path.read_text())
+                time.sleep(0.3)
+            yield port, db_port, keys_file, log_path
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,10 +30,7 @@ import contextlib
 import copy
 import json
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -418,12 +415,6 @@ def print_latency(results: list[tuple[str, dict]], runs: int) -> None:
 # ---------------------------------------------------------------------------------------------- 3. throughput
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # `manage.py local`, with moto's rollback copy skipped in its embedded DynamoDB (the app runs unchanged).
 _WITHOUT_ROLLBACK_COPY = """
 import copy, sys, types
@@ -438,40 +429,12 @@ sys.exit(manage.main(sys.argv[1:]))
 
 @contextlib.contextmanager
 def local_server(workdir: Path, keep_copies: bool = True):
-    """`manage.py local` on free ports of 127.0.0.1, stopped (its process group, which it leads) on exit."""
-    port, db_port = _free_port(), _free_port()
-    keys_file = workdir / "demo-keys.json"
-    log_path = workdir / "server.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "REFPAY_"))}
-    env["REFPAY_TODAY"] = TODAY  # the same pinned date as the in-process runs
-    log = open(log_path, "w")
+    """`manage.py local` on free ports of 127.0.0.1 (optionally without moto's rollback copies), stopped on exit."""
+    import manage
+
     launcher = ["manage.py"] if keep_copies else ["-c", _WITHOUT_ROLLBACK_COPY]
-    proc = subprocess.Popen([sys.executable, *launcher, "local", "--port", str(port), "--db-port", str(db_port),
-                             "--keys-file", str(keys_file)], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("local server did not start:\n" + log_path.read_text())
-            time.sleep(0.3)
-        yield port, json.loads(keys_file.read_text()), log_path
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        log.close()
+    with manage.local_server_process(workdir, {"REFPAY_TODAY": TODAY}, launcher) as (port, _db, keys_file, log):
+        yield port, json.loads(keys_file.read_text()), log
 
 
 def load(port: int, key: str, clients: int, duration: float, max_requests: int) -> dict:

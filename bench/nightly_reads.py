@@ -123,8 +123,6 @@ def main() -> int:
         built = time.perf_counter() - t0
 
         counter = ReadCounter()
-        from pynamodb.models import Model  # noqa: F401  (the models' clients are created on first use)
-
         from chalicelib.services import nightly
         from chalicelib.store.models import ReferralItem
 

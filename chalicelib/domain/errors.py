@@ -1,7 +1,7 @@
 """Domain exceptions. The API maps each to an RFC 9457 problem in exactly one place."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass

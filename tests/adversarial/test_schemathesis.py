@@ -31,11 +31,8 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -60,12 +57,6 @@ CHECKS = [not_a_server_error, oas.status_code_conformance, oas.content_type_conf
 POSITIVE_EXAMPLES, NEGATIVE_EXAMPLES = 6, 4  # per operation and role: ~10 requests each, ~50 per operation
 SWEEP = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck),
              phases=[Phase.explicit, Phase.generate])  # no shrinking: keeps the run time predictable
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _operations() -> list[tuple[str, str, bool]]:
@@ -131,27 +122,12 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    import manage
+
     tmp = tmp_path_factory.mktemp("schemathesis-server")
-    port, db_port = _free_port(), _free_port()
-    keys_file, log_path = tmp / "demo-keys.json", tmp / "server.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "REFPAY_"))}
-    env["REFPAY_TODAY"] = TODAY  # the same pinned day as the in-process tests: deterministic dates
-    log = open(log_path, "w")
-    proc = subprocess.Popen([sys.executable, "manage.py", "local", "--port", str(port), "--db-port", str(db_port),
-                             "--keys-file", str(keys_file)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("local server did not start:\n" + log_path.read_text())
-            time.sleep(0.3)
+    # The same pinned day as the in-process tests: deterministic dates.
+    with manage.local_server_process(tmp, {"REFPAY_TODAY": TODAY}, start_timeout=60) as (port, db_port, keys_file,
+                                                                                           log_path):
         srv = Server(port, db_port, json.loads(keys_file.read_text()), log_path)
         # Real objects for the path parameters: a started Level 3 referral (its start line, approved), the prime's
         # claim file for the month, and a nightly run.
@@ -164,10 +140,6 @@ def server(tmp_path_factory):
         srv.objects = {"referral_id": rid, "line_id": line_id, "claim_file_id": cut["id"], "run_date": RUN_DATE,
                        "programme_id": NORFOLK}
         yield srv
-    finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture(scope="module")

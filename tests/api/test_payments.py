@@ -5,7 +5,6 @@ import csv
 import io
 import threading
 
-import pytest
 
 from tests.conftest import referral_body
 

@@ -1,24 +1,13 @@
 """Started as a new user would: `manage.py local` serves the API and the README's walk-through works."""
 from __future__ import annotations
 
-import os
 import re
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _walkthrough() -> str:
@@ -30,30 +19,10 @@ def _walkthrough() -> str:
 
 @pytest.fixture
 def local_server(tmp_path):
-    port, db_port = _free_port(), _free_port()
-    keys_file = tmp_path / "demo-keys.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "REFPAY_"))}
-    log = open(tmp_path / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "manage.py", "local", "--port", str(port), "--db-port", str(db_port),
-                             "--keys-file", str(keys_file)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("local server did not start:\n" + (tmp_path / "server.log").read_text())
-            time.sleep(0.3)
-        yield port, keys_file, tmp_path / "server.log"
-    finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=20)
-        log.close()
+    import manage
+
+    with manage.local_server_process(tmp_path, start_timeout=60) as (port, _db_port, keys_file, log):
+        yield port, keys_file, log
 
 
 def test_readme_walkthrough_runs_against_the_local_server(local_server):
