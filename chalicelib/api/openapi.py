@@ -34,7 +34,9 @@ def document() -> dict:
             parameters.append({"in": "query", "schema": route.query})
         if route.method == "POST":
             parameters.append({"in": "header", "name": "Idempotency-Key", "required": False,
-                               "schema": {"type": "string", "minLength": 1, "maxLength": 255}})
+                               "description": "replays the first response; printable characters only",
+                               "schema": {"type": "string", "minLength": 1, "maxLength": 255,
+                                          "pattern": "^[^\\u0000-\\u001F\\u007F]+$"}})
         if parameters:
             op["parameters"] = parameters
         if route.body:

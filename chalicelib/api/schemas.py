@@ -4,6 +4,7 @@ Validator messages start with "[rule]" so a problem response names both the fiel
 """
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate, validates
@@ -36,9 +37,27 @@ def _bool(**kw):
     return StrictBoolean(**kw)
 
 
+_UNSAFE_TEXT = re.compile(r"[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+
+
+def _plain_text(value: str) -> None:
+    """No control characters and no bidirectional overrides (they disguise what a record says)."""
+    if _UNSAFE_TEXT.search(value):
+        raise ValidationError("[plain_text] control characters and direction overrides are not allowed")
+
+
 def _text(max_len: int, required: bool = True, **kw):
-    return fields.String(required=required, validate=validate.Length(min=1, max=max_len,
-                         error="[length] length must be {min}..{max}"), **kw)
+    return fields.String(required=required, validate=[validate.Length(min=1, max=max_len,
+                         error="[length] length must be {min}..{max}"), _plain_text], **kw)
+
+
+class IsoDate(fields.Date):
+    """A calendar date written YYYY-MM-DD, and only so (no week dates, no compact forms)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            raise ValidationError("[type] Not a valid date: write it YYYY-MM-DD")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 LATEST = date(2199, 12, 31)
@@ -50,7 +69,7 @@ def _plausible_date(value: date) -> None:
 
 
 def _date(required: bool = True, **kw):
-    return fields.Date(required=required, validate=_plausible_date, **kw)
+    return IsoDate(required=required, validate=_plausible_date, **kw)
 
 
 class Strict(Schema):

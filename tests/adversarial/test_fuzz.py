@@ -541,11 +541,19 @@ def test_unknown_and_missing_fields_are_refused_at_every_level(api, keys):
     assert_all_refused(world, cases, send)
 
 
-def test_control_characters_in_free_text_are_stored_and_returned_exactly(api, keys):
-    """Names take any text (an observation, not a defect): what goes in comes back exactly, JSON-escaped, and
-    never breaks the referral, the list or the audit trail."""
+def test_control_characters_in_free_text_are_refused_and_other_text_is_kept_exactly(api, keys):
+    """Control characters and bidirectional overrides (which disguise what a record says) are refused with the
+    field and rule named, writing nothing; any other text comes back exactly as it went in."""
     world = World(api, keys)
-    odd = "Zeph\x00\x07\u202e\u200f😀ǅ\r\n"
+    for bad in ("Zeph\x00", "Zeph\x07", "Zeph\u202eyr", "Zeph\r\n"):
+        body = _base_referral(world)
+        body["participant"]["given_name"] = bad
+        refused = api.post("/referrals", world.referrer, body)
+        assert refused.status == 422, refused.body
+        assert refused.body["errors"][0]["field"] == "participant.given_name"
+        assert refused.body["errors"][0]["rule"] == "plain_text"
+    assert _count(api, "/referrals", world.referrer) == 0
+    odd = "Zeph\u200f😀ǅ Ø'Brien-Łukasz"
     body = _base_referral(world)
     body["participant"]["given_name"] = odd
     created = api.post("/referrals", world.referrer, body)
