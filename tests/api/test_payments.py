@@ -317,3 +317,18 @@ def test_claims_page_with_a_cursor_and_filters(api, keys):
     assert len(_lines(api, finance, period=NOV, status="approved", programme_id="flexible-routeways-norfolk")) == 4
     assert _lines(api, finance, period="2026-10") == []
     assert api.get("/claims?period=November", finance).status == 422
+
+
+def test_claims_stop_when_the_contract_value_is_exhausted(api, keys, monkeypatch):
+    from chalicelib.domain.rulebook import get_rulebook
+
+    monkeypatch.setitem(get_rulebook("flexible-routeways-norfolk").tariff, "contract_value_pence", 25000)
+    mentor = keys["organisations"]["broadland-mentors"]["provider"]
+    first = _journey(api, keys, "broadland-mentors", ["accept", "start"], nino="AB000001A")
+    second = _journey(api, keys, "broadland-mentors", ["accept", "start"], nino="AB000002A")
+    claim = {"fee_id": "level-2-support", "amount_pence": 15000, "event_date": "2026-11-24", "evidence_ref": "e"}
+    assert api.post("/claims", mentor, {**claim, "referral_id": first}).status == 201
+    over = api.post("/claims", mentor, {**claim, "referral_id": second})
+    assert over.status == 422 and over.body["reason"] == "contract_value_exhausted"
+    assert len(_lines(api, mentor)) == 1  # nothing was written
+    assert api.post("/claims", mentor, {**claim, "referral_id": second, "amount_pence": 10000}).status == 201
