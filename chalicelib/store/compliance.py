@@ -11,7 +11,7 @@ from ..domain.compliance import Pending, shard_of
 from ..domain.journey import Referral
 from ..domain.participants import pseudonymous_reference
 from .models import FlagItem, PendingWorkItem, ProgrammeStatsItem, RunItem
-from .repository import _get, all_equal, decode_cursor, encode_cursor
+from .repository import _get, all_equal, query_page
 from .transaction import Transaction, aws_error_code, translate_read_error
 
 OPEN, RESOLVED = "open", "resolved"
@@ -102,20 +102,11 @@ _FLAG_INDEXES = {"provider": FlagItem.by_provider, "prime": FlagItem.by_prime}
 def list_flags(view: str, org_id: str, status: str | None, limit: int, cursor: str | None, *,
                programme_id: str | None = None, rule: str | None = None,
                provider_org_id: str | None = None) -> tuple[list[FlagItem], str | None]:
-    index = _FLAG_INDEXES[view]
     range_condition = FlagItem.flag_sort.startswith(f"{status}#") if status else None
     condition = all_equal((FlagItem.programme_id, programme_id), (FlagItem.rule, rule),
                           (FlagItem.provider_org_id, provider_org_id))
-    scope = f"flags:{view}:{org_id}"
-    start = decode_cursor(cursor, scope) if cursor else None
-    try:
-        results = index.query(org_id, range_condition, filter_condition=condition, limit=limit,
-                              last_evaluated_key=start)
-        items = list(results)
-    except PynamoDBException as exc:
-        raise translate_read_error(exc) from None
-    key = results.last_evaluated_key
-    return items, encode_cursor(key, scope) if key else None
+    return query_page(_FLAG_INDEXES[view], org_id, f"flags:{view}:{org_id}", limit, cursor, range_condition,
+                      condition)
 
 
 # ---------------------------------------------------------------- runs

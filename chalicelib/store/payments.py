@@ -9,7 +9,7 @@ from pynamodb.exceptions import PynamoDBException
 
 from ..payments.lines import APPROVED, FILED, REJECTED, SUBMITTED, AlreadyClaimed, PaymentLine
 from .models import ClaimFileItem, PaymentLineItem
-from .repository import _get, all_equal, decode_cursor, encode_cursor
+from .repository import _get, all_equal, query_page
 from .transaction import Transaction, aws_error_code, translate_read_error
 
 
@@ -70,20 +70,12 @@ _INDEXES = {"payee": PaymentLineItem.by_payee, "prime": PaymentLineItem.by_prime
 def list_lines(view: str, org_id: str, limit: int, cursor: str | None, *, status: str | None = None,
                programme_id: str | None = None, period: str | None = None, payee_org_id: str | None = None,
                ) -> tuple[list[PaymentLine], str | None]:
-    index = _INDEXES[view]
     condition = all_equal((PaymentLineItem.status, status), (PaymentLineItem.programme_id, programme_id),
                           (PaymentLineItem.payee_org_id, payee_org_id))
     range_condition = PaymentLineItem.listed_at.startswith(f"{period}#") if period else None
-    scope = f"lines:{view}:{org_id}"
-    start_key = decode_cursor(cursor, scope) if cursor else None
-    try:
-        results = index.query(org_id, range_condition, filter_condition=condition, limit=limit,
-                              last_evaluated_key=start_key)
-        items = list(results)
-    except PynamoDBException as exc:
-        raise translate_read_error(exc) from None
-    next_key = results.last_evaluated_key
-    return [to_line(i) for i in items], encode_cursor(next_key, scope) if next_key else None
+    items, next_cursor = query_page(_INDEXES[view], org_id, f"lines:{view}:{org_id}", limit, cursor,
+                                    range_condition, condition)
+    return [to_line(i) for i in items], next_cursor
 
 
 def all_lines(view: str, org_id: str, period: str) -> Iterator[PaymentLine]:

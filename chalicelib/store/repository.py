@@ -126,18 +126,27 @@ def list_referrals(view: str, org_id: str, limit: int, cursor: str | None,
                    status: str | None = None, programme_id: str | None = None,
                    provider_org_id: str | None = None) -> tuple[list[Referral], str | None]:
     """One page of the organisation's referrals, newest first, from the index designed for its role."""
-    index = _INDEXES[view]
     condition = all_equal((ReferralItem.status, status), (ReferralItem.programme_id, programme_id),
                           (ReferralItem.provider_org_id, provider_org_id))
-    start_key = decode_cursor(cursor, scope=f"{view}:{org_id}") if cursor else None
+    items, next_cursor = query_page(_INDEXES[view], org_id, f"{view}:{org_id}", limit, cursor,
+                                    filter_condition=condition, scan_index_forward=False)
+    return [to_referral(i) for i in items], next_cursor
+
+
+def query_page(source, hash_key: str, scope: str, limit: int, cursor: str | None, range_condition=None,
+               filter_condition=None, scan_index_forward: bool = True) -> tuple[list, str | None]:
+    """One page of a table's or index's query, continuing from a signed cursor bound to `scope`; returns the
+    items and the cursor for the next page (None on the last)."""
+    start_key = decode_cursor(cursor, scope) if cursor else None
     try:
-        results = index.query(org_id, filter_condition=condition, scan_index_forward=False, limit=limit,
-                              last_evaluated_key=start_key, page_size=limit if condition is None else None)
+        results = source.query(hash_key, range_condition, filter_condition=filter_condition, limit=limit,
+                               scan_index_forward=scan_index_forward, last_evaluated_key=start_key,
+                               page_size=limit if filter_condition is None else None)
         items = list(results)
     except PynamoDBException as exc:
         raise translate_read_error(exc) from None
     next_key = results.last_evaluated_key
-    return [to_referral(i) for i in items], encode_cursor(next_key, f"{view}:{org_id}") if next_key else None
+    return items, encode_cursor(next_key, scope) if next_key else None
 
 
 def all_equal(*pairs):
@@ -150,14 +159,7 @@ def all_equal(*pairs):
 
 
 def list_events(referral_id: str, limit: int, cursor: str | None) -> tuple[list[ReferralEventItem], str | None]:
-    start_key = decode_cursor(cursor, scope=f"events:{referral_id}") if cursor else None
-    try:
-        results = ReferralEventItem.query(referral_id, limit=limit, last_evaluated_key=start_key, page_size=limit)
-        items = list(results)
-    except PynamoDBException as exc:
-        raise translate_read_error(exc) from None
-    next_key = results.last_evaluated_key
-    return items, encode_cursor(next_key, f"events:{referral_id}") if next_key else None
+    return query_page(ReferralEventItem, referral_id, f"events:{referral_id}", limit, cursor)
 
 
 def encode_cursor(key: dict, scope: str) -> str:
