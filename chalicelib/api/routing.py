@@ -107,16 +107,7 @@ def _parse_query(request, schema: type[Schema] | None) -> dict:
     params = dict(request.query_params or {})
     if schema is None:
         return {}
-    try:
-        return schema().load(params)
-    except ValidationError as exc:
-        raise _QueryInvalid(exc) from None
-
-
-class _QueryInvalid(Exception):
-    def __init__(self, exc: ValidationError):
-        self.exc = exc
-
+    return schema().load(params)
 
 def _fingerprint(request, params: dict) -> str:
     raw = request.raw_body or b""
@@ -210,8 +201,6 @@ def endpoint(bp, path: str, method: str, *, summary: str, tags: list[str], roles
                 response = problems.from_domain(exc, instance)
             except ValidationError as exc:
                 response = problems.from_validation(exc, instance)
-            except _QueryInvalid as exc:
-                response = problems.from_validation(exc.exc, instance)
             except Exception as exc:  # noqa: BLE001 - the last resort: never leak a traceback or personal data
                 log.error("unhandled error", extra={"route": f"{method} {path}", "error": error_summary(exc)})
                 response = problems.internal_error(instance, _request_id(request))
