@@ -386,12 +386,12 @@ def test_a_request_without_an_authorization_header_is_refused_by_the_gateway(wor
         assert_no_participant_data(reply, *world.cases.values())
     assert world.snapshot(case) == case.baseline
     gateway = json.loads((Path(__file__).resolve().parents[2] / "infra" / "template.json").read_text())["Resources"]
-    unauthorized = next(r["Properties"] for r in gateway.values() if r.get("Type") == "AWS::ApiGateway::GatewayResponse"
-                        and r["Properties"]["ResponseType"] == "UNAUTHORIZED")
-    assert unauthorized["StatusCode"] == "401"
-    assert unauthorized["ResponseParameters"]["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
-    assert "WWW-Authenticate" in json.dumps(unauthorized["ResponseParameters"])
-    body = json.loads(unauthorized["ResponseTemplates"]["application/json"])
+    unauthorized = gateway["RestAPI"]["Properties"]["DefinitionBody"]["x-amazon-apigateway-gateway-responses"][
+        "UNAUTHORIZED"]
+    assert unauthorized["statusCode"] == "401"
+    assert unauthorized["responseParameters"]["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
+    assert "WWW-Authenticate" in json.dumps(unauthorized["responseParameters"])
+    body = json.loads(unauthorized["responseTemplates"]["application/json"])
     assert body["type"].endswith("/unauthenticated") and body["status"] == 401
 
 
