@@ -6,9 +6,33 @@ import secrets
 from dataclasses import dataclass
 
 from .errors import Forbidden, NotFound
+from .referral import Referral
 
 ROLES = ("referrer", "provider", "finance", "admin")
 ORG_KINDS = ("commissioner", "prime", "local_authority", "subcontractor", "referrer")
+
+
+@dataclass(frozen=True)
+class Organisation:
+    org_id: str
+    name: str
+    kind: str  # commissioner | prime | local_authority | subcontractor | referrer
+    created_at: str
+    level: int | None = None
+    prime_org_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    """An API key as stored: only the hash of the secret, the public id, and what it may do."""
+
+    key_hash: str
+    key_id: str
+    org_id: str
+    roles: tuple[str, ...]
+    label: str
+    created_at: str
+    revoked: bool = False
 
 
 @dataclass(frozen=True)
@@ -36,12 +60,12 @@ def can_see(principal: Principal, referrer_org_id: str, provider_org_id: str, pr
     return principal.org_id in (referrer_org_id, provider_org_id, prime_org_id)
 
 
-def ensure_visible(principal: Principal, referral) -> None:
+def ensure_visible(principal: Principal, referral: Referral) -> None:
     if not can_see(principal, referral.referrer_org_id, referral.provider_org_id, referral.prime_org_id):
         raise NotFound("no such referral")
 
 
-def ensure_holder(principal: Principal, referral, prime_may_act: bool = False) -> None:
+def ensure_holder(principal: Principal, referral: Referral, prime_may_act: bool = False) -> None:
     """Journey steps are recorded by the provider holding the referral (and, for some, its prime)."""
     ensure_visible(principal, referral)
     principal.require("provider")

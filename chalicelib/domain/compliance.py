@@ -11,9 +11,11 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from . import deadlines, lifecycle
-from .journey import Referral
+from . import deadlines
+from .participants import pseudonymous_reference
+from .referral import Referral
 from .rulebook import Rulebook
+from .states import FINAL_STATES
 
 SHARDS = 32  # partitions of the pending-work table: spreads writes, and lets a run fan out one shard each
 TRANCHE = "tranche"
@@ -42,34 +44,13 @@ def all_shards() -> list[str]:
     return [f"s{n:02d}" for n in range(SHARDS)]
 
 
-def pending(rulebook: Rulebook, referral: Referral) -> set[Pending]:
-    """Everything this referral will need a nightly run for, given its state now."""
-    items: set[Pending] = set()
-    if referral.status in lifecycle.FINAL_STATES:
-        return items
-    for due in deadlines.running(rulebook, referral):
-        items.add(Pending(due.rule, due.due, due.due + timedelta(days=1), due.description))
-    if referral.status in lifecycle.ON_PROVISION and referral.started_on:
-        from ..payments.tariff import applies_to, tranche_schedule
-
-        provider = rulebook.provider(referral.provider_org_id)
-        for fee in rulebook.tariff["fees"]:
-            has_tranches = any(p["milestone"] == "service_fee_tranche" for p in fee["payments"])
-            if not has_tranches or not applies_to(fee, provider.level if provider else None):
-                continue
-            for n, due, amount in tranche_schedule(fee, referral.started_on):
-                items.add(Pending(f"{TRANCHE}:{fee['id']}:{n}", due, due, f"{fee['id']} service-fee tranche {n}",
-                                  amount, fee["funder"]))
-    return items
-
-
-def tranche_parts(rule: str) -> tuple[str, int]:
-    _, fee_id, n = rule.split(":")
-    return fee_id, int(n)
-
-
-def window_closed(rulebook: Rulebook, on: date) -> bool:
-    return on > rulebook.referral_closes
+def pending_deadlines(rulebook: Rulebook, referral: Referral) -> set[Pending]:
+    """The deadlines this referral will need a nightly run for, given its state now (a deadline is acted on the
+    day after it falls due). Service-fee tranches are money: chalicelib/payments/tariff.py adds those."""
+    if referral.status in FINAL_STATES:
+        return set()
+    return {Pending(d.rule, d.due, d.due + timedelta(days=1), d.description)
+            for d in deadlines.running(rulebook, referral)}
 
 
 @dataclass(frozen=True)
@@ -105,15 +86,121 @@ def programme_checks(rulebook: Rulebook, used: dict[str, int], stats: dict[str, 
     for org in rulebook.delivery_organisations:
         checks.append(Check(rulebook.id, org.org_id, "allocation_used", used.get(org.org_id, 0), org.allocation,
                             None))
-    targets = rulebook.targets or {}
-    cohort = (targets.get("cohort_min_share") or {}).get("learning_disability_or_autism")
+    targets = rulebook.targets
+    cohort = targets.cohort_min_share.get("learning_disability_or_autism")
     for org_id, s in sorted(stats.items()):
         started = s.get("started", 0)
         if cohort is not None:
             checks.append(Check(rulebook.id, org_id, "cohort_learning_disability_or_autism",
                                 s.get("ld_or_autism", 0), started, round(cohort * 100, 2)))
-        for measure, key in (("job_starts", "job_starts_pct"), ("over_16_hours", "over_16_hours_pct"),
-                             ("over_8_hours", "over_8_hours_pct")):
-            if targets.get(key) is not None:
-                checks.append(Check(rulebook.id, org_id, measure, s.get(measure, 0), started, targets[key]))
+        for measure, target in (("job_starts", targets.job_starts_pct), ("over_16_hours", targets.over_16_hours_pct),
+                                ("over_8_hours", targets.over_8_hours_pct)):
+            if target is not None:
+                checks.append(Check(rulebook.id, org_id, measure, s.get(measure, 0), started, target))
     return checks
+
+
+# ---------------------------------------------------------------- what the store keeps for compliance
+
+
+@dataclass(frozen=True)
+class PendingWork:
+    """One pending item as kept for the nightly run: partitioned by shard, sorted by the day it needs action,
+    carrying what acting on it needs (so a run reads nothing but the due items themselves)."""
+
+    shard: str
+    work_key: str  # act_on + referral id + rule
+    referral_id: str
+    programme_id: str
+    provider_org_id: str
+    prime_org_id: str
+    rule: str
+    due: date
+    act_on: date
+    description: str
+    participant_ref: str | None = None
+    management_fee_bp: int = 0
+    amount_pence: int = 0
+    funder: str | None = None
+
+    @property
+    def is_tranche(self) -> bool:
+        return self.rule.startswith(TRANCHE + ":")
+
+
+def work_key(referral_id: str, p: Pending) -> str:
+    return f"{p.act_on.isoformat()}#{referral_id}#{p.rule}"
+
+
+def work_item(referral: Referral, p: Pending, management_fee_bp: int) -> PendingWork:
+    return PendingWork(
+        shard=shard_of(referral.id), work_key=work_key(referral.id, p), referral_id=referral.id,
+        programme_id=referral.programme_id, provider_org_id=referral.provider_org_id,
+        prime_org_id=referral.prime_org_id, rule=p.rule, due=p.due, act_on=p.act_on, description=p.description,
+        participant_ref=pseudonymous_reference(referral.participant_hash), management_fee_bp=management_fee_bp,
+        amount_pence=p.amount_pence, funder=p.funder or None)
+
+
+def pending_changes(before: Referral | None, old: set[Pending], after: Referral, new: set[Pending],
+                    management_fee_bp: int) -> tuple[list[PendingWork], list[PendingWork]]:
+    """Which pending items to write and which to delete to keep the referral's pending work in step with its
+    state: only what is new or changed is written. A referral that moved provider rewrites all its items (they
+    carry the provider, for the flags)."""
+    moved = before is not None and before.provider_org_id != after.provider_org_id
+    old_by_key = {(p.act_on, p.rule): p for p in old}
+    new_by_key = {(p.act_on, p.rule): p for p in new}
+    puts = [work_item(after, p, management_fee_bp) for key, p in sorted(new_by_key.items())
+            if moved or old_by_key.get(key) != p]
+    deletes = [work_item(after, p, management_fee_bp) for key, p in sorted(old_by_key.items())
+               if key not in new_by_key]
+    return puts, deletes
+
+
+OPEN, RESOLVED = "open", "resolved"
+
+
+def flag_id(referral_id: str, rule: str, due: date) -> str:
+    return f"{referral_id}#{rule}#{due.isoformat()}"
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A missed deadline (or a participant due to exit). Resolves itself when the missing event is recorded."""
+
+    flag_id: str
+    referral_id: str
+    programme_id: str
+    provider_org_id: str
+    prime_org_id: str
+    rule: str
+    due: date
+    description: str
+    status: str
+    raised_on: date
+    run_id: str
+    resolved_on: date | None = None
+    action: str | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    """One nightly run: which shards are done and what it found, per rule and organisation."""
+
+    run_id: str
+    run_date: date
+    started_at: str
+    finished_at: str | None
+    shards_done: tuple[str, ...]
+    counts: dict
+    checks: list
+
+
+def merge_counts(a: dict, b: dict) -> dict:
+    """Two run summaries' counts added together, nested dicts key by key (shards' counts into a run's)."""
+    out = dict(a)
+    for key, value in b.items():
+        if isinstance(value, dict):
+            out[key] = merge_counts(out.get(key, {}), value)
+        else:
+            out[key] = out.get(key, 0) + value
+    return out

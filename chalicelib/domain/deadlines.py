@@ -1,11 +1,12 @@
 """The deadlines running for a referral today: what is due next, by when, under which rule."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from . import lifecycle
-from .journey import Referral
+from . import states
+from .referral import Referral
 from .rulebook import Period, Rulebook
 
 
@@ -48,45 +49,80 @@ def review_interval(rulebook: Rulebook, referral: Referral) -> Period:
     return min(candidates, key=lambda p: p.after(base, rulebook.nation))
 
 
+def _acknowledge(rulebook: Rulebook, referral: Referral) -> Iterable[Due | None]:
+    if referral.status == states.REFERRED:
+        yield _deadline(rulebook, referral, "acknowledge", "acknowledge the referral")
+
+
+def _start(rulebook: Rulebook, referral: Referral) -> Iterable[Due | None]:
+    if referral.status in (states.REFERRED, states.ACCEPTED):
+        yield _deadline(rulebook, referral, "start", "start, or record did-not-start")
+
+
+def _assessment(rulebook: Rulebook, referral: Referral) -> Iterable[Due | None]:
+    if referral.status == states.STARTED:
+        yield _deadline(rulebook, referral, "assessment", "initial assessment")
+
+
+def _action_plan(rulebook: Rulebook, referral: Referral) -> Iterable[Due | None]:
+    if referral.status in (states.STARTED, states.ASSESSED):
+        yield _deadline(rulebook, referral, "action_plan", "action plan agreed")
+
+
+def _reviews(rulebook: Rulebook, referral: Referral) -> Iterable[Due | None]:
+    if referral.status not in (states.IN_SUPPORT, states.IN_WORK):
+        return
+    interval = review_interval(rulebook, referral)
+    # Reviews run from the last one; before any, from the action plan (or, for someone who went into work
+    # before an action plan was agreed, from the assessment).
+    last = referral.last_review_on or referral.action_plan_on or referral.assessed_on or referral.started_on
+    assert last is not None  # in support or in work means started
+    yield Due("review", interval.after(last, rulebook.nation),
+              f"action-plan review every {interval.describe()} ({referral.support_level})")
+
+
+def _extra_reviews(rulebook: Rulebook, referral: Referral) -> Iterable[Due | None]:
+    if referral.status not in (states.IN_SUPPORT, states.IN_WORK):
+        return
+    provider = rulebook.provider(referral.provider_org_id)
+    for extra in provider.extra_reviews if provider else ():
+        done = referral.extra_reviews_on.get(extra.id)
+        last = date.fromisoformat(done) if done else referral.started_on
+        assert last is not None
+        yield Due(extra.id, extra.every.after(last, rulebook.nation), f"{extra.name} every {extra.every.describe()}")
+
+
+def _sustainment(rulebook: Rulebook, referral: Referral) -> Iterable[Due | None]:
+    if referral.status != states.IN_WORK or not referral.job_start:
+        return
+    job_started = date.fromisoformat(referral.job_start["start_date"])
+    pending = [c for c in rulebook.checkpoints if c.id not in referral.sustainments]
+    if pending:
+        nxt = min(pending, key=lambda c: c.after.after(job_started, rulebook.nation))
+        yield Due(f"sustainment:{nxt.id}", nxt.after.after(job_started, rulebook.nation),
+                  f"sustainment check {nxt.id} after the job start")
+
+
+def _module_duration(rulebook: Rulebook, referral: Referral) -> Iterable[Due | None]:
+    module = rulebook.module(referral.module_id) if referral.module_id else None
+    if referral.status in states.ON_PROVISION and module and module.max_duration and referral.module_since:
+        yield Due("module_max_duration", module.max_duration.after(referral.module_since, rulebook.nation),
+                  f"{module.name} lasts at most {module.max_duration.describe()}")
+
+
+def _max_duration(rulebook: Rulebook, referral: Referral) -> Iterable[Due | None]:
+    if referral.status in states.ON_PROVISION and rulebook.max_duration and referral.started_on:
+        yield Due("max_duration", rulebook.max_duration.after(referral.started_on, rulebook.nation),
+                  f"time on provision at most {rulebook.max_duration.describe()}")
+
+
+# Every deadline rule, each a function of the rulebook and the referral's state.
+RULES: tuple[Callable[[Rulebook, Referral], Iterable[Due | None]], ...] = (
+    _acknowledge, _start, _assessment, _action_plan, _reviews, _extra_reviews, _sustainment, _module_duration,
+    _max_duration)
+
+
 def running(rulebook: Rulebook, referral: Referral) -> list[Due]:
     """Every deadline now running for this referral, soonest first."""
-    status = referral.status
-    dues: list[Due | None] = []
-    if status == lifecycle.REFERRED:
-        dues.append(_deadline(rulebook, referral, "acknowledge", "acknowledge the referral"))
-    if status in (lifecycle.REFERRED, lifecycle.ACCEPTED):
-        dues.append(_deadline(rulebook, referral, "start", "start, or record did-not-start"))
-    if status == lifecycle.STARTED:
-        dues.append(_deadline(rulebook, referral, "assessment", "initial assessment"))
-    if status in (lifecycle.STARTED, lifecycle.ASSESSED):
-        dues.append(_deadline(rulebook, referral, "action_plan", "action plan agreed"))
-    if status in (lifecycle.IN_SUPPORT, lifecycle.IN_WORK):
-        interval = review_interval(rulebook, referral)
-        # Reviews run from the last one; before any, from the action plan (or, for someone who went into
-        # work before an action plan was agreed, from the assessment).
-        last = (referral.last_review_on or referral.action_plan_on or referral.assessed_on
-                or referral.started_on)
-        dues.append(Due("review", interval.after(last, rulebook.nation),
-                        f"action-plan review every {interval.describe()} ({referral.support_level})"))
-        provider = rulebook.provider(referral.provider_org_id)
-        for extra in provider.extra_reviews if provider else ():
-            done = referral.extra_reviews_on.get(extra.id)
-            last_extra = date.fromisoformat(done) if done else referral.started_on
-            dues.append(Due(extra.id, extra.every.after(last_extra, rulebook.nation),
-                            f"{extra.name} every {extra.every.describe()}"))
-    if status == lifecycle.IN_WORK and referral.job_start:
-        job_started = date.fromisoformat(referral.job_start["start_date"])
-        pending = [c for c in rulebook.checkpoints if c.id not in referral.sustainments]
-        if pending:
-            nxt = min(pending, key=lambda c: c.after.after(job_started, rulebook.nation))
-            dues.append(Due(f"sustainment:{nxt.id}", nxt.after.after(job_started, rulebook.nation),
-                            f"sustainment check {nxt.id} after the job start"))
-    if status in lifecycle.ON_PROVISION:
-        module = rulebook.module(referral.module_id) if referral.module_id else None
-        if module and module.max_duration and referral.module_since:
-            dues.append(Due("module_max_duration", module.max_duration.after(referral.module_since, rulebook.nation),
-                            f"{module.name} lasts at most {module.max_duration.describe()}"))
-        if rulebook.max_duration and referral.started_on:
-            dues.append(Due("max_duration", rulebook.max_duration.after(referral.started_on, rulebook.nation),
-                            f"time on provision at most {rulebook.max_duration.describe()}"))
-    return sorted((d for d in dues if d is not None), key=lambda d: d.due)
+    dues = [d for rule in RULES for d in rule(rulebook, referral) if d is not None]
+    return sorted(dues, key=lambda d: d.due)

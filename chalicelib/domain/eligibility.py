@@ -38,7 +38,7 @@ class Ineligibility:
     message: str
 
 
-def check(rulebook: "Rulebook", provider: "DeliveryOrganisation", date_of_birth: date,
+def check(rulebook: Rulebook, provider: DeliveryOrganisation, date_of_birth: date,
           attributes: dict[str, bool], on: date) -> list[Ineligibility]:
     """Every reason this participant cannot join this programme with this provider (empty: eligible)."""
     reasons: list[Ineligibility] = []
@@ -64,6 +64,6 @@ def check(rulebook: "Rulebook", provider: "DeliveryOrganisation", date_of_birth:
     return reasons
 
 
-def priority_groups(rulebook: "Rulebook", attributes: dict[str, bool]) -> list[str]:
+def priority_groups(rulebook: Rulebook, attributes: dict[str, bool]) -> list[str]:
     """The programme's reporting priority groups this participant belongs to."""
     return [g for g in rulebook.priority_groups if attributes.get(g, False)]

@@ -1,7 +1,9 @@
-"""Domain exceptions. The API maps each to an RFC 9457 problem in exactly one place."""
+"""Domain exceptions. Each carries a stable `code`; the API's problem map (chalicelib/api/problems.py) turns a code
+into an HTTP status, a problem type URI and a title, in exactly one place. Nothing here knows about HTTP."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass
@@ -10,16 +12,16 @@ class FieldError:
     rule: str
     message: str
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, str]:
         return {"field": self.field, "rule": self.rule, "message": self.message}
 
 
 class DomainError(Exception):
-    status = 400
-    type = "bad-request"
-    title = "Bad request"
+    """A request the rules refuse. `code` is stable (clients and the problem map key on it)."""
 
-    def __init__(self, detail: str, errors: list[FieldError] | None = None, **extra):
+    code = "bad-request"
+
+    def __init__(self, detail: str, errors: list[FieldError] | None = None, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors or []
@@ -29,33 +31,27 @@ class DomainError(Exception):
 class ValidationFailed(DomainError):
     """The request is well-formed JSON but breaks a rule about one or more fields."""
 
-    status = 422
-    type = "validation-error"
-    title = "The request breaks a validation rule"
+    code = "validation-error"
 
     @classmethod
-    def one(cls, field_name: str, rule: str, message: str) -> "ValidationFailed":
+    def one(cls, field_name: str, rule: str, message: str) -> ValidationFailed:
         return cls(message, [FieldError(field_name, rule, message)])
 
 
 class ReferralRefused(DomainError):
     """A referral the programme's rules do not allow (window, allocation, eligibility...)."""
 
-    status = 422
-    type = "referral-refused"
-    title = "The referral is refused by the programme's rules"
+    code = "referral-refused"
 
-    def __init__(self, reason: str, detail: str, errors: list[FieldError] | None = None):
+    def __init__(self, reason: str, detail: str, errors: list[FieldError] | None = None) -> None:
         super().__init__(detail, errors, reason=reason)
         self.reason = reason
 
 
 class InvalidTransition(DomainError):
-    status = 409
-    type = "invalid-transition"
-    title = "The referral's current state does not allow this"
+    code = "invalid-transition"
 
-    def __init__(self, action: str, current_state: str, allowed_from: list[str]):
+    def __init__(self, action: str, current_state: str, allowed_from: list[str]) -> None:
         super().__init__(
             f"'{action}' is not allowed while the referral is '{current_state}'"
             f" (allowed from: {', '.join(allowed_from) or 'nowhere'})",
@@ -66,60 +62,87 @@ class InvalidTransition(DomainError):
 
 
 class Conflict(DomainError):
-    status = 409
-    type = "conflict"
-    title = "The resource changed or is already in use"
+    code = "conflict"
 
 
 class ConcurrentUpdate(Conflict):
-    type = "concurrent-update"
-    title = "Another request changed this resource first; retry with the same Idempotency-Key"
+    code = "concurrent-update"
 
-    def __init__(self, detail: str, **extra):
+    def __init__(self, detail: str, **extra: Any) -> None:
         extra.setdefault("retry_after", 1)
         super().__init__(detail, **extra)
 
 
 class NotFound(DomainError):
-    status = 404
-    type = "not-found"
-    title = "Not found"
+    code = "not-found"
 
 
 class Unauthenticated(DomainError):
-    status = 401
-    type = "unauthenticated"
-    title = "A valid API key is required"
+    code = "unauthenticated"
 
 
 class Forbidden(DomainError):
-    status = 403
-    type = "forbidden"
-    title = "Your role does not allow this"
+    code = "forbidden"
 
 
 class IdempotencyMismatch(DomainError):
-    status = 422
-    type = "idempotency-key-reused"
-    title = "This Idempotency-Key was used with a different request"
+    code = "idempotency-key-reused"
 
 
 class ServiceUnavailable(DomainError):
-    status = 503
-    type = "service-unavailable"
-    title = "The service is busy; retry later"
+    code = "service-unavailable"
+
+
+class UnsupportedMediaType(DomainError):
+    code = "unsupported-media-type"
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload-too-large"
+
+
+class ClaimRefused(DomainError):
+    """A claim or payment action that breaks a payment rule (names the rule as `reason`)."""
+
+    code = "claim-refused"
+
+    def __init__(self, reason: str, detail: str, field: str = "(body)") -> None:
+        super().__init__(detail, [FieldError(field, reason, detail)], reason=reason)
+        self.reason = reason
+
+
+class AlreadyClaimed(DomainError):
+    code = "already-claimed"
+
+    def __init__(self, line_id: str) -> None:
+        super().__init__(f"line {line_id} already exists: a milestone is paid at most once", reason="already_claimed",
+                         line_id=line_id)
+
+
+class IdempotencyKeyTaken(Conflict):
+    """Another request with the same Idempotency-Key committed first."""
+
+    code = "concurrent-update"
+
+    def __init__(self, scope_key: str) -> None:
+        super().__init__("another request with this Idempotency-Key committed first", retry_after=1)
+        self.scope_key = scope_key
+
+
+class FlagExists(Exception):
+    """The flag for this referral, rule and due date was raised before (an internal signal of the nightly run)."""
 
 
 class RulebookError(Exception):
     """A programme rulebook failed validation when loaded: names the file and the field."""
 
-    def __init__(self, source: str, problems: dict):
+    def __init__(self, source: str, problems: Any) -> None:
         self.source = source
         self.problems = problems
         super().__init__(f"invalid rulebook {source}: {_flatten(problems)}")
 
 
-def _flatten(problems, prefix: str = "") -> str:
+def _flatten(problems: Any, prefix: str = "") -> str:
     parts: list[str] = []
     if isinstance(problems, dict):
         for key, value in problems.items():

@@ -1,84 +1,22 @@
 """The participant journey: what each step checks and what it changes.
 
-Every function takes the referral as it stands, the programme's rulebook, the caller's validated input and
-today's date; it returns the new referral and the event to record, or raises a domain error. Nothing here
-reads or writes storage.
+Each step's rule takes the programme's rulebook, the referral as it stands, the caller's validated input and
+today's date, and returns a `Change` (the date it happened, the event's data, the referral's new fields), or
+raises a domain error. The step registry (steps.py) checks the transition first and applies the change.
+Nothing here reads or writes storage.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from . import eligibility, lifecycle
+from . import eligibility, states
 from .errors import FieldError, ReferralRefused, ValidationFailed
+from .referral import Change, Event, Participant, Referral, Step
 from .rulebook import DeliveryOrganisation, Rulebook
 
 MAX_HOURS_PER_WEEK = 80
 MAX_WEEKLY_EARNINGS_PENCE = 1_000_000  # GBP 10,000 a week: anything above is a keying error
-
-
-@dataclass(frozen=True)
-class Participant:
-    nino: str
-    given_name: str
-    family_name: str
-    date_of_birth: date
-    postcode: str
-    eligibility: dict[str, bool]
-
-
-@dataclass(frozen=True)
-class Referral:
-    id: str
-    programme_id: str
-    status: str
-    version: int
-    referrer_org_id: str
-    provider_org_id: str
-    prime_org_id: str
-    participant_hash: str
-    participant: Participant
-    support_level: str
-    referred_on: date
-    created_at: datetime
-    consent_given_on: date
-    status_reason: str | None = None
-    priority_groups: tuple[str, ...] = ()
-    module_id: str | None = None
-    module_since: date | None = None
-    accepted_on: date | None = None
-    started_on: date | None = None
-    assessed_on: date | None = None
-    action_plan_on: date | None = None
-    last_review_on: date | None = None
-    extra_reviews_on: dict[str, str] = field(default_factory=dict)
-    job_start: dict[str, Any] | None = None
-    sustainments: dict[str, str] = field(default_factory=dict)
-    progression_on: date | None = None
-    closed_on: date | None = None
-    exit_reason: str | None = None
-    previous_referral_id: str | None = None
-    notes_ref: str | None = None
-    milestones_earned: tuple[str, ...] = ()  # tariff milestones already paid for (see payments)
-
-
-@dataclass(frozen=True)
-class Event:
-    type: str
-    occurred_on: date
-    from_status: str | None
-    to_status: str
-    data: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Step:
-    """The outcome of one journey step: the referral after it and the event that records it."""
-
-    referral: Referral
-    event: Event
-
 
 # ------------------------------------------------------------------ shared checks
 
@@ -89,12 +27,6 @@ def _check_date(name: str, value: date, today: date, not_before: tuple[date | No
     if not_before and not_before[0] and value < not_before[0]:
         raise ValidationFailed.one(
             name, "not_before", f"{name} {value.isoformat()} is before {not_before[1]} ({not_before[0].isoformat()})")
-
-
-def _move(referral: Referral, action: str, occurred_on: date, data: dict, **changes) -> Step:
-    to_status = lifecycle.next_state(referral.status, action)
-    after = replace(referral, status=to_status, version=referral.version + 1, **changes)
-    return Step(after, Event(action, occurred_on, referral.status, to_status, data))
 
 
 def resolve_provider(rulebook: Rulebook, provider_id: str | None, area: str | None) -> DeliveryOrganisation:
@@ -119,8 +51,6 @@ def already_active() -> ReferralRefused:
                                        "already active on this or another programme")])
 
 
-def prime_of(provider: DeliveryOrganisation) -> str:
-    return provider.prime or provider.org_id
 
 
 # ------------------------------------------------------------------ referral
@@ -170,8 +100,8 @@ def new_referral(*, rulebook: Rulebook, referral_id: str, referrer_org_id: str, 
         nino=person["nino"], given_name=person["given_name"], family_name=person["family_name"],
         date_of_birth=person["date_of_birth"], postcode=person["postcode"], eligibility=dict(attributes))
     referral = Referral(
-        id=referral_id, programme_id=rulebook.id, status=lifecycle.REFERRED, version=1,
-        referrer_org_id=referrer_org_id, provider_org_id=provider.org_id, prime_org_id=prime_of(provider),
+        id=referral_id, programme_id=rulebook.id, status=states.REFERRED, version=1,
+        referrer_org_id=referrer_org_id, provider_org_id=provider.org_id, prime_org_id=provider.prime_org_id,
         participant_hash=participant_hash, participant=participant, support_level=support_level,
         referred_on=today, created_at=now, consent_given_on=consent["date"],
         priority_groups=tuple(eligibility.priority_groups(rulebook, attributes)),
@@ -182,139 +112,134 @@ def new_referral(*, rulebook: Rulebook, referral_id: str, referrer_org_id: str, 
         data["module_id"] = module_id
     if previous_referral_id:
         data["previous_referral_id"] = previous_referral_id
-    return Step(referral, Event("referral", today, None, lifecycle.REFERRED, data))
+    return Step(referral, Event("referral", today, None, states.REFERRED, data))
 
 
 # ------------------------------------------------------------------ acknowledgement and start
 
 
-def acknowledge(referral: Referral, payload: dict, today: date) -> Step:
+def accept(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
     on = payload["date"]
-    lifecycle.next_state(referral.status, "accept" if payload["decision"] == "accept" else "reject")
     _check_date("date", on, today, (referral.referred_on, "the referral date"))
-    if payload["decision"] == "accept":
-        return _move(referral, "accept", on, {"decision": "accept"}, accepted_on=on)
+    return Change(on, {"decision": "accept"}, {"accepted_on": on})
+
+
+def reject(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
+    on = payload["date"]
+    _check_date("date", on, today, (referral.referred_on, "the referral date"))
     reason = payload.get("reason")
     if not reason:
         raise ValidationFailed.one("reason", "required", "a rejection gives a reason code")
-    return _move(referral, "reject", on, {"decision": "reject", "reason": reason},
-                 status_reason=reason, closed_on=on)
+    return Change(on, {"decision": "reject", "reason": reason}, {"status_reason": reason, "closed_on": on})
 
 
-def start(referral: Referral, payload: dict, today: date) -> Step:
+def start(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
     on = payload["date"]
-    lifecycle.next_state(referral.status, "start")
     _check_date("date", on, today, (referral.accepted_on, "the acknowledgement"))
-    changes = {"started_on": on}
+    fields: dict[str, Any] = {"started_on": on}
     if referral.module_id:
-        changes["module_since"] = on
-    return _move(referral, "start", on, {}, **changes)
+        fields["module_since"] = on
+    return Change(on, {}, fields)
 
 
-def did_not_start(referral: Referral, payload: dict, today: date) -> Step:
+def did_not_start(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
     on = payload["date"]
-    lifecycle.next_state(referral.status, "did_not_start")
     _check_date("date", on, today, (referral.accepted_on, "the acknowledgement"))
-    return _move(referral, "did_not_start", on, {"reason": payload["reason"]},
-                 status_reason=payload["reason"], closed_on=on)
+    return Change(on, {"reason": payload["reason"]}, {"status_reason": payload["reason"], "closed_on": on})
 
 
 # ------------------------------------------------------------------ support
 
 
-def assessment(referral: Referral, payload: dict, today: date) -> Step:
+def assessment(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
     on = payload["date"]
-    lifecycle.next_state(referral.status, "assessment")
     _check_date("date", on, today, (referral.started_on, "the start"))
-    data = {"kind": "reassessment" if referral.assessed_on else "initial"}
+    data: dict[str, Any] = {"kind": "reassessment" if referral.assessed_on else "initial"}
     if payload.get("support_level"):
         data["support_level"] = payload["support_level"]
-    return _move(referral, "assessment", on, data, assessed_on=on,
-                 support_level=payload.get("support_level") or referral.support_level)
+    level = payload.get("support_level") or referral.support_level
+    return Change(on, data, {"assessed_on": on, "support_level": level})
 
 
-def action_plan(referral: Referral, payload: dict, today: date) -> Step:
+def action_plan(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
     on = payload["date"]
-    lifecycle.next_state(referral.status, "action_plan")
     _check_date("date", on, today, (referral.assessed_on, "the assessment"))
     data = {"revision": bool(referral.action_plan_on), "document_ref": payload.get("document_ref")}
-    return _move(referral, "action_plan", on, data, action_plan_on=on)
+    return Change(on, data, {"action_plan_on": on})
 
 
-def review(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Step:
+def review(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
     on = payload["date"]
-    lifecycle.next_state(referral.status, "review")
     _check_date("date", on, today, (referral.action_plan_on, "the action plan"))
     kind = payload.get("kind") or "review"
-    data = {"kind": kind}
     if kind == "review":
-        return _move(referral, "review", on, data, last_review_on=max(on, referral.last_review_on or on))
+        return Change(on, {"kind": kind}, {"last_review_on": max(on, referral.last_review_on or on)})
     provider = rulebook.provider(referral.provider_org_id)
     extra_ids = [r.id for r in provider.extra_reviews] if provider else []
     if kind not in extra_ids:
         raise ValidationFailed.one("kind", "one_of", f"one of: {', '.join(['review', *extra_ids])}")
     extra = dict(referral.extra_reviews_on)
     extra[kind] = max(on.isoformat(), extra.get(kind, ""))
-    return _move(referral, "review", on, data, extra_reviews_on=extra)
+    return Change(on, {"kind": kind}, {"extra_reviews_on": extra})
 
 
 # ------------------------------------------------------------------ outcomes
 
 
-def outcome(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Step:
-    kind = payload["type"]
+def job_start(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
     on = payload["date"]
-    if kind == "job_start":
-        lifecycle.next_state(referral.status, "job_start")
-        _check_date("date", on, today, (referral.started_on, "the start"))
-        hours = payload.get("hours_per_week")
-        earnings = payload.get("weekly_earnings_pence")
-        employer = payload.get("employer_name")
-        missing = [n for n, v in (("employer_name", employer), ("hours_per_week", hours),
-                                  ("weekly_earnings_pence", earnings)) if v is None]
-        if missing:
-            raise ValidationFailed(
-                "a job start names the employer, hours and earnings",
-                [FieldError(n, "required", f"{n} is required for a job start") for n in missing])
-        if not 0 < hours <= MAX_HOURS_PER_WEEK:
-            raise ValidationFailed.one("hours_per_week", "range",
-                                       f"hours_per_week must be more than 0 and at most {MAX_HOURS_PER_WEEK}")
-        if not 0 <= earnings <= MAX_WEEKLY_EARNINGS_PENCE:
-            raise ValidationFailed.one("weekly_earnings_pence", "range",
-                                       f"weekly_earnings_pence must be 0..{MAX_WEEKLY_EARNINGS_PENCE}")
-        if earnings == 0 and not payload.get("self_employed"):
-            raise ValidationFailed.one("weekly_earnings_pence", "paid_work",
-                                       "a job start is paid work: earnings must be above 0 unless self-employed")
-        job = {"employer_name": employer, "start_date": on.isoformat(), "hours_per_week": str(hours),
-               "weekly_earnings_pence": earnings, "self_employed": bool(payload.get("self_employed"))}
-        data = {"type": kind, "hours_per_week": str(hours), "weekly_earnings_pence": earnings,
-                "self_employed": job["self_employed"], "hours_band": hours_band(hours)}
-        # A new job replaces the previous one; sustainment is counted from the new start.
-        return _move(referral, "job_start", on, data, job_start=job, sustainments={})
-    if kind == "sustainment":
-        lifecycle.next_state(referral.status, "sustainment")
-        checkpoint_id = payload.get("checkpoint")
-        checkpoint = rulebook.checkpoint(checkpoint_id or "")
-        if checkpoint is None:
-            raise ValidationFailed.one("checkpoint", "one_of", "one of: " + ", ".join(
-                c.id for c in rulebook.checkpoints) if rulebook.checkpoints else f"{rulebook.id} has no checkpoints")
-        if checkpoint.id in referral.sustainments:
-            raise ValidationFailed.one("checkpoint", "once", f"checkpoint {checkpoint.id} is already recorded")
-        job_started = date.fromisoformat(referral.job_start["start_date"])
-        reached = checkpoint.after.after(job_started, rulebook.nation)
-        _check_date("date", on, today, (reached, f"checkpoint {checkpoint.id} after the job start"))
-        sustainments = {**referral.sustainments, checkpoint.id: on.isoformat()}
-        return _move(referral, "sustainment", on, {"type": kind, "checkpoint": checkpoint.id},
-                     sustainments=sustainments)
-    if kind == "progression":
-        lifecycle.next_state(referral.status, "progression")
-        job_started = date.fromisoformat(referral.job_start["start_date"])
-        _check_date("date", on, today, (job_started, "the job start"))
-        return _move(referral, "progression", on, {"type": kind, "into": "unsupported_work"}, progression_on=on)
-    raise ValidationFailed.one("type", "one_of", "one of: job_start, sustainment, progression")
+    _check_date("date", on, today, (referral.started_on, "the start"))
+    hours = payload.get("hours_per_week")
+    earnings = payload.get("weekly_earnings_pence")
+    employer = payload.get("employer_name")
+    missing = [n for n, v in (("employer_name", employer), ("hours_per_week", hours),
+                              ("weekly_earnings_pence", earnings)) if v is None]
+    if missing or hours is None or earnings is None:
+        raise ValidationFailed("a job start names the employer, hours and earnings",
+                               [FieldError(n, "required", f"{n} is required for a job start") for n in missing])
+    if not 0 < hours <= MAX_HOURS_PER_WEEK:
+        raise ValidationFailed.one("hours_per_week", "range",
+                                   f"hours_per_week must be more than 0 and at most {MAX_HOURS_PER_WEEK}")
+    if not 0 <= earnings <= MAX_WEEKLY_EARNINGS_PENCE:
+        raise ValidationFailed.one("weekly_earnings_pence", "range",
+                                   f"weekly_earnings_pence must be 0..{MAX_WEEKLY_EARNINGS_PENCE}")
+    self_employed = bool(payload.get("self_employed"))
+    if earnings == 0 and not self_employed:
+        raise ValidationFailed.one("weekly_earnings_pence", "paid_work",
+                                   "a job start is paid work: earnings must be above 0 unless self-employed")
+    job = {"employer_name": employer, "start_date": on.isoformat(), "hours_per_week": float(hours),
+           "weekly_earnings_pence": earnings, "self_employed": self_employed}
+    data = {"type": "job_start", "hours_per_week": float(hours), "weekly_earnings_pence": earnings,
+            "self_employed": self_employed, "hours_band": hours_band(hours)}
+    # A new job replaces the previous one; sustainment is counted from the new start.
+    return Change(on, data, {"job_start": job, "sustainments": {}})
 
 
-def hours_band(hours) -> str:
+def sustainment(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
+    on = payload["date"]
+    checkpoint = rulebook.checkpoint(payload.get("checkpoint") or "")
+    if checkpoint is None:
+        raise ValidationFailed.one("checkpoint", "one_of", "one of: " + ", ".join(
+            c.id for c in rulebook.checkpoints) if rulebook.checkpoints else f"{rulebook.id} has no checkpoints")
+    if checkpoint.id in referral.sustainments:
+        raise ValidationFailed.one("checkpoint", "once", f"checkpoint {checkpoint.id} is already recorded")
+    assert referral.job_start is not None  # the transition allows sustainment only in work
+    job_started = date.fromisoformat(referral.job_start["start_date"])
+    reached = checkpoint.after.after(job_started, rulebook.nation)
+    _check_date("date", on, today, (reached, f"checkpoint {checkpoint.id} after the job start"))
+    sustainments = {**referral.sustainments, checkpoint.id: on.isoformat()}
+    return Change(on, {"type": "sustainment", "checkpoint": checkpoint.id}, {"sustainments": sustainments})
+
+
+def progression(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
+    on = payload["date"]
+    assert referral.job_start is not None  # the transition allows progression only in work
+    job_started = date.fromisoformat(referral.job_start["start_date"])
+    _check_date("date", on, today, (job_started, "the job start"))
+    return Change(on, {"type": "progression", "into": "unsupported_work"}, {"progression_on": on})
+
+
+def hours_band(hours: Any) -> str:
     if hours > 16:
         return "over_16"
     if hours > 8:
@@ -325,8 +250,7 @@ def hours_band(hours) -> str:
 # ------------------------------------------------------------------ moves and exit
 
 
-def module_move(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Step:
-    lifecycle.next_state(referral.status, "module_move")
+def module_move(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
     if not rulebook.modules:
         raise ValidationFailed.one("module_id", "not_modular", f"{rulebook.id} has no modules")
     to = payload["module_id"]
@@ -338,12 +262,10 @@ def module_move(rulebook: Rulebook, referral: Referral, payload: dict, today: da
                                    f"from {referral.module_id} the programme allows: {', '.join(allowed) or 'none'}")
     on = payload["date"]
     _check_date("date", on, today, (referral.module_since or referral.started_on, "the current module's start"))
-    return _move(referral, "module_move", on, {"from_module": referral.module_id, "to_module": to},
-                 module_id=to, module_since=on)
+    return Change(on, {"from_module": referral.module_id, "to_module": to}, {"module_id": to, "module_since": on})
 
 
-def transfer(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> tuple[Step, DeliveryOrganisation]:
-    lifecycle.next_state(referral.status, "transfer")
+def transfer(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
     target = rulebook.provider(payload["to_provider_id"])
     if target is None:
         raise ValidationFailed.one("to_provider_id", "delivers_programme",
@@ -356,35 +278,33 @@ def transfer(rulebook: Rulebook, referral: Referral, payload: dict, today: date)
     _check_date("handover.date", handover["date"], today, (referral.referred_on, "the referral date"))
     data = {"from_provider_org_id": referral.provider_org_id, "to_provider_org_id": target.org_id,
             "handover_ref": handover.get("document_ref"), "handover_date": handover["date"].isoformat()}
-    step = _move(referral, "transfer", on, data, provider_org_id=target.org_id, prime_org_id=prime_of(target))
-    return step, target
+    return Change(on, data, {"provider_org_id": target.org_id, "prime_org_id": target.prime_org_id})
 
 
-def exit_provision(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Step:
-    lifecycle.next_state(referral.status, "exit")
+def exit_provision(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
     on = payload["date"]
     _check_date("date", on, today, (referral.started_on, "the start"))
     review_given = payload.get("exit_review")
     if rulebook.exit_review_required and not review_given:
         raise ValidationFailed.one("exit_review", "required", f"{rulebook.id} requires an exit review")
-    data = {"reason": payload["reason"]}
+    data: dict[str, Any] = {"reason": payload["reason"]}
     if review_given:
         _check_date("exit_review.date", review_given["date"], today, (referral.started_on, "the start"))
         data["exit_review"] = {"date": review_given["date"].isoformat(), "destination": review_given["destination"]}
-    return _move(referral, "exit", on, data, status_reason=payload["reason"], exit_reason=payload["reason"],
-                 closed_on=on)
+    return Change(on, data, {"status_reason": payload["reason"], "exit_reason": payload["reason"], "closed_on": on})
 
 
-def close_unstarted(referral: Referral, on: date) -> Step:
+def close_unstarted(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
     """The nightly run's closure of a referral that never started by its deadline after the window shut."""
     reason = "not_started_by_deadline"
-    return _move(referral, "close_unstarted", on, {"reason": reason, "by": "nightly compliance"},
-                 status_reason=reason, closed_on=on)
+    on = payload["date"]
+    return Change(on, {"reason": reason, "by": "nightly compliance"}, {"status_reason": reason, "closed_on": on})
 
 
-def check_return(rulebook: Rulebook, former: Referral) -> None:
-    """A former participant may be referred again only where the programme allows a return."""
-    lifecycle.next_state(former.status, "re_referral")
+def re_referral(rulebook: Rulebook, former: Referral, payload: dict, today: date) -> Change:
+    """A former participant may be referred again only where the programme allows a return. The new referral
+    is made by `new_referral`; the former one records nothing but this check."""
     if not rulebook.returns_allowed:
         raise ReferralRefused("returns_not_allowed", f"{rulebook.id} does not allow a return",
                               [FieldError("referral_id", "returns_allowed", "the programme does not allow returns")])
+    return Change(today, {})

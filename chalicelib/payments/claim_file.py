@@ -6,11 +6,31 @@ injection. Amounts are numbers: pence, and pounds with two decimals.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, TextIO
+from typing import TextIO
 
 from .lines import PaymentLine
 from .money import pounds
+
+BUILDING, READY = "building", "ready"
+
+
+@dataclass(frozen=True)
+class ClaimFile:
+    """A claim file: one programme and period (optionally one payee), cut once by its owner's finance team."""
+
+    claim_file_id: str
+    programme_id: str
+    period: str
+    owner_org_id: str
+    status: str
+    created_at: str
+    created_by: str
+    payee_org_id: str | None = None
+    line_count: int = 0
+    totals: dict = field(default_factory=dict)
+    s3_key: str | None = None
 
 COLUMNS = ("line_id", "referral_id", "participant_ref", "programme_id", "kind", "fee_id", "milestone", "funder",
            "payee_org_id", "prime_org_id", "event_date", "period", "amount_pence", "amount_gbp",
@@ -59,7 +79,7 @@ def row(line: PaymentLine) -> list:
             guard(line.evidence_ref), guard(line.reason)]
 
 
-def write(lines: Iterable[PaymentLine], out: TextIO, on_line=None) -> Totals:
+def write(lines: Iterable[PaymentLine], out: TextIO, on_line: Callable[[], None] | None = None) -> Totals:
     """Write the CSV (header first, CRLF line ends as RFC 4180 says) and return its totals. Streams: one line
     in memory at a time."""
     writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)

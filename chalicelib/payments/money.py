@@ -1,7 +1,7 @@
 """Integer pence and exact splits."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def split(total: int, weights: Sequence[int]) -> list[int]:

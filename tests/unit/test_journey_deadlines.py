@@ -6,15 +6,17 @@ Boxing Day substitute Mon 28 Dec 2026 and New Year's Day Fri 1 Jan 2027.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 
-from chalicelib.domain import deadlines, journey, lifecycle
+from chalicelib.adapters.rulebooks import get_rulebook
+from chalicelib.domain import deadlines, journey, lifecycle, steps
 from chalicelib.domain.deadlines import Due
 from chalicelib.domain.errors import FieldError, InvalidTransition, ReferralRefused, ValidationFailed
-from chalicelib.domain.rulebook import Period, get_rulebook
+from chalicelib.domain.referral import Referral, Step
+from chalicelib.domain.rulebook import Period
 
 NORFOLK = get_rulebook("flexible-routeways-norfolk")
 TEES = get_rulebook("tees-valley-routes-to-work")
@@ -56,21 +58,21 @@ def payload(rulebook, *, provider_id=None, support_level=None, consent_given=Tru
     return body
 
 
-def refer(rulebook, today=TODAY, previous_programmes=(), **kwargs) -> journey.Step:
+def refer(rulebook, today=TODAY, previous_programmes=(), **kwargs) -> Step:
     return journey.new_referral(
         rulebook=rulebook, referral_id="ref-1", referrer_org_id="jcp-norwich", payload=payload(rulebook, **kwargs),
-        participant_hash="p_abc", today=today, now=datetime.combine(today, datetime.min.time(), timezone.utc),
+        participant_hash="p_abc", today=today, now=datetime.combine(today, datetime.min.time(), UTC),
         previous_programmes=list(previous_programmes))
 
 
 def in_support(rulebook, *, referred=date(2026, 11, 24), started=date(2026, 11, 30),
-               action_plan=date(2026, 12, 2), **kwargs) -> journey.Referral:
+               action_plan=date(2026, 12, 2), **kwargs) -> Referral:
     """A referral taken through accept, start, assessment and action plan with the journey functions."""
     referral = refer(rulebook, today=referred, **kwargs).referral
-    referral = journey.acknowledge(referral, {"decision": "accept", "date": referred}, referred).referral
-    referral = journey.start(referral, {"date": started}, started).referral
-    referral = journey.assessment(referral, {"date": started}, started).referral
-    referral = journey.action_plan(referral, {"date": action_plan}, action_plan).referral
+    referral = act("accept", referral, {"date": referred}, referred).referral
+    referral = act("start", referral, {"date": started}, started).referral
+    referral = act("assessment", referral, {"date": started}, started).referral
+    referral = act("action_plan", referral, {"date": action_plan}, action_plan).referral
     assert referral.status == lifecycle.IN_SUPPORT
     return referral
 
@@ -80,6 +82,17 @@ def job(on: date, **changes) -> dict:
             "weekly_earnings_pence": 25000}
     body.update(changes)
     return body
+
+
+def act(name: str, referral, body: dict, today: date, rulebook=None) -> Step:
+    """Take a registered journey step with the domain alone (transition checked, rule applied)."""
+    return steps.apply(steps.get(name), rulebook or get_rulebook(referral.programme_id), referral, body, today)
+
+
+def outcome(rulebook, referral, body: dict, today: date) -> Step:
+    """A job start, sustainment or progression, named by the body's `type` as the old outcomes URL did."""
+    rest = {k: v for k, v in body.items() if k != "type"}
+    return act(body["type"], referral, rest, today, rulebook)
 
 
 def dues(rulebook, referral) -> list[tuple[str, date]]:
@@ -209,15 +222,15 @@ def test_module_on_a_programme_without_modules_fails_validation():
 
 
 @pytest.fixture
-def supported() -> journey.Referral:
+def supported() -> Referral:
     return in_support(NORFOLK)
 
 
 def test_job_start_moves_the_referral_into_work(supported):
-    step = journey.outcome(NORFOLK, supported, job(date(2026, 12, 10)), date(2026, 12, 10))
+    step = outcome(NORFOLK, supported, job(date(2026, 12, 10)), date(2026, 12, 10))
     assert step.referral.status == lifecycle.IN_WORK
     assert step.referral.job_start == {"employer_name": "Acme Ltd", "start_date": "2026-12-10",
-                                       "hours_per_week": "20", "weekly_earnings_pence": 25000,
+                                       "hours_per_week": 20.0, "weekly_earnings_pence": 25000,
                                        "self_employed": False}
     assert step.event.data["hours_band"] == "over_16"
 
@@ -225,24 +238,24 @@ def test_job_start_moves_the_referral_into_work(supported):
 @pytest.mark.parametrize("hours", [Decimal("0"), Decimal("-1"), Decimal("80.01"), Decimal("81")])
 def test_job_start_hours_out_of_range(supported, hours):
     with pytest.raises(ValidationFailed) as caught:
-        journey.outcome(NORFOLK, supported, job(date(2026, 12, 10), hours_per_week=hours), date(2026, 12, 10))
+        outcome(NORFOLK, supported, job(date(2026, 12, 10), hours_per_week=hours), date(2026, 12, 10))
     assert [(e.field, e.rule) for e in caught.value.errors] == [("hours_per_week", "range")]
 
 
 @pytest.mark.parametrize("hours", [Decimal("0.5"), Decimal("80")])
 def test_job_start_hours_at_the_limits(supported, hours):
-    step = journey.outcome(NORFOLK, supported, job(date(2026, 12, 10), hours_per_week=hours), date(2026, 12, 10))
+    step = outcome(NORFOLK, supported, job(date(2026, 12, 10), hours_per_week=hours), date(2026, 12, 10))
     assert step.referral.status == lifecycle.IN_WORK
 
 
 def test_job_start_without_earnings_is_refused_unless_self_employed(supported):
     with pytest.raises(ValidationFailed) as caught:
-        journey.outcome(NORFOLK, supported, job(date(2026, 12, 10), weekly_earnings_pence=0), date(2026, 12, 10))
+        outcome(NORFOLK, supported, job(date(2026, 12, 10), weekly_earnings_pence=0), date(2026, 12, 10))
     assert [(e.field, e.rule) for e in caught.value.errors] == [("weekly_earnings_pence", "paid_work")]
 
 
 def test_self_employed_job_start_with_no_earnings_is_fine(supported):
-    step = journey.outcome(NORFOLK, supported,
+    step = outcome(NORFOLK, supported,
                            job(date(2026, 12, 10), weekly_earnings_pence=0, self_employed=True), date(2026, 12, 10))
     assert step.referral.status == lifecycle.IN_WORK
     assert step.referral.job_start["self_employed"] is True
@@ -251,7 +264,7 @@ def test_self_employed_job_start_with_no_earnings_is_fine(supported):
 
 def test_job_start_earnings_above_the_ceiling(supported):
     with pytest.raises(ValidationFailed) as caught:
-        journey.outcome(NORFOLK, supported, job(date(2026, 12, 10), weekly_earnings_pence=1_000_001),
+        outcome(NORFOLK, supported, job(date(2026, 12, 10), weekly_earnings_pence=1_000_001),
                         date(2026, 12, 10))
     assert [(e.field, e.rule) for e in caught.value.errors] == [("weekly_earnings_pence", "range")]
 
@@ -260,27 +273,27 @@ def test_job_start_without_an_employer(supported):
     body = job(date(2026, 12, 10))
     del body["employer_name"]
     with pytest.raises(ValidationFailed) as caught:
-        journey.outcome(NORFOLK, supported, body, date(2026, 12, 10))
+        outcome(NORFOLK, supported, body, date(2026, 12, 10))
     assert [(e.field, e.rule) for e in caught.value.errors] == [("employer_name", "required")]
 
 
 def test_job_start_missing_everything_names_every_field(supported):
     body = {"type": "job_start", "date": date(2026, 12, 10)}
     with pytest.raises(ValidationFailed) as caught:
-        journey.outcome(NORFOLK, supported, body, date(2026, 12, 10))
+        outcome(NORFOLK, supported, body, date(2026, 12, 10))
     assert [e.field for e in caught.value.errors] == ["employer_name", "hours_per_week", "weekly_earnings_pence"]
 
 
 def test_job_start_before_the_start_is_refused(supported):
     with pytest.raises(ValidationFailed) as caught:
-        journey.outcome(NORFOLK, supported, job(date(2026, 11, 29)), date(2026, 12, 10))
+        outcome(NORFOLK, supported, job(date(2026, 11, 29)), date(2026, 12, 10))
     assert [(e.field, e.rule) for e in caught.value.errors] == [("date", "not_before")]
 
 
 def test_job_start_before_starting_is_an_invalid_transition():
-    accepted = journey.acknowledge(refer(NORFOLK).referral, {"decision": "accept", "date": TODAY}, TODAY).referral
+    accepted = act("accept", refer(NORFOLK).referral, {"date": TODAY}, TODAY).referral
     with pytest.raises(InvalidTransition) as caught:
-        journey.outcome(NORFOLK, accepted, job(TODAY), TODAY)
+        outcome(NORFOLK, accepted, job(TODAY), TODAY)
     assert caught.value.current_state == "accepted"
 
 
@@ -317,7 +330,7 @@ def test_norfolk_referral_on_christmas_eve():
 
 def test_accepted_referral_keeps_only_the_start_deadline():
     referral = refer(NORFOLK, today=CHRISTMAS_EVE).referral
-    accepted = journey.acknowledge(referral, {"decision": "accept", "date": date(2026, 12, 29)},
+    accepted = act("accept", referral, {"date": date(2026, 12, 29)},
                                    date(2026, 12, 29)).referral
     assert dues(NORFOLK, accepted) == [("start", date(2027, 1, 19))]
 
@@ -382,7 +395,7 @@ def test_hartlepool_cap_does_not_loosen_a_daily_participant():
 
 def test_next_review_runs_from_the_last_review():
     referral = in_support(TEES, provider_id="hartlepool-council", support_level="fortnightly")
-    reviewed = journey.review(TEES, referral, {"date": date(2026, 12, 7)}, date(2026, 12, 7)).referral
+    reviewed = act("review", referral, {"date": date(2026, 12, 7)}, date(2026, 12, 7)).referral
     assert dict(dues(TEES, reviewed))["review"] == date(2026, 12, 14)
 
 
@@ -402,7 +415,7 @@ def test_tees_sustainment_checkpoints_fall_due_in_order():
     referral = in_support(TEES)
     job_day = date(2026, 11, 30)
     # The job start's date cannot be before the start (30 Nov), and 30 Nov + 3 months clamps to 28 Feb.
-    working = journey.outcome(TEES, referral, job(job_day), date(2026, 12, 2)).referral
+    working = outcome(TEES, referral, job(job_day), date(2026, 12, 2)).referral
 
     def next_checkpoint(r):
         return [(rule, due) for rule, due in dues(TEES, r) if rule.startswith("sustainment:")]
@@ -412,16 +425,16 @@ def test_tees_sustainment_checkpoints_fall_due_in_order():
                 ("9-months", date(2027, 8, 30)), ("12-months", date(2027, 11, 30))]
     for i, (checkpoint, due) in enumerate(expected):
         assert next_checkpoint(working) == [(f"sustainment:{checkpoint}", due)]
-        working = journey.outcome(TEES, working, {"type": "sustainment", "checkpoint": checkpoint, "date": due},
+        working = outcome(TEES, working, {"type": "sustainment", "checkpoint": checkpoint, "date": due},
                                   due).referral
         assert list(working.sustainments) == [c for c, _ in expected[:i + 1]]
     assert next_checkpoint(working) == []
 
 
 def test_sustainment_before_the_checkpoint_is_refused():
-    working = journey.outcome(TEES, in_support(TEES), job(date(2026, 11, 30)), date(2026, 12, 2)).referral
+    working = outcome(TEES, in_support(TEES), job(date(2026, 11, 30)), date(2026, 12, 2)).referral
     with pytest.raises(ValidationFailed) as caught:
-        journey.outcome(TEES, working, {"type": "sustainment", "checkpoint": "3-months", "date": date(2027, 2, 27)},
+        outcome(TEES, working, {"type": "sustainment", "checkpoint": "3-months", "date": date(2027, 2, 27)},
                         date(2027, 3, 1))
     assert [(e.field, e.rule) for e in caught.value.errors] == [("date", "not_before")]
 
@@ -430,11 +443,11 @@ def test_in_work_without_an_action_plan_still_runs_its_deadlines():
     # The lifecycle allows a job start straight from 'assessed' (no action plan yet), so an in-work referral
     # may have neither an action plan nor a review. Its deadlines must still be listed.
     referral = refer(NORFOLK).referral
-    referral = journey.acknowledge(referral, {"decision": "accept", "date": TODAY}, TODAY).referral
-    referral = journey.start(referral, {"date": date(2026, 11, 30)}, date(2026, 11, 30)).referral
-    referral = journey.assessment(referral, {"date": date(2026, 11, 30)}, date(2026, 11, 30)).referral
+    referral = act("accept", referral, {"date": TODAY}, TODAY).referral
+    referral = act("start", referral, {"date": date(2026, 11, 30)}, date(2026, 11, 30)).referral
+    referral = act("assessment", referral, {"date": date(2026, 11, 30)}, date(2026, 11, 30)).referral
     assert referral.status == lifecycle.ASSESSED
-    working = journey.outcome(NORFOLK, referral, job(date(2026, 12, 1)), date(2026, 12, 1)).referral
+    working = outcome(NORFOLK, referral, job(date(2026, 12, 1)), date(2026, 12, 1)).referral
     assert working.status == lifecycle.IN_WORK
     assert working.action_plan_on is None
     running = dues(NORFOLK, working)  # today: TypeError (the review is computed from a None date)
@@ -472,7 +485,7 @@ def test_work_choice_module_deadlines_follow_the_module():
     # review: 4 weeks after the action plan (Wed 2 Dec); Work Entry lasts at most 13 weeks from Mon 30 Nov.
     assert dues(WORK_CHOICE, referral) == [("review", date(2026, 12, 30)),
                                            ("module_max_duration", date(2027, 3, 1))]
-    moved = journey.module_move(WORK_CHOICE, referral, {"module_id": "longer-term-support",
+    moved = act("module_move", referral, {"module_id": "longer-term-support",
                                                         "date": date(2026, 12, 10)}, date(2026, 12, 10)).referral
     assert (moved.module_id, moved.module_since) == ("longer-term-support", date(2026, 12, 10))
     assert dues(WORK_CHOICE, moved) == [("review", date(2026, 12, 30))]

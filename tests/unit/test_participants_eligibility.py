@@ -9,6 +9,7 @@ from datetime import date
 
 import pytest
 
+from chalicelib.adapters.rulebooks import get_rulebook
 from chalicelib.domain import eligibility
 from chalicelib.domain.eligibility import Ineligibility
 from chalicelib.domain.participants import (
@@ -19,7 +20,6 @@ from chalicelib.domain.participants import (
     participant_hash,
     pseudonymous_reference,
 )
-from chalicelib.domain.rulebook import get_rulebook
 
 # ------------------------------------------------------------------ National Insurance numbers
 

@@ -42,7 +42,7 @@ def test_split_of_zero_is_all_zeros(weights):
 @given(totals, weight_lists)
 def test_each_part_is_within_a_penny_of_its_exact_share(total, weights):
     whole = sum(weights)
-    for part, weight in zip(split(total, weights), weights):
+    for part, weight in zip(split(total, weights), weights, strict=True):
         exact = Fraction(total * weight, whole)
         assert abs(part - exact) < 1, (part, exact)
 
@@ -56,7 +56,7 @@ def test_parts_are_non_negative_for_a_non_negative_total(total, weights):
 @FAST
 @given(non_negative_totals, weight_lists)
 def test_a_zero_weight_gets_nothing(total, weights):
-    for part, weight in zip(split(total, weights), weights):
+    for part, weight in zip(split(total, weights), weights, strict=True):
         if weight == 0:
             assert part == 0
 

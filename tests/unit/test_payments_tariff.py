@@ -1,21 +1,16 @@
-"""The tariff engine (chalicelib/payments/tariff.py) worked through the real rulebooks, and TariffSchema's
+"""The tariff engine (chalicelib/payments/tariff.py) worked through the real rulebooks, and the rulebook
+loader's TariffSchema (chalicelib/adapters/rulebooks.py) and its
 refusals. Amounts are the rulebooks' defaults for the seeds' payment facts (DOMAIN.md)."""
 from __future__ import annotations
 
-import copy
+from dataclasses import replace
 from datetime import date
 
 import pytest
 from marshmallow import ValidationError
 
-from chalicelib.domain.rulebook import all_rulebooks
-from chalicelib.payments.tariff import (
-    TariffSchema,
-    earnings,
-    fee_amount,
-    payment_amounts,
-    tranche_schedule,
-)
+from chalicelib.adapters.rulebooks import RULEBOOK_DIR, TariffSchema, all_rulebooks, parse_rulebook
+from chalicelib.payments.tariff import earnings, payment_amounts, tranche_schedule
 
 NORFOLK = "flexible-routeways-norfolk"
 LSE = "local-supported-employment"
@@ -28,7 +23,7 @@ def book(programme_id):
 
 
 def checkpoints(programme_id):
-    return [(c.id, c.earns) for c in book(programme_id).checkpoints]
+    return book(programme_id).checkpoints
 
 
 def earn(programme_id, level, event_type, event_data=None, already=()):
@@ -37,7 +32,11 @@ def earn(programme_id, level, event_type, event_data=None, already=()):
 
 
 def fee(programme_id, fee_id):
-    return next(f for f in book(programme_id).tariff["fees"] if f["id"] == fee_id)
+    return book(programme_id).tariff.fee(fee_id)
+
+
+def fee_amount(f):
+    return f.amount.per_participant
 
 
 def summary(found):
@@ -52,8 +51,8 @@ def test_norfolk_level_1_referral_fee_is_earned_on_accept():
     assert summary(found) == [("level-1-referral", "referral_accepted", "dwp", 3500)]
     assert found[0].milestone_key == "level-1-referral:referral_accepted"
     # GBP 30-40 per referral: the default sits in the range.
-    amount = fee(NORFOLK, "level-1-referral")["amount"]
-    assert amount["min_pence"] == 3000 and amount["max_pence"] == 4000
+    amount = fee(NORFOLK, "level-1-referral").amount
+    assert amount.min_pence == 3000 and amount.max_pence == 4000
     assert fee_amount(fee(NORFOLK, "level-1-referral")) == 3500
 
 
@@ -64,8 +63,8 @@ def test_norfolk_level_1_referral_fee_is_earned_on_accept():
 def test_norfolk_level_2_fee_is_evidence_only_and_never_earned_automatically(event_type, data):
     assert earn(NORFOLK, 2, event_type, data) == []
     level_2 = fee(NORFOLK, "level-2-support")
-    assert level_2["amount"]["evidence_required"] is True
-    assert level_2["amount"]["max_pence"] == 20000
+    assert level_2.amount.evidence_required is True
+    assert level_2.amount.max_pence == 20000
     assert fee_amount(level_2) is None
 
 
@@ -99,7 +98,7 @@ def test_lse_start_earns_the_dwp_start_payment_and_the_local_authority_co_fundin
         ("dwp-participant-fee", "start", "dwp", 140000),
         ("la-co-funding", "start", "local-authority", 150000),
     ]
-    funders = {f["id"] for f in book(LSE).tariff["funders"]}
+    funders = {f.id for f in book(LSE).tariff.funders}
     assert funders == {"dwp", "local-authority"}
     assert fee_amount(fee(LSE, "dwp-participant-fee")) == 350000
     assert payment_amounts(fee(LSE, "dwp-participant-fee"), 350000) == [140000, 210000]
@@ -111,12 +110,12 @@ def test_lse_service_fee_tranches_are_never_earned_by_an_event():
 
 
 def _tranche_payment(f):
-    return next(p for p in f["payments"] if p["milestone"] == "service_fee_tranche")
+    return next(p for p in f.payments if p.milestone == "service_fee_tranche")
 
 
 def test_lse_tranche_schedule_is_monthly_in_arrears_and_sums_to_the_service_fee():
     dwp = fee(LSE, "dwp-participant-fee")
-    count = _tranche_payment(dwp)["tranches"]
+    count = _tranche_payment(dwp).tranches
     assert count == 9
     schedule = tranche_schedule(dwp, date(2026, 11, 24))
     assert [n for n, _, _ in schedule] == list(range(1, count + 1))
@@ -178,7 +177,7 @@ def test_tees_sustainment_schedule_pays_the_nth_sustainment_payment_at_the_nth_c
     outcome = fee(TEES, "job-and-sustainment")
     total = fee_amount(outcome)
     assert total == 100000
-    assert [c for c, _ in checkpoints(TEES)] == ["3-months", "6-months", "9-months", "12-months"]
+    assert [c.id for c in checkpoints(TEES)] == ["3-months", "6-months", "9-months", "12-months"]
 
     already: set[str] = set()
     job = earn(TEES, None, "job_start", {"hours_band": "over_8"}, already)
@@ -203,9 +202,10 @@ def test_tees_sustainment_schedule_pays_the_nth_sustainment_payment_at_the_nth_c
 
 def test_tees_sustainment_with_an_odd_amount_still_totals_exactly():
     # A non-default amount (set within the range) that does not divide by five.
-    tariff = copy.deepcopy(book(TEES).tariff)
-    outcome = next(f for f in tariff["fees"] if f["id"] == "job-and-sustainment")
-    outcome["amount"]["default_pence"] = 123457
+    original = book(TEES).tariff
+    tariff = replace(original, fees=tuple(
+        replace(f, amount=replace(f.amount, default_pence=123457)) if f.id == "job-and-sustainment" else f
+        for f in original.fees))
     found = earnings(tariff, None, "job_start", {}, checkpoints(TEES), set())
     for checkpoint in ["3-months", "6-months", "9-months", "12-months"]:
         found += earnings(tariff, None, "sustainment", {"checkpoint": checkpoint}, checkpoints(TEES), set())
@@ -245,12 +245,12 @@ def banded_tariff(include_over_16=True):
 ])
 def test_job_start_earns_the_hours_bands_reached(band, expected):
     data = {} if band is None else {"hours_band": band}
-    found = earnings(banded_tariff(), None, "job_start", data, [], set())
+    found = earnings(banded_tariff(), None, "job_start", data, (), set())
     assert [(e.milestone, e.amount_pence) for e in found] == expected
 
 
 def test_only_milestones_present_in_the_tariff_are_earned():
-    found = earnings(banded_tariff(include_over_16=False), None, "job_start", {"hours_band": "over_16"}, [], set())
+    found = earnings(banded_tariff(include_over_16=False), None, "job_start", {"hours_band": "over_16"}, (), set())
     assert [(e.milestone, e.amount_pence) for e in found] == [("job_start", 20000), ("job_over_8_hours", 80000)]
     # Norfolk level 3 has no hours-band milestones: over_16 earns just the job start share.
     assert summary(earn(NORFOLK, 3, "job_start", {"hours_band": "over_16"})) == [
@@ -259,8 +259,8 @@ def test_only_milestones_present_in_the_tariff_are_earned():
 
 def test_a_later_job_start_with_more_hours_earns_only_the_new_band():
     tariff = banded_tariff()
-    first = earnings(tariff, None, "job_start", {"hours_band": "over_8"}, [], set())
-    later = earnings(tariff, None, "job_start", {"hours_band": "over_16"}, [], {e.milestone_key for e in first})
+    first = earnings(tariff, None, "job_start", {"hours_band": "over_8"}, (), set())
+    later = earnings(tariff, None, "job_start", {"hours_band": "over_16"}, (), {e.milestone_key for e in first})
     assert [(e.milestone, e.amount_pence) for e in later] == [("job_over_16_hours", 50000)]
 
 
@@ -310,11 +310,11 @@ def valid_tariff():
 
 def test_the_valid_tariff_loads_with_defaults():
     data = TariffSchema().load(valid_tariff())
-    assert data["claim_window_days"] == 90
-    assert data["contract_value_pence"] is None
-    assert data["fees"][0]["amount"]["fixed_pence"] is None
-    assert data["fees"][2]["amount"]["default_pence"] is None
-    assert data["fees"][1]["levels"] == []
+    assert data.claim_window_days == 90
+    assert data.contract_value_pence is None
+    assert data.fees[0].amount.fixed_pence is None
+    assert data.fees[2].amount.default_pence is None
+    assert data.fees[1].levels == ()
 
 
 def test_every_real_rulebook_tariff_reloads_through_the_schema():
@@ -432,7 +432,6 @@ def test_a_rulebook_whose_tariff_pays_at_a_checkpoint_it_does_not_have_fails_to_
     import json
 
     from chalicelib.domain.errors import RulebookError
-    from chalicelib.domain.rulebook import RULEBOOK_DIR, parse_rulebook
 
     document = json.loads((RULEBOOK_DIR / f"{programme_id}.json").read_text(encoding="utf-8"))
     mutate(document)

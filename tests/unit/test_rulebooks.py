@@ -1,4 +1,4 @@
-"""Programme rulebooks (chalicelib/domain/rulebook.py, chalicelib/payments/tariff.py): the real files load and
+"""Programme rulebooks (chalicelib/domain/rulebook.py, read by chalicelib/adapters/rulebooks.py): the real files load and
 hold the DOMAIN facts; a broken file fails loudly, naming the file and the field."""
 from __future__ import annotations
 
@@ -8,16 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.domain.errors import RulebookError
-from chalicelib.domain.rulebook import (
+from chalicelib.adapters.rulebooks import (
     RULEBOOK_DIR,
-    Period,
-    Rulebook,
     all_rulebooks,
     get_rulebook,
     load_rulebook_file,
     parse_rulebook,
 )
+from chalicelib.domain.errors import RulebookError
+from chalicelib.domain.rulebook import Period, Rulebook
 
 PROGRAMMES = {
     "flexible-routeways-norfolk",
@@ -53,8 +52,8 @@ def test_every_rulebook_file_loads(path):
     assert rulebook.referral_opens < rulebook.referral_closes
     assert sum(o.allocation for o in rulebook.delivery_organisations) <= rulebook.total_capacity
     assert set(rulebook.deadlines) == {"acknowledge", "start", "assessment", "action_plan"}
-    for fee in rulebook.tariff["fees"]:
-        assert sum(p["share_bp"] for p in fee["payments"]) == 10000, fee["id"]
+    for fee in rulebook.tariff.fees:
+        assert sum(p.share_bp for p in fee.payments) == 10000, fee.id
 
 
 def test_all_rulebooks_has_the_five_ids():
@@ -117,17 +116,17 @@ def test_esf_duration_and_exit_review():
 
 def test_local_supported_employment_tariff():
     rb = get_rulebook("local-supported-employment")
-    assert [f["id"] for f in rb.tariff["fees"]] == ["dwp-participant-fee", "la-co-funding"]
-    dwp, la = rb.tariff["fees"]
-    assert dwp["funder"] == "dwp"
-    assert dwp["amount"]["fixed_pence"] == 350000
-    assert [(p["milestone"], p["share_bp"], p["tranches"]) for p in dwp["payments"]] == [
+    assert [f.id for f in rb.tariff.fees] == ["dwp-participant-fee", "la-co-funding"]
+    dwp, la = rb.tariff.fees
+    assert dwp.funder == "dwp"
+    assert dwp.amount.fixed_pence == 350000
+    assert [(p.milestone, p.share_bp, p.tranches) for p in dwp.payments] == [
         ("start", 4000, None),
         ("service_fee_tranche", 6000, 9),
     ]
-    assert la["funder"] == "local-authority"
-    assert la["amount"]["fixed_pence"] == 150000
-    assert [(p["milestone"], p["share_bp"]) for p in la["payments"]] == [("start", 10000)]
+    assert la.funder == "local-authority"
+    assert la.amount.fixed_pence == 150000
+    assert [(p.milestone, p.share_bp) for p in la.payments] == [("start", 10000)]
     assert rb.excluded_attributes == ("secondary_mental_health_services", "on_other_dwp_programme")
     assert rb.max_duration == Period(18, "months")
     assert rb.referral_opens == date(2026, 8, 1)

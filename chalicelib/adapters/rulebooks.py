@@ -1,0 +1,451 @@
+"""Reading programme rulebooks: JSON data files, validated with marshmallow into the domain's typed values.
+
+One file per programme in chalicelib/rulebooks/. A malformed file fails loudly when loaded, naming the file and
+the field. The same schemas publish the rulebook format as a JSON Schema (`json_schema()`), served at
+`GET /rulebook-schema.json` and kept in docs/rulebook.schema.json.
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from ..domain.calendar import NATIONS
+from ..domain.eligibility import ATTRIBUTES
+from ..domain.errors import RulebookError
+from ..domain.rulebook import (
+    ANCHORS,
+    DEADLINES,
+    ORG_ROLES,
+    PERIOD_UNITS,
+    Amount,
+    Checkpoint,
+    Deadline,
+    DeliveryOrganisation,
+    ExtraReview,
+    Fee,
+    FeePayment,
+    Funder,
+    Module,
+    Period,
+    Rulebook,
+    Targets,
+    Tariff,
+)
+from ..payments import milestones as ms
+
+RULEBOOK_DIR = Path(__file__).resolve().parent.parent / "rulebooks"
+_ID = r"^[a-z0-9][a-z0-9-]{1,62}$"
+
+
+def _d(text: str) -> dict[str, Any]:
+    return {"metadata": {"description": text}}
+
+
+# ---------------------------------------------------------------- periods, organisations, modules
+
+
+class PeriodSchema(Schema):
+    amount = fields.Integer(required=True, validate=validate.Range(min=1, max=3650))
+    unit = fields.String(required=True, validate=validate.OneOf(PERIOD_UNITS),
+                         **_d("working days skip the programme nation's bank holidays; months are calendar months"))
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> Period:
+        return Period(**data)
+
+
+class DeadlineSchema(Schema):
+    amount = fields.Integer(required=True, validate=validate.Range(min=1, max=3650))
+    unit = fields.String(required=True, validate=validate.OneOf(PERIOD_UNITS))
+    anchor = fields.String(required=True, data_key="from", validate=validate.OneOf(ANCHORS),
+                           **_d("the event the clock runs from"))
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> dict:
+        return {"period": Period(data["amount"], data["unit"]), "anchor": data["anchor"]}
+
+
+class ExtraReviewSchema(Schema):
+    id = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    name = fields.String(required=True)
+    every = fields.Nested(PeriodSchema, required=True)
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> ExtraReview:
+        return ExtraReview(**data)
+
+
+class DeliveryOrganisationSchema(Schema):
+    org_id = fields.String(required=True, validate=validate.Regexp(_ID))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    role = fields.String(required=True, validate=validate.OneOf(ORG_ROLES))
+    allocation = fields.Integer(required=True, validate=validate.Range(min=0),
+                                **_d("places allocated to this organisation"))
+    level = fields.Integer(load_default=None, validate=validate.Range(min=1, max=3),
+                           **_d("delivery level (Flexible Routeways: 1 referral only, 2 mentoring, 3 delivery)"))
+    prime = fields.String(load_default=None, **_d("a subcontractor's prime contractor (its org_id)"))
+    areas = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list,
+                        **_d("areas served, for referrals that name an area instead of a provider"))
+    min_age = fields.Integer(load_default=None, validate=validate.Range(min=0, max=120))
+    max_age = fields.Integer(load_default=None, validate=validate.Range(min=0, max=120))
+    review_every_max = fields.Nested(PeriodSchema, load_default=None,
+                                     **_d("the longest gap between reviews this provider allows"))
+    extra_reviews = fields.List(fields.Nested(ExtraReviewSchema), load_default=list)
+    management_fee_bp = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10000),
+                                       **_d("a subcontractor's prime keeps this share (basis points) of each line"))
+
+    @validates_schema
+    def check(self, data: dict, **_: Any) -> None:
+        if data["role"] == "subcontractor" and not data.get("prime"):
+            raise ValidationError("a subcontractor names its prime", "prime")
+        if data["role"] != "subcontractor" and data.get("prime"):
+            raise ValidationError("only a subcontractor has a prime", "prime")
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> DeliveryOrganisation:
+        data["areas"] = tuple(a.lower() for a in data["areas"])
+        data["extra_reviews"] = tuple(data["extra_reviews"])
+        return DeliveryOrganisation(**data)
+
+
+class ModuleSchema(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    max_duration = fields.Nested(PeriodSchema, load_default=None)
+    review_every = fields.Nested(PeriodSchema, load_default=None)
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> Module:
+        return Module(**data)
+
+
+class CheckpointSchema(Schema):
+    id = fields.String(required=True)
+    after = fields.Nested(PeriodSchema, required=True, **_d("time in work after the job start"))
+    earns = fields.String(load_default=None, validate=validate.OneOf(ms.CHECKPOINT_OUTCOMES),
+                          **_d("an outcome this checkpoint reaches"))
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> Checkpoint:
+        return Checkpoint(**data)
+
+
+class WindowSchema(Schema):
+    opens = fields.Date(required=True)
+    closes = fields.Date(required=True)
+
+    @validates_schema
+    def check(self, data: dict, **_: Any) -> None:
+        if data["closes"] < data["opens"]:
+            raise ValidationError("closes before it opens", "closes")
+
+
+class EligibilitySchema(Schema):
+    min_age = fields.Integer(load_default=None, validate=validate.Range(min=0, max=120))
+    max_age = fields.Integer(load_default=None, validate=validate.Range(min=0, max=120))
+    required_attributes = fields.List(fields.String(validate=validate.OneOf(ATTRIBUTES)), load_default=list)
+    excluded_attributes = fields.List(fields.String(validate=validate.OneOf(ATTRIBUTES)), load_default=list)
+    priority_groups = fields.List(fields.String(validate=validate.OneOf(ATTRIBUTES)), load_default=list,
+                                  **_d("groups recorded for reporting"))
+
+
+class DurationSchema(Schema):
+    min = fields.Nested(PeriodSchema, load_default=None)
+    max = fields.Nested(PeriodSchema, load_default=None)
+
+
+class SustainmentSchema(Schema):
+    in_work_support = fields.Nested(PeriodSchema, load_default=None)
+    checkpoints = fields.List(fields.Nested(CheckpointSchema), load_default=list)
+
+
+class TargetsSchema(Schema):
+    job_starts_pct = fields.Integer(load_default=None, validate=validate.Range(min=0, max=100))
+    over_16_hours_pct = fields.Integer(load_default=None, validate=validate.Range(min=0, max=100))
+    over_8_hours_pct = fields.Integer(load_default=None, validate=validate.Range(min=0, max=100))
+    cohort_min_share = fields.Dict(keys=fields.String(), values=fields.Float(), load_default=dict)
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> Targets:
+        return Targets(**data)
+
+
+# ---------------------------------------------------------------- tariff
+
+
+class FunderSchema(Schema):
+    id = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9-]{2,40}$"))
+    name = fields.String(required=True)
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> Funder:
+        return Funder(**data)
+
+
+class AmountSchema(Schema):
+    fixed_pence = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    min_pence = fields.Integer(load_default=None, validate=validate.Range(min=0))
+    max_pence = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    default_pence = fields.Integer(load_default=None, validate=validate.Range(min=0))
+    evidence_required = fields.Boolean(load_default=False, **_d("each claim states its amount and its evidence"))
+
+    @validates_schema
+    def check(self, data: dict, **_: Any) -> None:
+        if data["fixed_pence"] is not None:
+            if any(data[k] is not None for k in ("min_pence", "max_pence", "default_pence")):
+                raise ValidationError("a fixed amount has no range", "fixed_pence")
+            return
+        if data["max_pence"] is None:
+            raise ValidationError("give fixed_pence or max_pence", "max_pence")
+        low = data["min_pence"] or 0
+        if low > data["max_pence"]:
+            raise ValidationError("min_pence is above max_pence", "min_pence")
+        default = data["default_pence"]
+        if default is not None and not low <= default <= data["max_pence"]:
+            raise ValidationError("default_pence is outside min_pence..max_pence", "default_pence")
+        if default is None and not data["evidence_required"]:
+            raise ValidationError("a range needs default_pence unless each claim gives evidence", "default_pence")
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> Amount:
+        return Amount(**data)
+
+
+class PaymentSchema(Schema):
+    milestone = fields.String(required=True, validate=validate.OneOf(ms.NAMES))
+    share_bp = fields.Integer(required=True, validate=validate.Range(min=1, max=10000))
+    tranches = fields.Integer(load_default=None, validate=validate.Range(min=1, max=120))
+
+    @validates_schema
+    def check(self, data: dict, **_: Any) -> None:
+        if ms.get(data["milestone"]).paid == ms.SCHEDULED and not data["tranches"]:
+            raise ValidationError("service fees name their number of monthly tranches", "tranches")
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> FeePayment:
+        return FeePayment(**data)
+
+
+class FeeSchema(Schema):
+    id = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9-]{2,40}$"))
+    description = fields.String(required=True)
+    funder = fields.String(required=True, **_d("a funder id of this tariff"))
+    levels = fields.List(fields.Integer(validate=validate.Range(min=1, max=3)), load_default=list,
+                         **_d("delivery levels this fee is for (empty: all)"))
+    amount = fields.Nested(AmountSchema, required=True)
+    payments = fields.List(fields.Nested(PaymentSchema), required=True, validate=validate.Length(min=1))
+
+    @validates_schema
+    def check(self, data: dict, **_: Any) -> None:
+        total = sum(p.share_bp for p in data.get("payments") or [])
+        if total != 10000:
+            raise ValidationError(f"payment shares sum to {total} basis points, not 10000", "payments")
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> Fee:
+        return Fee(id=data["id"], description=data["description"], funder=data["funder"], amount=data["amount"],
+                   payments=tuple(data["payments"]), levels=tuple(data["levels"]))
+
+
+class TariffSchema(Schema):
+    currency = fields.String(required=True, validate=validate.Equal("GBP"))
+    claim_window_days = fields.Integer(load_default=90, validate=validate.Range(min=1, max=3650),
+                                       **_d("a claim is made within this many days of the event"))
+    contract_value_pence = fields.Integer(load_default=None, validate=validate.Range(min=1),
+                                          **_d("the most the programme can pay in all"))
+    funders = fields.List(fields.Nested(FunderSchema), required=True, validate=validate.Length(min=1))
+    fees = fields.List(fields.Nested(FeeSchema), required=True, validate=validate.Length(min=1))
+
+    @validates_schema
+    def check(self, data: dict, **_: Any) -> None:
+        funders = {f.id for f in data.get("funders") or []}
+        ids = [f.id for f in data.get("fees") or []]
+        if len(ids) != len(set(ids)):
+            raise ValidationError("fee id repeated", "fees")
+        for i, fee in enumerate(data.get("fees") or []):
+            if fee.funder not in funders:
+                raise ValidationError({i: {"funder": [f"unknown funder {fee.funder!r}"]}}, "fees")
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> Tariff:
+        return Tariff(currency=data["currency"], funders=tuple(data["funders"]), fees=tuple(data["fees"]),
+                      claim_window_days=data["claim_window_days"], contract_value_pence=data["contract_value_pence"])
+
+
+# ---------------------------------------------------------------- the rulebook
+
+
+class RulebookSchema(Schema):
+    id = fields.String(required=True, validate=validate.Regexp(_ID), **_d("the programme id; the file's name"))
+    name = fields.String(required=True)
+    source = fields.String(required=True, **_d("the source document and every choice made where it is silent"))
+    nation = fields.String(load_default="ENG", validate=validate.OneOf(sorted(NATIONS)),
+                           **_d("the UK nation whose bank holidays working days skip"))
+    commissioner = fields.String(required=True)
+    referral_window = fields.Nested(WindowSchema, required=True)
+    total_capacity = fields.Integer(required=True, validate=validate.Range(min=1))
+    delivery_organisations = fields.List(
+        fields.Nested(DeliveryOrganisationSchema), required=True, validate=validate.Length(min=1))
+    eligibility = fields.Nested(EligibilitySchema, required=True)
+    support_levels = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(r"^[a-z0-9_]{1,30}$")), values=fields.Nested(PeriodSchema),
+        required=True, validate=validate.Length(min=1), **_d("support level -> review cadence"))
+    deadlines = fields.Dict(keys=fields.String(validate=validate.OneOf(DEADLINES)),
+                            values=fields.Nested(DeadlineSchema), required=True)
+    duration = fields.Nested(DurationSchema, load_default=dict)
+    modules = fields.List(fields.Nested(ModuleSchema), load_default=list)
+    module_moves = fields.List(fields.List(fields.String(), validate=validate.Length(equal=2)), load_default=list,
+                               **_d("[from, to] pairs of module ids"))
+    returns_allowed = fields.Boolean(required=True, **_d("a former participant may be referred again"))
+    exit_review_required = fields.Boolean(required=True)
+    sustainment = fields.Nested(SustainmentSchema, load_default=dict)
+    targets = fields.Nested(TargetsSchema, load_default=dict)
+    tariff = fields.Nested(TariffSchema, required=True)
+
+    @validates_schema
+    def check(self, data: dict, **_: Any) -> None:
+        for rule in (_organisations_are_consistent, _every_deadline_is_given, _module_moves_name_modules,
+                     _checkpoints_cover_the_tariff, _fee_levels_exist):
+            rule(data)
+
+
+def _organisations_are_consistent(data: dict) -> None:
+    orgs = data.get("delivery_organisations") or []
+    ids = [o.org_id for o in orgs]
+    if len(ids) != len(set(ids)):
+        raise ValidationError("org_id repeated", "delivery_organisations")
+    for i, org in enumerate(orgs):
+        if org.prime and org.prime not in ids:
+            raise ValidationError({i: {"prime": [f"unknown prime {org.prime!r}"]}}, "delivery_organisations")
+    if orgs and sum(o.allocation for o in orgs) > data.get("total_capacity", 0):
+        raise ValidationError("allocations add up to more than total_capacity", "delivery_organisations")
+
+
+def _every_deadline_is_given(data: dict) -> None:
+    missing = [d for d in DEADLINES if d not in (data.get("deadlines") or {})]
+    if missing:
+        raise ValidationError(f"missing deadlines: {', '.join(missing)}", "deadlines")
+
+
+def _module_moves_name_modules(data: dict) -> None:
+    module_ids = {m.id for m in data.get("modules") or []}
+    for move in data.get("module_moves") or []:
+        unknown = [m for m in move if m not in module_ids]
+        if unknown:
+            raise ValidationError(f"unknown module {unknown[0]!r}", "module_moves")
+
+
+def _checkpoints_cover_the_tariff(data: dict) -> None:
+    checkpoints = (data.get("sustainment") or {}).get("checkpoints") or []
+    earned_at_checkpoints = {c.earns for c in checkpoints if c.earns}
+    tariff = data.get("tariff")
+    for i, fee in enumerate(tariff.fees if tariff else ()):
+        milestones = [p.milestone for p in fee.payments]
+        per_checkpoint = sum(1 for m in milestones if ms.get(m).per_checkpoint)
+        if per_checkpoint > len(checkpoints):
+            raise ValidationError({"fees": {i: {"payments": [
+                f"{per_checkpoint} sustainment payments but only {len(checkpoints)} checkpoints"]}}}, "tariff")
+        for outcome in ms.CHECKPOINT_OUTCOMES:
+            if outcome in milestones and outcome not in earned_at_checkpoints:
+                raise ValidationError({"fees": {i: {"payments": [
+                    f"no sustainment checkpoint earns {outcome}"]}}}, "tariff")
+
+
+def _fee_levels_exist(data: dict) -> None:
+    levels = {o.level for o in data.get("delivery_organisations") or [] if o.level is not None}
+    tariff = data.get("tariff")
+    for i, fee in enumerate(tariff.fees if tariff else ()):
+        for level in fee.levels:
+            if level not in levels:
+                raise ValidationError({"fees": {i: {"levels": [f"no organisation at level {level}"]}}}, "tariff")
+
+
+def parse_rulebook(document: dict, source: str) -> Rulebook:
+    try:
+        data = RulebookSchema().load(document)
+    except ValidationError as exc:
+        raise RulebookError(source, exc.messages) from None
+    eligibility = data["eligibility"]
+    duration = data["duration"] or {}
+    sustainment = data["sustainment"] or {}
+    return Rulebook(
+        id=data["id"], name=data["name"], source=data["source"], nation=data["nation"],
+        commissioner=data["commissioner"], referral_opens=data["referral_window"]["opens"],
+        referral_closes=data["referral_window"]["closes"], total_capacity=data["total_capacity"],
+        delivery_organisations=tuple(data["delivery_organisations"]),
+        min_age=eligibility["min_age"], max_age=eligibility["max_age"],
+        required_attributes=tuple(eligibility["required_attributes"]),
+        excluded_attributes=tuple(eligibility["excluded_attributes"]),
+        priority_groups=tuple(eligibility["priority_groups"]),
+        support_levels=dict(data["support_levels"]),
+        deadlines={name: Deadline(name, d["period"], d["anchor"]) for name, d in data["deadlines"].items()},
+        min_duration=duration.get("min"), max_duration=duration.get("max"),
+        modules=tuple(data["modules"]), module_moves=tuple((m[0], m[1]) for m in data["module_moves"]),
+        returns_allowed=data["returns_allowed"], exit_review_required=data["exit_review_required"],
+        in_work_support=sustainment.get("in_work_support"), checkpoints=tuple(sustainment.get("checkpoints") or ()),
+        tariff=data["tariff"], targets=data["targets"] or Targets(), document=document,
+    )
+
+
+def load_rulebook_file(path: Path) -> Rulebook:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise RulebookError(path.name, {"(file)": [f"not valid JSON: {exc}"]}) from None
+    rulebook = parse_rulebook(document, path.name)
+    if path.stem != rulebook.id:
+        raise RulebookError(path.name, {"id": [f"must match the file name ({path.stem!r})"]})
+    return rulebook
+
+
+@lru_cache(maxsize=4)
+def _load_all(directory: str) -> dict[str, Rulebook]:
+    books = [load_rulebook_file(p) for p in sorted(Path(directory).glob("*.json"))]
+    return {b.id: b for b in books}
+
+
+def all_rulebooks(directory: Path | None = None) -> dict[str, Rulebook]:
+    """Every programme's rulebook, loaded once per container and cached."""
+    return _load_all(str(directory or RULEBOOK_DIR))
+
+
+def get_rulebook(programme_id: str) -> Rulebook | None:
+    return all_rulebooks().get(programme_id)
+
+
+# ---------------------------------------------------------------- the published format
+
+
+@lru_cache(maxsize=1)
+def json_schema() -> dict:
+    """The rulebook format as a JSON Schema (draft 2020-12), generated from the schemas above. Cross-field rules
+    (shares sum to 10,000, a subcontractor names its prime...) are in each schema's description."""
+    from apispec import APISpec
+    from apispec.ext.marshmallow import MarshmallowPlugin
+
+    spec = APISpec(title="refpay rulebook", version="1", openapi_version="3.1.0", plugins=[MarshmallowPlugin()])
+    spec.components.schema("Rulebook", schema=RulebookSchema)
+    definitions = spec.to_dict()["components"]["schemas"]
+    text = json.dumps(definitions).replace('"#/components/schemas/', '"#/$defs/')
+    defs = json.loads(text)
+    for name, rules in _CROSS_FIELD_RULES.items():
+        defs[name]["description"] = rules
+    root = defs.pop("Rulebook")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://refpay.dev/rulebook.schema.json",
+            "title": "refpay programme rulebook", **root, "$defs": defs}
+
+
+_CROSS_FIELD_RULES = {
+    "Rulebook": "One programme's rules. Also checked when loaded: org_ids are unique, a prime named by a "
+                "subcontractor exists, allocations add up to at most total_capacity, all four deadlines are "
+                "given, module moves name known modules, per-checkpoint payments do not outnumber checkpoints, "
+                "an outcome milestone is earned by some checkpoint, fee levels exist among the organisations.",
+    "Fee": "A fee's payment shares sum to exactly 10000 basis points; its funder is one of the tariff's funders.",
+    "Amount": "Either fixed_pence alone, or max_pence with optional min_pence and default_pence "
+              "(default_pence is required unless evidence_required).",
+    "DeliveryOrganisation": "A subcontractor names its prime; no other role does.",
+}

@@ -1,0 +1,33 @@
+"""Idempotency records: what a write remembers so that a retry with the same Idempotency-Key gets the first answer.
+
+A record keeps the request's fingerprint, the status it was answered with, and which resource it made or changed
+(kind and ids): never a response body, so never personal data. A replay re-reads that resource and renders it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TTL_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Resource:
+    """What a write made or changed: `kind` names how to render it (referral, line, lines, claim_file)."""
+
+    kind: str
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    scope_key: str          # organisation + Idempotency-Key
+    fingerprint: str        # hash of method, route, path parameters and canonical body
+    status_code: int
+    resource: Resource | None
+    location: str | None
+    created_at: str
+    expires_at: int
+
+
+def scope_key(org_id: str, key: str) -> str:
+    return f"{org_id}#{key}"

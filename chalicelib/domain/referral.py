@@ -1,0 +1,105 @@
+"""A referral as the domain sees it, and what a journey step produces."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Participant:
+    nino: str
+    given_name: str
+    family_name: str
+    date_of_birth: date
+    postcode: str
+    eligibility: dict[str, bool]
+
+
+@dataclass(frozen=True)
+class Referral:
+    id: str
+    programme_id: str
+    status: str
+    version: int
+    referrer_org_id: str
+    provider_org_id: str
+    prime_org_id: str
+    participant_hash: str
+    participant: Participant
+    support_level: str
+    referred_on: date
+    created_at: datetime
+    consent_given_on: date
+    status_reason: str | None = None
+    priority_groups: tuple[str, ...] = ()
+    module_id: str | None = None
+    module_since: date | None = None
+    accepted_on: date | None = None
+    started_on: date | None = None
+    assessed_on: date | None = None
+    action_plan_on: date | None = None
+    last_review_on: date | None = None
+    extra_reviews_on: dict[str, str] = field(default_factory=dict)
+    job_start: dict[str, Any] | None = None
+    sustainments: dict[str, str] = field(default_factory=dict)
+    progression_on: date | None = None
+    closed_on: date | None = None
+    exit_reason: str | None = None
+    previous_referral_id: str | None = None
+    notes_ref: str | None = None
+    milestones_earned: tuple[str, ...] = ()  # tariff milestones already paid for (see payments)
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    occurred_on: date
+    from_status: str | None
+    to_status: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An event as the audit trail keeps it: who recorded it and when, beside when it happened."""
+
+    referral_id: str
+    seq: int
+    type: str
+    occurred_on: date
+    recorded_at: datetime
+    actor_org_id: str
+    actor_key_id: str
+    from_status: str | None
+    to_status: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Step:
+    """The outcome of one journey step: the referral after it and the event that records it."""
+
+    referral: Referral
+    event: Event
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a step's domain rule decided: the date it happened, the event's data and the referral's new fields.
+    The step registry applies it (state, version, event)."""
+
+    on: date
+    data: dict[str, Any]
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ParticipantRecord:
+    """What the system keeps about a person across referrals: found by the keyed hash of the NINO only."""
+
+    participant_hash: str
+    active_referral_id: str | None
+    programmes: tuple[str, ...]
+    referrals: tuple[str, ...]
+    version: int
