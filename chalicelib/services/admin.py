@@ -4,11 +4,10 @@ from __future__ import annotations
 import re
 
 from .. import clock
-from ..domain.access import ORG_KINDS, ROLES, new_api_key
+from ..adapters.rulebooks import all_rulebooks
+from ..domain.access import ORG_KINDS, ROLES, ApiKeyRecord, Organisation, new_api_key
 from ..domain.errors import Conflict, ValidationFailed
-from ..domain.rulebook import all_rulebooks
-from ..store import repository as repo
-from ..store.models import ApiKey, Organisation
+from .deps import store
 
 _ORG_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
@@ -19,33 +18,35 @@ def create_organisation(org_id: str, name: str, kind: str, prime_org_id: str | N
         raise ValidationFailed.one("org_id", "format", "lower-case letters, digits and hyphens, 2..63")
     if kind not in ORG_KINDS:
         raise ValidationFailed.one("kind", "one_of", f"one of: {', '.join(ORG_KINDS)}")
+    orgs = store().organisations
     if kind == "subcontractor":
-        prime = repo.get_organisation(prime_org_id or "")
+        prime = orgs.get(prime_org_id or "")
         if prime is None or prime.kind not in ("prime", "local_authority"):
             raise ValidationFailed.one("prime_org_id", "existing_prime", "a subcontractor names an existing prime")
     elif prime_org_id:
         raise ValidationFailed.one("prime_org_id", "subcontractor_only", "only a subcontractor has a prime")
-    existing = repo.get_organisation(org_id)
+    existing = orgs.get(org_id)
     if existing is not None:
         if exist_ok:
             return existing
         raise Conflict(f"organisation {org_id!r} already exists")
     org = Organisation(org_id=org_id, name=name, kind=kind, level=level, prime_org_id=prime_org_id,
                        created_at=clock.now().isoformat())
-    repo.save_organisation(org)
+    orgs.save(org)
     return org
 
 
 def create_api_key(org_id: str, roles: list[str], label: str) -> tuple[str, str]:
     """A new key for the organisation; returns (secret, key id). The secret is shown once, stored hashed."""
-    if repo.get_organisation(org_id) is None:
+    orgs = store().organisations
+    if orgs.get(org_id) is None:
         raise ValidationFailed.one("org_id", "existing", f"no organisation {org_id!r}")
     unknown = [r for r in roles if r not in ROLES]
     if not roles or unknown:
         raise ValidationFailed.one("roles", "one_of", f"roles from: {', '.join(ROLES)}")
     secret, digest, key_id = new_api_key()
-    repo.save_api_key(ApiKey(key_hash=digest, key_id=key_id, org_id=org_id, roles=sorted(set(roles)),
-                             label=label, created_at=clock.now().isoformat()))
+    orgs.save_key(ApiKeyRecord(key_hash=digest, key_id=key_id, org_id=org_id, roles=tuple(sorted(set(roles))),
+                               label=label, created_at=clock.now().isoformat()))
     return secret, key_id
 
 

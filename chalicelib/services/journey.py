@@ -1,21 +1,24 @@
-"""The referral journey as use cases. No HTTP here: the API layer parses, renders and commits."""
+"""The referral journey as use cases: read what a request needs, let the domain decide, add the writes to the
+request's one unit of work. No HTTP and no DynamoDB here: the API parses and renders; the store persists."""
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from .. import clock, config, logs
-from ..domain import compliance, journey, lifecycle
+from .. import clock, logs, settings
+from ..adapters.rulebooks import get_rulebook
+from ..domain import compliance, journey, states, steps
 from ..domain.access import Principal, ensure_holder, ensure_visible
 from ..domain.errors import NotFound, ValidationFailed
-from ..domain.journey import Referral
 from ..domain.participants import participant_hash
-from ..domain.rulebook import Rulebook, get_rulebook
-from ..store import compliance as compliance_store
-from ..store import repository as repo
-from ..store.transaction import Transaction
+from ..domain.referral import RecordedEvent, Referral, Step
+from ..domain.rulebook import Rulebook
+from ..domain.steps import StepDef
+from ..payments import tariff
 from . import payments
+from .deps import store
+from .ports import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -36,8 +39,8 @@ def rulebook_for(programme_id: str, field: str = "programme_id") -> Rulebook:
     return rulebook
 
 
-def _visible_referral(principal: Principal, referral_id: str) -> Referral:
-    referral = repo.get_referral(referral_id)
+def visible_referral(principal: Principal, referral_id: str) -> Referral:
+    referral = store().referrals.get(referral_id)
     if referral is None:
         raise NotFound("no such referral")
     ensure_visible(principal, referral)
@@ -45,17 +48,22 @@ def _visible_referral(principal: Principal, referral_id: str) -> Referral:
 
 
 def read(principal: Principal, referral_id: str) -> Result:
-    referral = _visible_referral(principal, referral_id)
+    referral = visible_referral(principal, referral_id)
     return Result(referral, rulebook_for(referral.programme_id))
 
 
-def create_referral(principal: Principal, payload: dict, tx: Transaction,
-                    previous: Referral | None = None) -> Result:
+def pending(rulebook: Rulebook, referral: Referral) -> set[compliance.Pending]:
+    """Everything the nightly run will need to act on for this referral: its deadlines and fee tranches."""
+    return compliance.pending_deadlines(rulebook, referral) | tariff.pending_tranches(rulebook, referral)
+
+
+def create_referral(principal: Principal, payload: dict, tx: UnitOfWork, previous: Referral | None = None) -> Result:
     principal.require("referrer")
     rulebook = rulebook_for(payload["programme_id"])
     today, now = clock.today(), clock.now()
-    person_hash = participant_hash(payload["participant"]["nino"], config.participant_hash_key())
-    person = repo.get_participant(person_hash)
+    person_hash = participant_hash(payload["participant"]["nino"], settings.get().participant_key)
+    db = store()
+    person = db.referrals.participant(person_hash)
     if person is not None and person.active_referral_id:
         raise journey.already_active()
     step = journey.new_referral(
@@ -64,20 +72,22 @@ def create_referral(principal: Principal, payload: dict, tx: Transaction,
         previous_programmes=list(person.programmes) if person else [],
         previous_referral_id=previous.id if previous else None)
     provider = rulebook.provider(step.referral.provider_org_id)
-    repo.add_new_referral(tx, step.referral, step.event, principal.org_id, principal.key_id, now, person,
-                          capacity=provider.allocation, total_capacity=rulebook.total_capacity)
-    compliance_store.add_pending_changes(tx, None, set(), step.referral, compliance.pending(rulebook, step.referral),
-                                         provider.management_fee_bp)
+    assert provider is not None  # new_referral resolved it from the rulebook
+    db.referrals.add_new(tx, step.referral, step.event, principal.org_id, principal.key_id, now, person,
+                         capacity=provider.allocation, total_capacity=rulebook.total_capacity)
+    puts, deletes = compliance.pending_changes(None, set(), step.referral, pending(rulebook, step.referral),
+                                               provider.management_fee_bp)
+    db.compliance.add_pending_changes(tx, puts, deletes)
     tx.after_commit.append(lambda: logs.count("ReferralsCreated"))
     return Result(step.referral, rulebook, created=True)
 
 
-def re_refer(principal: Principal, referral_id: str, payload: dict, tx: Transaction) -> Result:
+def re_refer(principal: Principal, referral_id: str, payload: dict, tx: UnitOfWork) -> Result:
     """A former participant returns: a new referral for the same person, linked to the old one."""
-    former = _visible_referral(principal, referral_id)
+    former = visible_referral(principal, referral_id)
     principal.require("referrer")
     rulebook = rulebook_for(former.programme_id)
-    journey.check_return(rulebook, former)
+    steps.apply(steps.get("re_referral"), rulebook, former, payload, clock.today())  # checks; records nothing
     p = former.participant
     new_payload = {
         "programme_id": former.programme_id,
@@ -93,74 +103,57 @@ def re_refer(principal: Principal, referral_id: str, payload: dict, tx: Transact
     return create_referral(principal, new_payload, tx, previous=former)
 
 
-# action name -> (domain function, takes the rulebook, the prime may act too)
-_STEPS = {
-    "acknowledgement": (journey.acknowledge, False, False),
-    "start": (journey.start, False, False),
-    "did_not_start": (journey.did_not_start, False, False),
-    "assessment": (journey.assessment, False, False),
-    "action_plan": (journey.action_plan, False, False),
-    "review": (journey.review, True, False),
-    "outcome": (journey.outcome, True, False),
-    "module_move": (journey.module_move, True, False),
-    "exit": (journey.exit_provision, True, False),
-}
-
-
-def record(principal: Principal, referral_id: str, action: str, payload: dict, tx: Transaction) -> Result:
-    """Record one journey step on a referral, by the provider holding it."""
-    before = _visible_referral(principal, referral_id)
+def record(principal: Principal, referral_id: str, step: StepDef, payload: dict, tx: UnitOfWork) -> Result:
+    """Record one journey step on a referral, by the provider holding it (or its prime, where the step says)."""
+    before = visible_referral(principal, referral_id)
     rulebook = rulebook_for(before.programme_id)
     today, now = clock.today(), clock.now()
-    if action == "transfer":
-        ensure_holder(principal, before, prime_may_act=True)
-        step, target = journey.transfer(rulebook, before, payload, today)
-        repo.add_transfer_places(tx, before.programme_id, before.provider_org_id, target.org_id, target.allocation)
-    else:
-        decide, needs_rulebook, prime_may_act = _STEPS[action]
-        ensure_holder(principal, before, prime_may_act=prime_may_act)
-        step = decide(rulebook, before, payload, today) if needs_rulebook else decide(before, payload, today)
-    after = payments.add_earned_lines(tx, rulebook, step.referral, step.event, principal.org_id)
-    step = replace(step, referral=after)
-    commit_step(tx, rulebook, before, step, principal.org_id, principal.key_id, today, now)
-    return Result(step.referral, rulebook)
+    ensure_holder(principal, before, prime_may_act=step.actor == steps.HOLDER_OR_PRIME)
+    taken = steps.apply(step, rulebook, before, payload, today)
+    after = payments.add_earned_lines(tx, rulebook, taken.referral, taken.event, principal.org_id)
+    taken = replace(taken, referral=after)
+    commit_step(tx, rulebook, before, taken, principal.org_id, principal.key_id, today, now, step)
+    return Result(taken.referral, rulebook)
 
 
-def commit_step(tx: Transaction, rulebook: Rulebook, before: Referral, step, actor_org: str, actor_key: str,
-                today: date, now: datetime) -> None:
-    """Everything a journey step writes besides its payment lines, in the step's one transaction: the referral
-    (optimistic lock), the event, the person's release, the pending nightly work, flags the step resolves and
-    the programme counters."""
-    after = step.referral
-    repo.add_referral_change(tx, before, after, step.event, actor_org, actor_key, now)
-    if after.status in lifecycle.FINAL_STATES:
-        repo.add_release(tx, after, participated=after.status == lifecycle.EXITED)
-    old, new = compliance.pending(rulebook, before), compliance.pending(rulebook, after)
-    provider = rulebook.provider(after.provider_org_id)
-    compliance_store.add_pending_changes(tx, before, old, after, new, provider.management_fee_bp if provider else 0)
+def commit_step(tx: UnitOfWork, rulebook: Rulebook, before: Referral, taken: Step, actor_org: str, actor_key: str,
+                today: date, now: datetime, step: StepDef, flagging: tuple[str, date] | None = None) -> None:
+    """Everything a journey step writes besides its payment lines, in the step's one unit of work: the referral
+    (optimistic lock), the event, places moved or given back, the pending nightly work, flags the step resolves
+    and the programme counters."""
+    db = store()
+    after = taken.referral
+    db.referrals.add_change(tx, before, after, taken.event, actor_org, actor_key, now)
     moved = before.provider_org_id != after.provider_org_id
-    if moved or any(p.act_on <= today and not p.is_tranche for p in old):
-        still_due = {(p.rule, p.due.isoformat()) for p in new}
-        flags = compliance_store.open_flags(after.id)
-        done = [f for f in flags if (f.rule, f.due) not in still_due]
-        compliance_store.add_resolutions(tx, done, today)
-        if moved:
-            compliance_store.add_reassignment(tx, [f for f in flags if f not in done], after)
-    compliance_store.add_stats(tx, after.programme_id, after.provider_org_id, counted(before, step))
-    metric = EVENT_METRICS.get(step.event.type)
-    if metric:
+    if moved:
+        target = rulebook.provider(after.provider_org_id)
+        assert target is not None
+        db.referrals.add_transfer_places(tx, before.programme_id, before.provider_org_id, target.org_id,
+                                         target.allocation)
+    if after.status in states.FINAL_STATES:
+        db.referrals.add_release(tx, after, participated=after.status == states.EXITED)
+    old, new = pending(rulebook, before), pending(rulebook, after)
+    provider = rulebook.provider(after.provider_org_id)
+    puts, deletes = compliance.pending_changes(before, old, after, new, provider.management_fee_bp if provider else 0)
+    db.compliance.add_pending_changes(tx, puts, deletes)
+    # Every deadline the step answered resolves its flag, if a nightly run raised one, whatever the dates.
+    still_due = {(p.rule, p.due) for p in new}
+    # (`flagging`: the deadline a nightly run is raising its flag for in this same unit of work.)
+    answered = sorted({(p.rule, p.due) for p in old if not p.is_tranche} - still_due - {flagging})
+    db.compliance.add_answers(tx, after.id, answered, today)
+    if moved:
+        answered_ids = set(answered)
+        flags = [f for f in db.compliance.open_flags(after.id) if (f.rule, f.due) not in answered_ids]
+        db.compliance.add_reassignment(tx, flags, after)
+    db.compliance.add_stats(tx, after.programme_id, after.provider_org_id, counted(before, taken))
+    if step.metric:
+        metric = step.metric
         tx.after_commit.append(lambda: logs.count(metric))
 
 
-# Journey events counted as business metrics once committed.
-EVENT_METRICS = {"accept": "ReferralsAccepted", "reject": "ReferralsRejected", "start": "Starts",
-                 "did_not_start": "DidNotStart", "job_start": "JobStarts", "sustainment": "SustainmentChecks",
-                 "transfer": "Transfers", "exit": "Exits", "close_unstarted": "ReferralsClosedUnstarted"}
-
-
-def counted(before: Referral, step) -> dict[str, int]:
+def counted(before: Referral, taken: Step) -> dict[str, int]:
     """What this step adds to the programme-level counters (starts, cohort mix, job outcomes by hours)."""
-    after, event = step.referral, step.event
+    after, event = taken.referral, taken.event
     if event.type == "start":
         person = after.participant.eligibility
         return {"started": 1, **({"ld_or_autism": 1} if person.get("learning_disability") or person.get("autism")
@@ -173,14 +166,17 @@ def counted(before: Referral, step) -> dict[str, int]:
 
 
 def list_referrals(principal: Principal, view: str | None, limit: int, cursor: str | None,
-                   status: str | None, programme_id: str | None, provider_id: str | None):
+                   status: str | None, programme_id: str | None, provider_id: str | None,
+                   ) -> tuple[list[Result], str | None]:
     chosen = principal.list_view(view)
     if chosen == "referrer":
         principal.require("referrer")
-    return repo.list_referrals(chosen, principal.org_id, limit, cursor, status=status,
-                               programme_id=programme_id, provider_org_id=provider_id)
+    items, next_cursor = store().referrals.page(chosen, principal.org_id, limit, cursor, status=status,
+                                                programme_id=programme_id, provider_org_id=provider_id)
+    return [Result(r, rulebook_for(r.programme_id)) for r in items], next_cursor
 
 
-def events(principal: Principal, referral_id: str, limit: int, cursor: str | None):
-    _visible_referral(principal, referral_id)
-    return repo.list_events(referral_id, limit, cursor)
+def events(principal: Principal, referral_id: str, limit: int,
+           cursor: str | None) -> tuple[list[RecordedEvent], str | None]:
+    visible_referral(principal, referral_id)
+    return store().referrals.events(referral_id, limit, cursor)

@@ -2,54 +2,55 @@
 
 For a run date D it reads, shard by shard, the pending items whose action day is D or earlier. A missed
 deadline becomes a flag; a referral never started by its deadline after the programme's referral window shut
-is closed; a service-fee tranche that fell due becomes its payment line. Each item is handled in one
-transaction that also deletes it, so a second run, a run after a crash, or two overlapping runs do nothing
-twice. Programme-level checks are computed at the end from counters, never from the population.
+is closed; a service-fee tranche that fell due becomes its payment line. Each item is handled in one unit of
+work that also deletes it, so a second run, a run after a crash, or two overlapping runs do nothing twice.
+Programme-level checks are computed at the end from counters, never from the population.
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date
-from typing import Callable
+from typing import Any
 
 from .. import clock, logs
-from .journey import commit_step
-from ..domain import compliance, journey, lifecycle
-from ..domain.errors import ConcurrentUpdate, DomainError
-from ..domain.rulebook import all_rulebooks, get_rulebook
+from ..adapters.rulebooks import all_rulebooks, get_rulebook
+from ..domain import compliance, states, steps
+from ..domain.compliance import PendingWork, Run
+from ..domain.errors import AlreadyClaimed, ConcurrentUpdate, DomainError, FlagExists
+from ..domain.rulebook import Rulebook
 from ..payments import lines as pl
-from ..store import compliance as store
-from ..store import payments as payment_store
-from ..store import repository as repo
-from ..store.models import PendingWorkItem
-from ..store.transaction import Transaction
+from ..payments import milestones as ms
+from ..payments import tariff
+from .deps import store
+from .journey import commit_step
+from .ports import UnitOfWork
 
 log = logging.getLogger("refpay.nightly")
 ACTOR = "refpay-nightly"
+RESERVE_MS = 60_000  # stop taking new items when a Lambda invocation has less than this left
 
 
 def run_id(on: date) -> str:
     return f"nightly#{on.isoformat()}"
 
 
-RESERVE_MS = 60_000  # stop taking new items when a Lambda invocation has less than this left
-
-
-def start(on: date):
+def start(on: date) -> Run:
     """Create (or find) the run record for `on`."""
     rid = run_id(on)
     logs.set_correlation_id(rid)
-    return store.start_run(rid, on, clock.now())
+    return store().compliance.start_run(rid, on, clock.now())
 
 
-def run(on: date, shards: list[str] | None = None, time_left: Callable[[], int] | None = None) -> dict:
+def run(on: date, shards: list[str] | None = None, time_left: Callable[[], int] | None = None) -> dict[str, Any]:
     """Run (or resume) the nightly job for `on`, over all shards or the ones given. With `time_left` (a
     Lambda context's milliseconds remaining) a shard stops taking items before the time limit and is left
     unfinished, to be continued by another invocation. Returns the run's summary."""
+    db = store().compliance
     record = start(on)
     rid = record.run_id
     log.info("nightly run", extra={"run_id": rid, "shards": len(shards or compliance.all_shards())})
-    done = set(record.shards_done or [])
+    done = set(record.shards_done)
     unfinished: list[str] = []
     for shard in shards or compliance.all_shards():
         if shard in done:
@@ -57,16 +58,14 @@ def run(on: date, shards: list[str] | None = None, time_left: Callable[[], int] 
         counts, complete = process_shard(shard, on, rid, time_left)
         _count_metrics(counts)
         if not complete:
-            store.record_partial(record, shard, counts)
+            db.record_partial(rid, shard, counts)
             unfinished.append(shard)
             break
-        store.finish_shard(record, shard, counts)
-    record = store.get_run(rid)
+        db.finish_shard(rid, shard, counts)
+    record = db.get_run(rid) or record
     if len(record.shards_done) == compliance.SHARDS and not record.finished_at:
-        store.finish_run(record, programme_checks(), clock.now())
-        record = store.get_run(rid)
-    elif not record.finished_at:
-        record.counts = store.counts_so_far(record)
+        db.finish_run(rid, programme_checks(), clock.now())
+        record = db.get_run(rid) or record
     log.info("nightly run done", extra={"run_id": rid, "counts": record.counts, "unfinished": unfinished})
     return {**summary(record), "unfinished": unfinished}
 
@@ -83,13 +82,13 @@ def process_shard(shard: str, on: date, rid: str, time_left: Callable[[], int] |
     counts: dict = {"read": 0, "retry": 0, "flags": {}, "tranches": {}, "tranche_pence": {}, "closed": {}}
     if time_left is not None and time_left() < RESERVE_MS:
         return counts, False
-    for work in store.due_work(shard, on):
+    for work in store().compliance.due(shard, on):
         if time_left is not None and time_left() < RESERVE_MS:
             return counts, False
         counts["read"] += 1
         try:
             handle(work, on, rid, counts)
-        except (ConcurrentUpdate, DomainError) as exc:
+        except DomainError as exc:  # ConcurrentUpdate included
             # Left in place: the next run (or a rerun) picks it up again.
             counts["retry"] += 1
             log.warning("pending item left for the next run", extra={"run_id": rid, "rule": work.rule,
@@ -97,22 +96,23 @@ def process_shard(shard: str, on: date, rid: str, time_left: Callable[[], int] |
     return counts, True
 
 
-def handle(work: PendingWorkItem, on: date, rid: str, counts: dict) -> None:
-    if work.rule.startswith(compliance.TRANCHE + ":"):
+def handle(work: PendingWork, on: date, rid: str, counts: dict) -> None:
+    if work.is_tranche:
         _tranche(work, counts)
         return
+    db = store()
     rulebook = get_rulebook(work.programme_id)
-    closing = work.rule == "start" and rulebook is not None and compliance.window_closed(rulebook, on)
+    closing = work.rule == "start" and rulebook is not None and rulebook.window_closed_on(on)
     for with_flag in (True, False):
-        tx = Transaction()
-        action = _close_unstarted(tx, rulebook, work, on) if closing else None
+        tx = db.transaction()
+        action = _close_unstarted(tx, rulebook, work, on, with_flag) if closing and rulebook else None
         if with_flag:
-            store.add_flag(tx, work, rid, on, action)
+            db.compliance.add_flag(tx, work, rid, on, action)
         if not action:
-            store.done_with(tx, work)  # (a closure already removes all the referral's pending work, this included)
+            db.compliance.done_with(tx, work)  # (a closure already removes all the referral's pending work)
         try:
             tx.commit()
-        except store.FlagExists:
+        except FlagExists:
             continue  # raised by an earlier run for the same deadline: only the pending item is left to settle
         if with_flag:
             bucket = counts["flags"].setdefault(work.rule, {})
@@ -122,13 +122,16 @@ def handle(work: PendingWorkItem, on: date, rid: str, counts: dict) -> None:
         return
 
 
-def _close_unstarted(tx: Transaction, rulebook, work: PendingWorkItem, on: date) -> str | None:
-    referral = repo.get_referral(work.referral_id)
-    if referral is None or referral.status not in (lifecycle.REFERRED, lifecycle.ACCEPTED):
+def _close_unstarted(tx: UnitOfWork, rulebook: Rulebook, work: PendingWork, on: date,
+                     flagging: bool) -> str | None:
+    referral = store().referrals.get(work.referral_id)
+    if referral is None or referral.status not in (states.REFERRED, states.ACCEPTED):
         return None
-    step = journey.close_unstarted(referral, on)
+    step = steps.get("close_unstarted")
+    taken = steps.apply(step, rulebook, referral, {"date": on}, on)
     # The same writes a person's step makes: referral, event, release of the person and the place, pending work.
-    commit_step(tx, rulebook, referral, step, ACTOR, ACTOR, on, clock.now())
+    commit_step(tx, rulebook, referral, taken, ACTOR, ACTOR, on, clock.now(), step,
+                flagging=(work.rule, work.due) if flagging else None)
     return "closed: not started by the start deadline after the referral window shut"
 
 
@@ -136,38 +139,47 @@ def _add(by_org: dict, org_id: str, value: int) -> None:
     by_org[org_id] = by_org.get(org_id, 0) + value
 
 
-def _tranche(work: PendingWorkItem, counts: dict) -> None:
-    fee_id, n = compliance.tranche_parts(work.rule)
+def _tranche(work: PendingWork, counts: dict) -> None:
+    fee_id, n = tariff.tranche_parts(work.rule)
     line = pl.new_line(
-        referral_id=work.referral_id, programme_id=work.programme_id, participant_ref=work.participant_ref,
-        milestone_key=f"{fee_id}:service_fee_tranche:{n}", fee_id=fee_id, milestone="service_fee_tranche",
-        funder=work.funder, payee_org_id=work.provider_org_id, prime_org_id=work.prime_org_id,
-        management_fee_bp=int(work.management_fee_bp or 0), amount_pence=int(work.amount_pence),
-        event_date=date.fromisoformat(work.due), kind=pl.EARNED, status=pl.APPROVED)
-    tx = Transaction()
-    payment_store.add_line(tx, line, ACTOR, clock.now())
-    store.done_with(tx, work)
+        referral_id=work.referral_id, programme_id=work.programme_id, participant_ref=work.participant_ref or "",
+        milestone_key=tariff.tranche_milestone_key(fee_id, n), fee_id=fee_id, milestone=ms.SERVICE_FEE_TRANCHE,
+        funder=work.funder or "", payee_org_id=work.provider_org_id, prime_org_id=work.prime_org_id,
+        management_fee_bp=work.management_fee_bp, amount_pence=work.amount_pence, event_date=work.due,
+        kind=pl.EARNED, status=pl.APPROVED)
+    db = store()
+    tx = db.transaction()
+    db.lines.add(tx, line, ACTOR, clock.now())
+    db.compliance.done_with(tx, work)
     try:
         tx.commit()
         _add(counts["tranches"], work.provider_org_id, 1)
         _add(counts["tranche_pence"], work.provider_org_id, line.amount_pence)
-    except pl.AlreadyClaimed:
+    except AlreadyClaimed:
         # Paid by an earlier, interrupted run: only the pending item is left to remove.
-        cleanup = Transaction()
-        store.done_with(cleanup, work)
+        cleanup = db.transaction()
+        db.compliance.done_with(cleanup, work)
         cleanup.commit()
 
 
 def programme_checks() -> list[dict]:
+    db = store()
     checks = []
     for rulebook in all_rulebooks().values():
-        used = repo.allocation_used(rulebook.id, [o.org_id for o in rulebook.delivery_organisations])
-        stats = store.programme_stats(rulebook.id)
+        used = db.referrals.allocation_used(rulebook.id, [o.org_id for o in rulebook.delivery_organisations])
+        stats = db.compliance.programme_stats(rulebook.id)
         checks += [c.as_dict() for c in compliance.programme_checks(rulebook, used, stats)]
     return checks
 
 
-def summary(record) -> dict:
-    return {"run_id": record.run_id, "run_date": record.run_date, "started_at": record.started_at,
-            "finished_at": record.finished_at, "shards_done": len(record.shards_done or []),
+def summary(record: Run) -> dict[str, Any]:
+    return {"run_id": record.run_id, "run_date": record.run_date.isoformat(), "started_at": record.started_at,
+            "finished_at": record.finished_at, "shards_done": len(record.shards_done),
             "shards": compliance.SHARDS, "counts": record.counts or {}, "checks": record.checks or []}
+
+
+def get_run(on: date) -> Run | None:
+    return store().compliance.get_run(run_id(on))
+
+
+__all__ = ["ConcurrentUpdate", "get_run", "handle", "process_shard", "run", "run_id", "start", "summary"]

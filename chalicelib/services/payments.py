@@ -3,25 +3,27 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 from .. import clock, logs
-from ..domain import lifecycle
+from ..adapters.rulebooks import get_rulebook
+from ..domain import states
 from ..domain.access import Principal
-from ..domain.errors import FieldError, NotFound, ValidationFailed
-from ..domain.journey import Event, Referral
+from ..domain.errors import ClaimRefused, FieldError, NotFound, ValidationFailed
 from ..domain.participants import pseudonymous_reference
-from ..domain.rulebook import Rulebook, get_rulebook
+from ..domain.referral import Event, Referral
+from ..domain.rulebook import Rulebook
 from ..payments import lines as pl
 from ..payments.tariff import earnings
-from ..store import payments as store
-from ..store import repository as repo
-from ..store.transaction import Transaction
+from .deps import store
+from .ports import UnitOfWork
 
 MAX_BULK = 50
 
 
 def _line_for(rulebook: Rulebook, referral: Referral, *, milestone_key: str, fee_id: str, milestone: str,
-              funder: str, amount: int, on: date, kind: str, status: str, evidence_ref: str | None = None):
+              funder: str, amount: int, on: date, kind: str, status: str,
+              evidence_ref: str | None = None) -> pl.PaymentLine:
     provider = rulebook.provider(referral.provider_org_id)
     return pl.new_line(
         referral_id=referral.id, programme_id=referral.programme_id,
@@ -31,57 +33,59 @@ def _line_for(rulebook: Rulebook, referral: Referral, *, milestone_key: str, fee
         amount_pence=amount, event_date=on, kind=kind, status=status, evidence_ref=evidence_ref)
 
 
-def add_earned_lines(tx: Transaction, rulebook: Rulebook, referral: Referral, event: Event, actor: str) -> Referral:
-    """Create the lines this journey event earns (in the step's own transaction). Returns the referral with
+def add_earned_lines(tx: UnitOfWork, rulebook: Rulebook, referral: Referral, event: Event, actor: str) -> Referral:
+    """Create the lines this journey event earns (in the step's own unit of work). Returns the referral with
     the milestones now earned, so a repeated event (a second job start) never earns the same milestone twice."""
     provider = rulebook.provider(referral.provider_org_id)
     earned = earnings(rulebook.tariff, provider.level if provider else None, event.type, event.data,
-                      [(c.id, c.earns) for c in rulebook.checkpoints], set(referral.milestones_earned))
+                      rulebook.checkpoints, set(referral.milestones_earned))
     now = clock.now()
     for e in earned:
         line = _line_for(rulebook, referral, milestone_key=e.milestone_key, fee_id=e.fee_id, milestone=e.milestone,
                          funder=e.funder, amount=e.amount_pence, on=event.occurred_on, kind=pl.EARNED,
                          status=pl.APPROVED)
-        store.add_line(tx, line, actor, now)
+        store().lines.add(tx, line, actor, now)
     if not earned:
         return referral
     return replace(referral, milestones_earned=(*referral.milestones_earned, *(e.milestone_key for e in earned)))
 
 
-def _visible_line(principal: Principal, line_id: str):
-    item = store.get_line_item(line_id)
-    if item is None or principal.org_id not in (item.payee_org_id, item.prime_org_id):
+def _visible_line(principal: Principal, line_id: str) -> pl.PaymentLine:
+    line = store().lines.get(line_id)
+    if line is None or principal.org_id not in (line.payee_org_id, line.prime_org_id):
         raise NotFound("no such claim line")
-    return item
+    return line
 
 
-def submit_claim(principal: Principal, payload: dict, tx: Transaction) -> pl.PaymentLine:
+def submit_claim(principal: Principal, payload: dict, tx: UnitOfWork) -> pl.PaymentLine:
     """A provider claims a fee that needs evidence (a Level 2 variable fee, a self-employed outcome...)."""
     principal.require("provider")
-    referral = repo.get_referral(payload["referral_id"])
+    db = store()
+    referral = db.referrals.get(payload["referral_id"])
     if referral is None or principal.org_id != referral.provider_org_id:
         raise ValidationFailed("no such referral held by your organisation",
                                [FieldError("referral_id", "held_by_you", "no such referral held by your organisation")])
     rulebook = get_rulebook(referral.programme_id)
+    assert rulebook is not None
     provider = rulebook.provider(referral.provider_org_id)
-    started = referral.started_on is not None and referral.status not in (lifecycle.REJECTED, lifecycle.DID_NOT_START)
-    fee, amount = pl.check_claim(tariff=rulebook.tariff, level=provider.level, referral_status_started=started,
-                                 fee_id=payload["fee_id"], amount_pence=payload.get("amount_pence"),
-                                 event_date=payload["event_date"], today=clock.today(),
-                                 started_on=referral.started_on)
-    milestone = fee["payments"][0]["milestone"]
-    line = _line_for(rulebook, referral, milestone_key=f"{fee['id']}:{milestone}", fee_id=fee["id"],
-                     milestone=milestone, funder=fee["funder"], amount=amount, on=payload["event_date"],
+    started = referral.started_on is not None and referral.status not in (states.REJECTED, states.DID_NOT_START)
+    fee, amount = pl.check_claim(tariff=rulebook.tariff, level=provider.level if provider else None,
+                                 referral_status_started=started, fee_id=payload["fee_id"],
+                                 amount_pence=payload.get("amount_pence"), event_date=payload["event_date"],
+                                 today=clock.today(), started_on=referral.started_on)
+    milestone = fee.payments[0].milestone
+    line = _line_for(rulebook, referral, milestone_key=f"{fee.id}:{milestone}", fee_id=fee.id,
+                     milestone=milestone, funder=fee.funder, amount=amount, on=payload["event_date"],
                      kind=pl.CLAIM, status=pl.SUBMITTED, evidence_ref=payload["evidence_ref"])
-    store.add_line(tx, line, principal.org_id, clock.now())
-    if rulebook.tariff.get("contract_value_pence"):
-        repo.add_commitment(tx, rulebook.id, amount, rulebook.tariff["contract_value_pence"])
+    db.lines.add(tx, line, principal.org_id, clock.now())
+    if rulebook.tariff.contract_value_pence:
+        db.referrals.add_commitment(tx, rulebook.id, amount, rulebook.tariff.contract_value_pence)
     return line
 
 
 def decide(principal: Principal, line_ids: list[str], approve: bool, reason: str | None,
-           tx: Transaction) -> list[pl.PaymentLine]:
-    """Finance approves or rejects submitted claims, one or many, all in one transaction."""
+           tx: UnitOfWork) -> list[pl.PaymentLine]:
+    """Finance approves or rejects submitted claims, one or many, all in one unit of work."""
     principal.require("finance")
     if not approve and not reason:
         raise ValidationFailed.one("reason", "required", "a rejection gives a reason")
@@ -90,51 +94,66 @@ def decide(principal: Principal, line_ids: list[str], approve: bool, reason: str
     decided = []
     now = clock.now()
     for line_id in line_ids:
-        item = _visible_line(principal, line_id)
-        if principal.org_id != item.prime_org_id:
+        line = _visible_line(principal, line_id)
+        if principal.org_id != line.prime_org_id:
             raise NotFound("no such claim line")  # only the prime's (or direct provider's) finance decides
-        if item.status != pl.SUBMITTED:
-            raise pl.ClaimRefused("already_decided", f"line {line_id} is {item.status}, not submitted", "line_ids")
-        store.add_decision(tx, item, approve, reason, principal.org_id, now)
-        line = store.to_line(item)
+        if line.status != pl.SUBMITTED:
+            raise ClaimRefused("already_decided", f"line {line_id} is {line.status}, not submitted", "line_ids")
+        store().lines.add_decision(tx, line, approve, reason, principal.org_id, now)
         decided.append(replace(line, status=pl.APPROVED if approve else pl.REJECTED,
-                               reason=None if approve else reason))
+                               reason=None if approve else reason, version=line.version + 1))
     if approve:
-        tx.after_commit.append(lambda: (logs.count("ClaimsApproved", len(decided)),
-                                        logs.pence("ClaimsApprovedPence", sum(x.amount_pence for x in decided))))
+        def approved() -> None:
+            logs.count("ClaimsApproved", len(decided))
+            logs.pence("ClaimsApprovedPence", sum(x.amount_pence for x in decided))
+
+        tx.after_commit.append(approved)
     else:
         tx.after_commit.append(lambda: logs.count("ClaimsRejected", len(decided)))
     return decided
 
 
-def claw_back(principal: Principal, line_id: str, reason: str, tx: Transaction) -> pl.PaymentLine:
+def claw_back(principal: Principal, line_id: str, reason: str, tx: UnitOfWork) -> pl.PaymentLine:
     """Reverse a committed line (an outcome recorded in error): a new negative line; the original stays."""
     principal.require("finance")
-    item = _visible_line(principal, line_id)
-    if principal.org_id != item.prime_org_id:
+    line = _visible_line(principal, line_id)
+    if principal.org_id != line.prime_org_id:
         raise NotFound("no such claim line")
-    reversal = pl.clawback(store.to_line(item), reason, clock.today())
-    store.add_line(tx, reversal, principal.org_id, clock.now())
+    reversal = pl.clawback(line, reason, clock.today())
+    store().lines.add(tx, reversal, principal.org_id, clock.now())
     return reversal
 
 
 def read(principal: Principal, line_id: str) -> pl.PaymentLine:
-    return store.to_line(_visible_line(principal, line_id))
+    return _visible_line(principal, line_id)
 
 
-def list_claims(principal: Principal, query: dict):
+def list_claims(principal: Principal, query: dict) -> tuple[list[pl.PaymentLine], str | None]:
     view = "payee" if principal.org_kind == "subcontractor" else "prime"
-    return store.list_lines(view, principal.org_id, query["limit"], query.get("cursor"), status=query.get("status"),
-                            programme_id=query.get("programme_id"), period=query.get("period"),
-                            payee_org_id=query.get("payee_org_id"))
+    if query.get("referral_id"):
+        return _lines_of_referral(principal, view, query), None
+    return store().lines.page(view, principal.org_id, query["limit"], query.get("cursor"), status=query.get("status"),
+                              programme_id=query.get("programme_id"), period=query.get("period"),
+                              payee_org_id=query.get("payee_org_id"))
 
 
-def cascade(principal: Principal, period: str) -> dict:
+def _lines_of_referral(principal: Principal, view: str, query: dict) -> list[pl.PaymentLine]:
+    """One referral's lines that the caller may see (a referral has a handful: one page), with the other filters."""
+    mine = "payee_org_id" if view == "payee" else "prime_org_id"
+    wanted = {"status": query.get("status"), "programme_id": query.get("programme_id"),
+              "period": query.get("period"), "payee_org_id": query.get("payee_org_id")}
+    lines = [x for x in store().lines.of_referral(query["referral_id"]) if getattr(x, mine) == principal.org_id
+             and all(v is None or getattr(x, k) == v for k, v in wanted.items())]
+    return sorted(lines, key=lambda x: f"{x.period}#{x.line_id}")[:query["limit"]]
+
+
+def cascade(principal: Principal, period: str) -> dict[str, Any]:
     """What each payee is owed for a period, what its prime kept, line by line. A subcontractor sees its own
     lines; a prime sees its own and its subcontractors'."""
     view = "payee" if principal.org_kind == "subcontractor" else "prime"
-    rows, totals = [], {}
-    for line in store.all_lines(view, principal.org_id, period):
+    rows: list[pl.PaymentLine] = []
+    totals: dict[str, dict[str, Any]] = {}
+    for line in store().lines.for_period(view, principal.org_id, period):
         if line.status == pl.REJECTED:
             continue
         rows.append(line)

@@ -2,98 +2,117 @@
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
-from typing import Iterator
+from typing import Any
 
 from pynamodb.exceptions import PynamoDBException
 
-from ..domain.compliance import Pending, shard_of
-from ..domain.journey import Referral
-from ..domain.participants import pseudonymous_reference
+from ..domain.compliance import OPEN, RESOLVED, Flag, PendingWork, Run, flag_id, merge_counts
+from ..domain.errors import FlagExists
+from ..domain.referral import Referral
 from .models import FlagItem, PendingWorkItem, ProgrammeStatsItem, RunItem
-from .repository import _get, all_equal, query_page
+from .repository import all_equal, get_item, query_page, strings
 from .transaction import Transaction, aws_error_code, translate_read_error
 
-OPEN, RESOLVED = "open", "resolved"
 
-
-def _work_item(referral: Referral, p: Pending, management_fee_bp: int) -> PendingWorkItem:
+def _work_item(w: PendingWork) -> PendingWorkItem:
     return PendingWorkItem(
-        shard=shard_of(referral.id), work_key=f"{p.act_on.isoformat()}#{referral.id}#{p.rule}",
-        referral_id=referral.id, programme_id=referral.programme_id, provider_org_id=referral.provider_org_id,
-        prime_org_id=referral.prime_org_id, rule=p.rule, due=p.due.isoformat(), act_on=p.act_on.isoformat(),
-        description=p.description, participant_ref=pseudonymous_reference(referral.participant_hash),
-        management_fee_bp=management_fee_bp, amount_pence=p.amount_pence, funder=p.funder or None)
+        shard=w.shard, work_key=w.work_key, referral_id=w.referral_id, programme_id=w.programme_id,
+        provider_org_id=w.provider_org_id, prime_org_id=w.prime_org_id, rule=w.rule, due=w.due.isoformat(),
+        act_on=w.act_on.isoformat(), description=w.description, participant_ref=w.participant_ref,
+        management_fee_bp=w.management_fee_bp, amount_pence=w.amount_pence, funder=w.funder)
 
 
-def add_pending_changes(tx: Transaction, before: Referral | None, old: set[Pending], after: Referral,
-                        new: set[Pending], management_fee_bp: int = 0) -> None:
-    """Keep the referral's pending work in step with its state: add what is new, drop what is no longer due.
-    A referral that moved provider rewrites all its items (they carry the provider for the flags)."""
-    moved = before is not None and before.provider_org_id != after.provider_org_id
-    old_by_key = {(p.act_on, p.rule): p for p in old}
-    new_by_key = {(p.act_on, p.rule): p for p in new}
-    for key, p in new_by_key.items():
-        if moved or old_by_key.get(key) != p:
-            tx.put(_work_item(after, p, management_fee_bp))
-    for key, p in old_by_key.items():
-        if key not in new_by_key:
-            tx.delete(_work_item(after, p, management_fee_bp))
+def _work(item: PendingWorkItem) -> PendingWork:
+    return PendingWork(
+        shard=item.shard, work_key=item.work_key, referral_id=item.referral_id, programme_id=item.programme_id,
+        provider_org_id=item.provider_org_id, prime_org_id=item.prime_org_id, rule=item.rule,
+        due=date.fromisoformat(item.due), act_on=date.fromisoformat(item.act_on), description=item.description,
+        participant_ref=item.participant_ref, management_fee_bp=int(item.management_fee_bp or 0),
+        amount_pence=int(item.amount_pence or 0), funder=item.funder)
 
 
-def due_work(shard: str, on: date) -> Iterator[PendingWorkItem]:
+def add_pending_changes(tx: Transaction, puts: Iterable[PendingWork], deletes: Iterable[PendingWork]) -> None:
+    """Write the pending items that are new or changed and delete those no longer due (computed by the caller)."""
+    for w in puts:
+        tx.put(_work_item(w))
+    for w in deletes:
+        tx.delete(PendingWorkItem(shard=w.shard, work_key=w.work_key))
+
+
+def due_work(shard: str, on: date) -> Iterator[PendingWork]:
     """Every pending item of one shard that needs action on or before `on`: nothing else is read."""
     try:
-        yield from PendingWorkItem.query(shard, PendingWorkItem.work_key <= f"{on.isoformat()}#\uffff")
+        for item in PendingWorkItem.query(shard, PendingWorkItem.work_key <= f"{on.isoformat()}#\uffff"):
+            yield _work(item)
     except PynamoDBException as exc:
         raise translate_read_error(exc) from None
 
 
-def _flag_sort(status: str, raised_on: str, flag_id: str) -> str:
-    return f"{status}#{raised_on}#{flag_id}"
+def done_with(tx: Transaction, work: PendingWork) -> None:
+    tx.delete(PendingWorkItem(shard=work.shard, work_key=work.work_key))
 
 
-def flag_id(referral_id: str, rule: str, due: str) -> str:
-    return f"{referral_id}#{rule}#{due}"
+# ---------------------------------------------------------------- flags
 
 
-class FlagExists(Exception):
-    """The flag for this referral, rule and due date was raised before."""
+def _flag_sort(status: str, due: date, fid: str) -> str:
+    """Listing order: open flags first, then by the day the missed deadline fell due."""
+    return f"{status}#{due.isoformat()}#{fid}"
 
 
-def add_flag(tx: Transaction, work: PendingWorkItem, run_id: str, raised_on: date, action: str | None = None) -> None:
+
+def _flag(item: FlagItem) -> Flag:
+    return Flag(flag_id=item.flag_id, referral_id=item.referral_id, programme_id=item.programme_id,
+                provider_org_id=item.provider_org_id, prime_org_id=item.prime_org_id, rule=item.rule,
+                due=date.fromisoformat(item.due), description=item.description, status=item.status,
+                raised_on=date.fromisoformat(item.raised_on), run_id=item.run_id,
+                resolved_on=date.fromisoformat(item.resolved_on) if item.resolved_on else None, action=item.action)
+
+
+def add_flag(tx: Transaction, work: PendingWork, run_id: str, raised_on: date, action: str | None = None) -> None:
+    """A missed deadline, raised once. A flag whose run also acted on it (closed the referral) is raised settled:
+    resolved the same day, with the action recorded."""
     fid = flag_id(work.referral_id, work.rule, work.due)
-    tx.put(FlagItem(flag_id=fid, flag_sort=_flag_sort(OPEN, raised_on.isoformat(), fid),
+    status = RESOLVED if action else OPEN
+    tx.put(FlagItem(flag_id=fid, flag_sort=_flag_sort(status, work.due, fid),
                     referral_id=work.referral_id, programme_id=work.programme_id,
                     provider_org_id=work.provider_org_id, prime_org_id=work.prime_org_id, rule=work.rule,
-                    due=work.due, description=work.description, status=OPEN, raised_on=raised_on.isoformat(),
-                    run_id=run_id, action=action), condition=FlagItem.flag_id.does_not_exist(),
-           on_fail=FlagExists)
+                    due=work.due.isoformat(), description=work.description, status=status,
+                    raised_on=raised_on.isoformat(), run_id=run_id, action=action,
+                    resolved_on=raised_on.isoformat() if action else None),
+           condition=FlagItem.flag_id.does_not_exist(), on_fail=FlagExists)
 
 
-def done_with(tx: Transaction, work: PendingWorkItem) -> None:
-    tx.delete(work)
-
-
-def open_flags(referral_id: str) -> list[FlagItem]:
+def open_flags(referral_id: str) -> list[Flag]:
     try:
-        return list(FlagItem.by_referral.query(referral_id, filter_condition=FlagItem.status == OPEN))
+        return [_flag(i) for i in FlagItem.by_referral.query(referral_id, filter_condition=FlagItem.status == OPEN)]
     except PynamoDBException as exc:
         raise translate_read_error(exc) from None
 
 
-def add_resolutions(tx: Transaction, flags: list[FlagItem], on: date) -> None:
-    for flag in flags:
-        tx.update(flag, actions=[FlagItem.status.set(RESOLVED), FlagItem.resolved_on.set(on.isoformat()),
-                                 FlagItem.flag_sort.set(_flag_sort(RESOLVED, flag.raised_on, flag.flag_id))],
-                  condition=FlagItem.status == OPEN)
+def add_answers(tx: Transaction, referral_id: str, answered: Iterable[tuple[str, date]], on: date) -> None:
+    """Deadlines a step has answered: their flags, if the nightly run raised them (whatever the dates), are
+    resolved. Written without reading: a flag's id is its referral, rule and due date. Where no flag was raised
+    the write leaves a small resolved marker, in no index (it has no organisation); a run that comes later finds
+    the marker and raises nothing for a deadline already answered."""
+    for rule, due in answered:
+        fid = flag_id(referral_id, rule, due)
+        tx.update(FlagItem(flag_id=fid),
+                  actions=[FlagItem.status.set(RESOLVED), FlagItem.resolved_on.set(on.isoformat()),
+                           FlagItem.flag_sort.set(_flag_sort(RESOLVED, due, fid))],
+                  condition=FlagItem.flag_id.does_not_exist() | FlagItem.status.is_in(OPEN, RESOLVED))
 
 
-def add_reassignment(tx: Transaction, flags: list[FlagItem], after: Referral) -> None:
+
+def add_reassignment(tx: Transaction, flags: list[Flag], after: Referral) -> None:
     """Open flags follow a transferred referral to its new provider."""
     for flag in flags:
-        tx.update(flag, actions=[FlagItem.provider_org_id.set(after.provider_org_id),
-                                 FlagItem.prime_org_id.set(after.prime_org_id)], condition=FlagItem.status == OPEN)
+        tx.update(FlagItem(flag_id=flag.flag_id), actions=[FlagItem.provider_org_id.set(after.provider_org_id),
+                                                           FlagItem.prime_org_id.set(after.prime_org_id)],
+                  condition=FlagItem.status == OPEN)
 
 
 _FLAG_INDEXES = {"provider": FlagItem.by_provider, "prime": FlagItem.by_prime}
@@ -101,76 +120,88 @@ _FLAG_INDEXES = {"provider": FlagItem.by_provider, "prime": FlagItem.by_prime}
 
 def list_flags(view: str, org_id: str, status: str | None, limit: int, cursor: str | None, *,
                programme_id: str | None = None, rule: str | None = None,
-               provider_org_id: str | None = None) -> tuple[list[FlagItem], str | None]:
+               provider_org_id: str | None = None, referral_id: str | None = None) -> tuple[list[Flag], str | None]:
     range_condition = FlagItem.flag_sort.startswith(f"{status}#") if status else None
+    if view == "provider" and provider_org_id:
+        # The index's own key: DynamoDB refuses a filter on it (it is the organisation queried, or nothing).
+        if provider_org_id != org_id:
+            return [], None
+        provider_org_id = None
     condition = all_equal((FlagItem.programme_id, programme_id), (FlagItem.rule, rule),
-                          (FlagItem.provider_org_id, provider_org_id))
-    return query_page(_FLAG_INDEXES[view], org_id, f"flags:{view}:{org_id}", limit, cursor, range_condition,
-                      condition)
+                          (FlagItem.provider_org_id, provider_org_id), (FlagItem.referral_id, referral_id))
+    items, next_cursor = query_page(_FLAG_INDEXES[view], org_id, f"flags:{view}:{org_id}", limit, cursor,
+                                    range_condition, condition)
+    return [_flag(i) for i in items], next_cursor
 
 
 # ---------------------------------------------------------------- runs
 
 
-def get_run(run_id: str) -> RunItem | None:
-    return _get(RunItem, run_id)
+def _shard_counts(item: RunItem) -> dict[str, Any]:
+    values = item.shard_counts.attribute_values if hasattr(item.shard_counts, "attribute_values") else item.shard_counts
+    return dict(values or {})
 
 
-def start_run(run_id: str, run_date: date, now: datetime) -> RunItem:
+def _run(item: RunItem) -> Run:
+    counts = item.counts or {}
+    if not item.finished_at:
+        counts = merged_counts(_shard_counts(item))
+    return Run(run_id=item.run_id, run_date=date.fromisoformat(item.run_date), started_at=item.started_at,
+               finished_at=item.finished_at, shards_done=strings(item.shards_done), counts=counts,
+               checks=list(item.checks or []))
+
+
+def get_run(run_id: str) -> Run | None:
+    item = get_item(RunItem, run_id)
+    return _run(item) if item else None
+
+
+def start_run(run_id: str, run_date: date, now: datetime) -> Run:
     existing = get_run(run_id)
     if existing is not None:
         return existing
-    run = RunItem(run_id=run_id, run_date=run_date.isoformat(), started_at=now.isoformat(), shards_done=[],
-                  shard_counts={}, counts={})
+    item = RunItem(run_id=run_id, run_date=run_date.isoformat(), started_at=now.isoformat(), shards_done=[],
+                   shard_counts={}, counts={})
     try:
-        run.save(condition=RunItem.run_id.does_not_exist())
+        item.save(condition=RunItem.run_id.does_not_exist())
     except PynamoDBException:
-        return get_run(run_id)  # another invocation started the same run first
-    return run
+        run = get_run(run_id)  # another invocation started the same run first
+        assert run is not None
+        return run
+    return _run(item)
 
 
-def finish_shard(run: RunItem, shard: str, counts: dict) -> None:
+def finish_shard(run_id: str, shard: str, counts: dict) -> None:
     """Record a shard as done with what it found, once, without reading the run record."""
     try:
-        run.update(actions=[RunItem.shards_done.set(RunItem.shards_done.append([shard])),
-                            RunItem.shard_counts[shard].set(json.dumps(counts))],
-                   condition=~RunItem.shards_done.contains(shard))
+        RunItem(run_id=run_id).update(actions=[RunItem.shards_done.set(RunItem.shards_done.append([shard])),
+                                               RunItem.shard_counts[shard].set(json.dumps(counts))],
+                                      condition=~RunItem.shards_done.contains(shard))
     except PynamoDBException as exc:
         if aws_error_code(exc) != "ConditionalCheckFailedException":
             raise translate_read_error(exc) from None
         # another invocation finished this shard first; its counts stand
 
 
-def record_partial(run: RunItem, shard: str, counts: dict) -> None:
+def record_partial(run_id: str, shard: str, counts: dict) -> None:
     """Counts of part of a shard, settled by an invocation that ran short of time (the shard is not done)."""
-    import uuid
+    RunItem(run_id=run_id).update(
+        actions=[RunItem.shard_counts[f"{shard}+{uuid.uuid4().hex[:8]}"].set(json.dumps(counts))])
 
-    run.update(actions=[RunItem.shard_counts[f"{shard}+{uuid.uuid4().hex[:8]}"].set(json.dumps(counts))])
 
-
-def counts_so_far(run: RunItem) -> dict:
+def merged_counts(shard_counts: dict[str, str]) -> dict:
     """The shards' counts merged (a run's totals)."""
-    values = run.shard_counts.attribute_values if hasattr(run.shard_counts, "attribute_values") else run.shard_counts
     merged: dict = {}
-    for shard in sorted(values or {}):
-        merged = merge_counts(merged, json.loads(values[shard]))
+    for shard in sorted(shard_counts):
+        merged = merge_counts(merged, json.loads(shard_counts[shard]))
     return merged
 
 
-def finish_run(run: RunItem, checks: list[dict], now: datetime) -> None:
-    merged = counts_so_far(run)
-    run.update(actions=[RunItem.checks.set(checks), RunItem.counts.set(merged),
-                        RunItem.finished_at.set(now.isoformat())])
-
-
-def merge_counts(a: dict, b: dict) -> dict:
-    out = dict(a)
-    for key, value in b.items():
-        if isinstance(value, dict):
-            out[key] = merge_counts(out.get(key, {}), value)
-        else:
-            out[key] = out.get(key, 0) + value
-    return out
+def finish_run(run_id: str, checks: list[dict], now: datetime) -> None:
+    item = get_item(RunItem, run_id)
+    merged = merged_counts(_shard_counts(item))
+    item.update(actions=[RunItem.checks.set(checks), RunItem.counts.set(merged),
+                         RunItem.finished_at.set(now.isoformat())])
 
 
 # ---------------------------------------------------------------- programme counters

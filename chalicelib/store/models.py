@@ -1,8 +1,6 @@
 """PynamoDB models: the only description of items outside infra/template.json (a test keeps the two equal)."""
 from __future__ import annotations
 
-import os
-
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
@@ -14,7 +12,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from .. import config
+from .. import settings
 
 
 class _TableName:
@@ -24,15 +22,15 @@ class _TableName:
         self.suffix = suffix
 
     def __get__(self, obj, owner) -> str:
-        return config.table_name(self.suffix)
+        return settings.get().table_name(self.suffix)
 
 
 class _Region:
     def __get__(self, obj, owner) -> str:
-        return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-west-2"
+        return settings.get().region
 
 
-class Organisation(Model):
+class OrganisationItem(Model):
     class Meta:
         table_name = _TableName("organisations")
         region = _Region()
@@ -201,7 +199,8 @@ class IdempotencyItem(Model):
     scope_key = UnicodeAttribute(hash_key=True)  # organisation + Idempotency-Key
     fingerprint = UnicodeAttribute()
     status_code = NumberAttribute()
-    body = UnicodeAttribute()
+    resource_kind = UnicodeAttribute(null=True)  # what the write made or changed (never a response body)
+    resource_ids = ListAttribute(of=UnicodeAttribute, default=list)
     location = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     expires_at = NumberAttribute()
@@ -401,10 +400,11 @@ class RunItem(Model):
     started_at = UnicodeAttribute()
     finished_at = UnicodeAttribute(null=True)
     shards_done = ListAttribute(of=UnicodeAttribute, default=list)
-    shard_counts = MapAttribute(default=dict)  # shard -> JSON of what it found: written without reading
+    shard_counts: MapAttribute = MapAttribute(default=dict)  # shard -> JSON of what it found: written without reading
     counts = JSONAttribute(default=dict)  # the shards' counts merged when the run finishes
     checks = JSONAttribute(default=list)
 
 
-ALL_MODELS = (Organisation, ApiKey, ReferralItem, ReferralEventItem, ParticipantItem, AllocationItem, IdempotencyItem,
+ALL_MODELS = (OrganisationItem, ApiKey, ReferralItem, ReferralEventItem, ParticipantItem, AllocationItem,
+              IdempotencyItem,
               PaymentLineItem, ClaimFileItem, PendingWorkItem, FlagItem, RunItem, ProgrammeStatsItem)

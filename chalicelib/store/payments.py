@@ -1,19 +1,24 @@
 """Payment lines and claim files in DynamoDB."""
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections.abc import Iterator
+from dataclasses import asdict, replace
 from datetime import date, datetime
-from typing import Iterator
+from typing import Any
 
 from pynamodb.exceptions import PynamoDBException
 
-from ..payments.lines import APPROVED, FILED, REJECTED, SUBMITTED, AlreadyClaimed, PaymentLine
+from ..domain.errors import AlreadyClaimed
+from ..payments.claim_file import READY, ClaimFile
+from ..payments.lines import APPROVED, FILED, REJECTED, SUBMITTED, PaymentLine
 from .models import ClaimFileItem, PaymentLineItem
-from .repository import _get, all_equal, query_page
+from .repository import all_equal, get_item, query_page
 from .transaction import Transaction, aws_error_code, translate_read_error
 
+__all__ = ["APPROVED", "FILED", "REJECTED", "SUBMITTED"]
 
-def _queued(line: PaymentLine) -> dict:
+
+def _queued(line: PaymentLine) -> dict[str, str | None]:
     """Approved lines not yet in a file sit in the sparse file-queue index; all others stay out of it."""
     if line.status == APPROVED and not line.claim_file_id:
         return {"queue_programme_id": line.programme_id, "queue_key": f"{line.period}#{line.line_id}"}
@@ -21,9 +26,9 @@ def _queued(line: PaymentLine) -> dict:
 
 
 def to_item(line: PaymentLine, actor: str, now: datetime) -> PaymentLineItem:
-    data = asdict(line)
+    data: dict[str, Any] = {**asdict(line), **_queued(line)}
     data["event_date"] = line.event_date.isoformat()
-    return PaymentLineItem(**data, **_queued(line), listed_at=f"{line.period}#{line.line_id}", period=line.period,
+    return PaymentLineItem(**data, listed_at=f"{line.period}#{line.line_id}", period=line.period,
                            created_at=now.isoformat(), created_by=actor)
 
 
@@ -35,7 +40,8 @@ def to_line(item: PaymentLineItem) -> PaymentLine:
         management_fee_bp=int(item.management_fee_bp), amount_pence=int(item.amount_pence),
         prime_retained_pence=int(item.prime_retained_pence), payee_net_pence=int(item.payee_net_pence),
         status=item.status, event_date=date.fromisoformat(item.event_date), evidence_ref=item.evidence_ref,
-        reason=item.reason, reverses_line_id=item.reverses_line_id, claim_file_id=item.claim_file_id)
+        reason=item.reason, reverses_line_id=item.reverses_line_id, claim_file_id=item.claim_file_id,
+        version=int(item.version or 1))
 
 
 def add_line(tx: Transaction, line: PaymentLine, actor: str, now: datetime) -> None:
@@ -44,24 +50,24 @@ def add_line(tx: Transaction, line: PaymentLine, actor: str, now: datetime) -> N
            on_fail=lambda: AlreadyClaimed(line.line_id))
 
 
-def get_line_item(line_id: str) -> PaymentLineItem | None:
-    return _get(PaymentLineItem, line_id)
+def get_line(line_id: str) -> PaymentLine | None:
+    item = get_item(PaymentLineItem, line_id)
+    return to_line(item) if item else None
 
 
-def add_decision(tx: Transaction, item: PaymentLineItem, approve: bool, reason: str | None, actor: str,
+def add_decision(tx: Transaction, line: PaymentLine, approve: bool, reason: str | None, actor: str,
                  now: datetime) -> None:
     """Approve or reject a submitted line (a line is decided once; a filed line is never touched)."""
     actions = [PaymentLineItem.status.set(APPROVED if approve else REJECTED),
                PaymentLineItem.decided_at.set(now.isoformat()), PaymentLineItem.decided_by.set(actor),
                PaymentLineItem.version.add(1)]
     if approve:
-        line = to_line(item)
         actions += [PaymentLineItem.queue_programme_id.set(line.programme_id),
                     PaymentLineItem.queue_key.set(f"{line.period}#{line.line_id}")]
     else:
-        actions.append(PaymentLineItem.reason.set(reason))
-    tx.update(item, actions=actions, condition=(PaymentLineItem.status == SUBMITTED)
-              & (PaymentLineItem.version == item.version))
+        actions.append(PaymentLineItem.reason.set(reason or ""))
+    tx.update(PaymentLineItem(line_id=line.line_id), actions=actions,
+              condition=(PaymentLineItem.status == SUBMITTED) & (PaymentLineItem.version == line.version))
 
 
 _INDEXES = {"payee": PaymentLineItem.by_payee, "prime": PaymentLineItem.by_prime}
@@ -70,6 +76,11 @@ _INDEXES = {"payee": PaymentLineItem.by_payee, "prime": PaymentLineItem.by_prime
 def list_lines(view: str, org_id: str, limit: int, cursor: str | None, *, status: str | None = None,
                programme_id: str | None = None, period: str | None = None, payee_org_id: str | None = None,
                ) -> tuple[list[PaymentLine], str | None]:
+    if view == "payee" and payee_org_id:
+        # The index's own key: DynamoDB refuses a filter on it (it is the organisation queried, or nothing).
+        if payee_org_id != org_id:
+            return [], None
+        payee_org_id = None
     condition = all_equal((PaymentLineItem.status, status), (PaymentLineItem.programme_id, programme_id),
                           (PaymentLineItem.payee_org_id, payee_org_id))
     range_condition = PaymentLineItem.listed_at.startswith(f"{period}#") if period else None
@@ -98,14 +109,22 @@ def lines_of_referral(referral_id: str) -> list[PaymentLine]:
 # ---------------------------------------------------------------- claim files
 
 
-def get_file(claim_file_id: str) -> ClaimFileItem | None:
-    return _get(ClaimFileItem, claim_file_id)
+def _claim_file(item: ClaimFileItem) -> ClaimFile:
+    return ClaimFile(claim_file_id=item.claim_file_id, programme_id=item.programme_id, period=item.period,
+                     owner_org_id=item.owner_org_id, status=item.status, created_at=item.created_at,
+                     created_by=item.created_by, payee_org_id=item.payee_org_id,
+                     line_count=int(item.line_count or 0), totals=dict(item.totals or {}), s3_key=item.s3_key)
 
 
-def create_file(item: ClaimFileItem) -> bool:
+def get_file(claim_file_id: str) -> ClaimFile | None:
+    item = get_item(ClaimFileItem, claim_file_id)
+    return _claim_file(item) if item else None
+
+
+def create_file(record: ClaimFile) -> bool:
     """Create the file record if it does not exist yet; False if another cut already created it."""
     try:
-        item.save(condition=ClaimFileItem.claim_file_id.does_not_exist())
+        ClaimFileItem(**asdict(record)).save(condition=ClaimFileItem.claim_file_id.does_not_exist())
         return True
     except PynamoDBException as exc:
         if aws_error_code(exc) == "ConditionalCheckFailedException":
@@ -113,25 +132,30 @@ def create_file(item: ClaimFileItem) -> bool:
         raise translate_read_error(exc) from None
 
 
-def queued_lines(programme_id: str, up_to_period: str, condition=None,
-                 page_size: int = 100) -> Iterator[PaymentLineItem]:
-    """Approved lines not in any file, for a programme, with event periods up to and including `up_to_period`
-    (the sparse file-queue index holds nothing else)."""
+def queued_lines(programme_id: str, up_to_period: str, owner: str, payee: str | None = None,
+                 page_size: int = 100) -> Iterator[PaymentLine]:
+    """Approved lines not in any file whose prime is `owner` (and payee `payee`), for a programme, with event
+    periods up to and including `up_to_period` (the sparse file-queue index holds nothing else)."""
+    condition: Any = PaymentLineItem.prime_org_id == owner
+    if payee:
+        condition &= PaymentLineItem.payee_org_id == payee
     try:
-        yield from PaymentLineItem.file_queue.query(
-            programme_id, PaymentLineItem.queue_key <= f"{up_to_period}#\uffff", filter_condition=condition,
-            page_size=page_size)
+        for item in PaymentLineItem.file_queue.query(
+                programme_id, PaymentLineItem.queue_key <= f"{up_to_period}#\uffff", filter_condition=condition,
+                page_size=page_size):
+            yield to_line(item)
     except PynamoDBException as exc:
         raise translate_read_error(exc) from None
 
 
-def lock_lines(claim_file_id: str, items: list[PaymentLineItem]) -> None:
+def lock_lines(claim_file_id: str, lines: list[PaymentLine]) -> None:
     """Put lines into a file in one transaction: each must still be approved and in no file."""
     tx = Transaction()
-    for item in items:
-        tx.update(item, actions=[PaymentLineItem.claim_file_id.set(claim_file_id),
-                                 PaymentLineItem.status.set(FILED), PaymentLineItem.queue_programme_id.remove(),
-                                 PaymentLineItem.queue_key.remove(), PaymentLineItem.version.add(1)],
+    for line in lines:
+        tx.update(PaymentLineItem(line_id=line.line_id),
+                  actions=[PaymentLineItem.claim_file_id.set(claim_file_id), PaymentLineItem.status.set(FILED),
+                           PaymentLineItem.queue_programme_id.remove(), PaymentLineItem.queue_key.remove(),
+                           PaymentLineItem.version.add(1)],
                   condition=(PaymentLineItem.status == APPROVED) & PaymentLineItem.claim_file_id.does_not_exist())
     tx.commit()
 
@@ -145,6 +169,8 @@ def lines_in_file(claim_file_id: str, page_size: int = 500) -> Iterator[PaymentL
         raise translate_read_error(exc) from None
 
 
-def finish_file(item: ClaimFileItem, line_count: int, totals: dict, s3_key: str) -> None:
-    item.update(actions=[ClaimFileItem.status.set("ready"), ClaimFileItem.line_count.set(line_count),
-                         ClaimFileItem.totals.set(totals), ClaimFileItem.s3_key.set(s3_key)])
+def finish_file(record: ClaimFile, line_count: int, totals: dict, s3_key: str) -> ClaimFile:
+    ClaimFileItem(claim_file_id=record.claim_file_id).update(actions=[
+        ClaimFileItem.status.set(READY), ClaimFileItem.line_count.set(line_count),
+        ClaimFileItem.totals.set(totals), ClaimFileItem.s3_key.set(s3_key)])
+    return replace(record, status=READY, line_count=line_count, totals=totals, s3_key=s3_key)

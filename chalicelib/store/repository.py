@@ -1,36 +1,40 @@
-"""Reads and transactional writes for the journey. The only module that turns items into domain objects."""
+"""Reads and transactional writes for organisations, keys, referrals, people, places and idempotency records.
+
+The only module that turns these items into domain objects and back. Writes are added to a `Transaction` so a
+request commits all of them or none; each carries the domain error its condition means.
+"""
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
+from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import date, datetime
-from typing import Iterable
+from typing import Any, cast
 
 from pynamodb.exceptions import DoesNotExist, PynamoDBException
 
-from .. import config
-from ..domain.errors import ReferralRefused, ValidationFailed, FieldError
-from ..domain.journey import Event, Participant, Referral, already_active
+from .. import settings
+from ..domain import cursors
+from ..domain.access import ApiKeyRecord, Organisation
+from ..domain.errors import ClaimRefused, FieldError, IdempotencyKeyTaken, ReferralRefused, ValidationFailed
+from ..domain.idempotency import IdempotencyRecord, Resource
+from ..domain.journey import already_active
+from ..domain.referral import Event, Participant, ParticipantRecord, RecordedEvent, Referral
 from .models import (
     AllocationItem,
     ApiKey,
     IdempotencyItem,
-    Organisation,
+    OrganisationItem,
     ParticipantItem,
     ReferralEventItem,
     ReferralItem,
 )
-from .transaction import IdempotencyKeyTaken, Transaction, translate_read_error
+from .transaction import Transaction, aws_error_code, translate_read_error
 
-IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 PROGRAMME_TOTAL = "*"
 CONTRACT_VALUE = "$contract-value"  # pence committed against the programme's contract value
 
 
-def _get(model, *key, consistent: bool = True):
+def get_item(model: Any, *key: Any, consistent: bool = True) -> Any:
     if not all(key) or any(len(str(k).encode()) > 1024 for k in key):
         return None  # an empty or oversized key can name no item (DynamoDB would reject it)
     try:
@@ -41,26 +45,9 @@ def _get(model, *key, consistent: bool = True):
         raise translate_read_error(exc) from None
 
 
-# ------------------------------------------------------------------ organisations and keys
-
-
-def get_organisation(org_id: str) -> Organisation | None:
-    return _get(Organisation, org_id, consistent=False)
-
-
-def get_api_key(key_hash: str) -> ApiKey | None:
-    return _get(ApiKey, key_hash, consistent=False)
-
-
-def save_organisation(org: Organisation) -> None:
-    org.save()
-
-
-def save_api_key(key: ApiKey) -> None:
-    key.save(condition=ApiKey.key_hash.does_not_exist())
-
-
-# ------------------------------------------------------------------ referrals: mapping
+def strings(values: Any) -> tuple[str, ...]:
+    """A list attribute's values as strings (PynamoDB types them as attributes)."""
+    return tuple(str(v) for v in values or ())
 
 
 def _d(value: str | None) -> date | None:
@@ -69,6 +56,42 @@ def _d(value: str | None) -> date | None:
 
 def _iso(value: date | None) -> str | None:
     return value.isoformat() if value else None
+
+
+# ------------------------------------------------------------------ organisations and keys
+
+
+def _organisation(item: OrganisationItem) -> Organisation:
+    return Organisation(org_id=item.org_id, name=item.name, kind=item.kind, created_at=item.created_at,
+                        level=int(item.level) if item.level is not None else None, prime_org_id=item.prime_org_id)
+
+
+def get_organisation(org_id: str) -> Organisation | None:
+    item = get_item(OrganisationItem, org_id, consistent=False)
+    return _organisation(item) if item else None
+
+
+def save_organisation(org: Organisation) -> None:
+    OrganisationItem(**asdict(org)).save()
+
+
+def _api_key(item: ApiKey) -> ApiKeyRecord:
+    return ApiKeyRecord(key_hash=item.key_hash, key_id=item.key_id, org_id=item.org_id, roles=strings(item.roles),
+                        label=item.label, created_at=item.created_at, revoked=bool(item.revoked))
+
+
+def get_api_key(key_hash: str) -> ApiKeyRecord | None:
+    item = get_item(ApiKey, key_hash, consistent=False)
+    return _api_key(item) if item else None
+
+
+def save_api_key(key: ApiKeyRecord) -> None:
+    data = asdict(key)
+    data["roles"] = list(key.roles)
+    ApiKey(**data).save(condition=ApiKey.key_hash.does_not_exist())
+
+
+# ------------------------------------------------------------------ referrals: mapping
 
 
 def to_referral(item: ReferralItem) -> Referral:
@@ -83,13 +106,13 @@ def to_referral(item: ReferralItem) -> Referral:
         prime_org_id=item.prime_org_id, participant_hash=item.participant_hash, participant=participant,
         support_level=item.support_level, referred_on=date.fromisoformat(item.referred_on),
         created_at=datetime.fromisoformat(item.created_at), consent_given_on=date.fromisoformat(item.consent_given_on),
-        status_reason=item.status_reason, priority_groups=tuple(item.priority_groups or ()),
+        status_reason=item.status_reason, priority_groups=strings(item.priority_groups),
         module_id=item.module_id, module_since=_d(item.module_since), accepted_on=_d(item.accepted_on),
         started_on=_d(item.started_on), assessed_on=_d(item.assessed_on), action_plan_on=_d(item.action_plan_on),
         last_review_on=_d(item.last_review_on), extra_reviews_on=dict(item.extra_reviews_on or {}),
         job_start=item.job_start, sustainments=dict(item.sustainments or {}), progression_on=_d(item.progression_on),
         closed_on=_d(item.closed_on), exit_reason=item.exit_reason, previous_referral_id=item.previous_referral_id,
-        notes_ref=item.notes_ref, milestones_earned=tuple(item.milestones_earned or ()))
+        notes_ref=item.notes_ref, milestones_earned=strings(item.milestones_earned))
 
 
 def to_item(r: Referral) -> ReferralItem:
@@ -110,11 +133,19 @@ def to_item(r: Referral) -> ReferralItem:
         milestones_earned=list(r.milestones_earned))
 
 
+def _recorded(item: ReferralEventItem) -> RecordedEvent:
+    return RecordedEvent(
+        referral_id=item.referral_id, seq=int(item.seq), type=item.type,
+        occurred_on=date.fromisoformat(item.occurred_on),
+        recorded_at=datetime.fromisoformat(item.recorded_at), actor_org_id=item.actor_org_id,
+        actor_key_id=item.actor_key_id, from_status=item.from_status, to_status=item.to_status, data=item.data or {})
+
+
 # ------------------------------------------------------------------ referrals: reads
 
 
 def get_referral(referral_id: str) -> Referral | None:
-    item = _get(ReferralItem, referral_id)
+    item = get_item(ReferralItem, referral_id)
     return to_referral(item) if item else None
 
 
@@ -126,6 +157,11 @@ def list_referrals(view: str, org_id: str, limit: int, cursor: str | None,
                    status: str | None = None, programme_id: str | None = None,
                    provider_org_id: str | None = None) -> tuple[list[Referral], str | None]:
     """One page of the organisation's referrals, newest first, from the index designed for its role."""
+    if view == "provider" and provider_org_id:
+        # The index's own key: DynamoDB refuses a filter on it (it is the organisation queried, or nothing).
+        if provider_org_id != org_id:
+            return [], None
+        provider_org_id = None
     condition = all_equal((ReferralItem.status, status), (ReferralItem.programme_id, programme_id),
                           (ReferralItem.provider_org_id, provider_org_id))
     items, next_cursor = query_page(_INDEXES[view], org_id, f"{view}:{org_id}", limit, cursor,
@@ -133,23 +169,27 @@ def list_referrals(view: str, org_id: str, limit: int, cursor: str | None,
     return [to_referral(i) for i in items], next_cursor
 
 
-def query_page(source, hash_key: str, scope: str, limit: int, cursor: str | None, range_condition=None,
-               filter_condition=None, scan_index_forward: bool = True) -> tuple[list, str | None]:
+def query_page(source: Any, hash_key: str, scope: str, limit: int, cursor: str | None, range_condition: Any = None,
+               filter_condition: Any = None, scan_index_forward: bool = True) -> tuple[list, str | None]:
     """One page of a table's or index's query, continuing from a signed cursor bound to `scope`; returns the
     items and the cursor for the next page (None on the last)."""
-    start_key = decode_cursor(cursor, scope) if cursor else None
+    secret = settings.get().cursor_secret
+    start_key = cursors.decode(cursor, scope, secret) if cursor else None
     try:
         results = source.query(hash_key, range_condition, filter_condition=filter_condition, limit=limit,
                                scan_index_forward=scan_index_forward, last_evaluated_key=start_key,
                                page_size=limit if filter_condition is None else None)
         items = list(results)
     except PynamoDBException as exc:
+        if start_key is not None and aws_error_code(exc) == "ValidationException":
+            # A validly signed cursor whose position the database cannot use: still not one this list returned.
+            raise ValidationFailed.one("cursor", "valid_cursor", "cursor is not one this list returned") from None
         raise translate_read_error(exc) from None
     next_key = results.last_evaluated_key
-    return items, encode_cursor(next_key, scope) if next_key else None
+    return items, cursors.encode(next_key, scope, secret) if next_key else None
 
 
-def all_equal(*pairs):
+def all_equal(*pairs: tuple[Any, Any]) -> Any:
     """A filter that every given (attribute, value) holds; pairs without a value are left out (None: no filter)."""
     condition = None
     for attr, wanted in pairs:
@@ -158,44 +198,28 @@ def all_equal(*pairs):
     return condition
 
 
-def list_events(referral_id: str, limit: int, cursor: str | None) -> tuple[list[ReferralEventItem], str | None]:
-    return query_page(ReferralEventItem, referral_id, f"events:{referral_id}", limit, cursor)
-
-
-def encode_cursor(key: dict, scope: str) -> str:
-    payload = json.dumps({"k": key, "s": scope}, separators=(",", ":"), sort_keys=True).encode()
-    sig = hmac.new(config.cursor_key(), payload, hashlib.sha256).digest()[:12]
-    return base64.urlsafe_b64encode(payload).decode().rstrip("=") + "." + base64.urlsafe_b64encode(sig).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, scope: str) -> dict:
-    bad = ValidationFailed.one("cursor", "valid_cursor", "cursor is not one this list returned")
-    try:
-        body, sig = cursor.split(".", 1)
-        payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        given = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
-    except (ValueError, TypeError):
-        raise bad from None
-    expected = hmac.new(config.cursor_key(), payload, hashlib.sha256).digest()[:12]
-    if not hmac.compare_digest(given, expected):
-        raise bad
-    data = json.loads(payload)
-    if data.get("s") != scope:
-        raise bad
-    return data["k"]
+def list_events(referral_id: str, limit: int, cursor: str | None) -> tuple[list[RecordedEvent], str | None]:
+    items, next_cursor = query_page(ReferralEventItem, referral_id, f"events:{referral_id}", limit, cursor)
+    return [_recorded(i) for i in items], next_cursor
 
 
 # ------------------------------------------------------------------ participants
 
 
-def get_participant(participant_hash: str) -> ParticipantItem | None:
-    return _get(ParticipantItem, participant_hash)
+def get_participant(participant_hash: str) -> ParticipantRecord | None:
+    item = get_item(ParticipantItem, participant_hash)
+    if item is None:
+        return None
+    return ParticipantRecord(participant_hash=item.participant_hash, active_referral_id=item.active_referral_id,
+                             programmes=strings(item.programmes), referrals=strings(item.referrals),
+                             version=int(item.version))
 
 
 # ------------------------------------------------------------------ writes (added to one transaction)
 
 
-def _event_item(referral: Referral, event: Event, actor_org_id: str, actor_key_id: str, now: datetime):
+def _event_item(referral: Referral, event: Event, actor_org_id: str, actor_key_id: str,
+                now: datetime) -> ReferralEventItem:
     return ReferralEventItem(
         referral_id=referral.id, seq=referral.version, type=event.type, occurred_on=event.occurred_on.isoformat(),
         recorded_at=now.isoformat(), actor_org_id=actor_org_id, actor_key_id=actor_key_id,
@@ -203,7 +227,7 @@ def _event_item(referral: Referral, event: Event, actor_org_id: str, actor_key_i
 
 
 def add_new_referral(tx: Transaction, referral: Referral, event: Event, actor_org_id: str, actor_key_id: str,
-                     now: datetime, participant: ParticipantItem | None, capacity: int, total_capacity: int) -> None:
+                     now: datetime, participant: ParticipantRecord | None, capacity: int, total_capacity: int) -> None:
     """Create the referral, claim the person and a place on the provider's allocation, record the event."""
     tx.put(to_item(referral), condition=ReferralItem.referral_id.does_not_exist())
     tx.put(_event_item(referral, event, actor_org_id, actor_key_id, now))
@@ -212,15 +236,15 @@ def add_new_referral(tx: Transaction, referral: Referral, event: Event, actor_or
     _take_place(tx, referral.programme_id, PROGRAMME_TOTAL, total_capacity)
 
 
-def _claim_participant(tx: Transaction, referral: Referral, participant: ParticipantItem | None) -> None:
+def _claim_participant(tx: Transaction, referral: Referral, participant: ParticipantRecord | None) -> None:
     if participant is None:
         item = ParticipantItem(participant_hash=referral.participant_hash, active_referral_id=referral.id,
                                programmes=[], referrals=[referral.id], version=1)
         tx.put(item, condition=ParticipantItem.participant_hash.does_not_exist(), on_fail=already_active)
         return
-    tx.update(participant, actions=[
+    tx.update(ParticipantItem(participant_hash=participant.participant_hash), actions=[
         ParticipantItem.active_referral_id.set(referral.id),
-        ParticipantItem.referrals.set([*participant.referrals, referral.id]),
+        ParticipantItem.referrals.set(cast(Any, [*participant.referrals, referral.id])),
         ParticipantItem.version.set(participant.version + 1),
     ], condition=(ParticipantItem.version == participant.version)
         & ParticipantItem.active_referral_id.does_not_exist(), on_fail=already_active)
@@ -272,8 +296,6 @@ def add_transfer_places(tx: Transaction, programme_id: str, from_org: str, to_or
 
 def add_commitment(tx: Transaction, programme_id: str, amount: int, contract_value: int) -> None:
     """Commit claimed money against the programme's contract value, refusing what would exceed it."""
-    from ..payments.lines import ClaimRefused
-
     item = AllocationItem(programme_id=programme_id, org_id=CONTRACT_VALUE)
     tx.update(item, actions=[AllocationItem.used.add(amount)],
               condition=AllocationItem.used.does_not_exist() | (AllocationItem.used <= contract_value - amount),
@@ -282,28 +304,33 @@ def add_commitment(tx: Transaction, programme_id: str, amount: int, contract_val
 
 
 def allocation_used(programme_id: str, org_ids: Iterable[str]) -> dict[str, int]:
-    keys = [(programme_id, o) for o in org_ids]
+    wanted = list(org_ids)
+    keys = [(programme_id, o) for o in wanted]
     try:
         found = {i.org_id: int(i.used) for i in AllocationItem.batch_get(keys)}
     except PynamoDBException as exc:
         raise translate_read_error(exc) from None
-    return {o: found.get(o, 0) for o in org_ids}
+    return {o: found.get(o, 0) for o in wanted}
 
 
 # ------------------------------------------------------------------ idempotency
 
 
-def get_idempotency(scope_key: str) -> IdempotencyItem | None:
-    return _get(IdempotencyItem, scope_key)
+def get_idempotency(scope_key: str) -> IdempotencyRecord | None:
+    item = get_item(IdempotencyItem, scope_key)
+    if item is None:
+        return None
+    resource = Resource(item.resource_kind, strings(item.resource_ids)) if item.resource_kind else None
+    return IdempotencyRecord(scope_key=item.scope_key, fingerprint=item.fingerprint,
+                             status_code=int(item.status_code), resource=resource, location=item.location,
+                             created_at=item.created_at, expires_at=int(item.expires_at))
 
 
-def add_idempotency(tx: Transaction, scope_key: str, fingerprint: str, status_code: int, body: str,
-                    location: str | None, now: datetime) -> None:
-    item = IdempotencyItem(scope_key=scope_key, fingerprint=fingerprint, status_code=status_code, body=body,
-                           location=location, created_at=now.isoformat(),
-                           expires_at=int(now.timestamp()) + IDEMPOTENCY_TTL_SECONDS)
-
-    def taken() -> Exception:
-        return IdempotencyKeyTaken(scope_key)
-
-    tx.put(item, condition=IdempotencyItem.scope_key.does_not_exist(), on_fail=taken)
+def add_idempotency(tx: Transaction, record: IdempotencyRecord) -> None:
+    item = IdempotencyItem(scope_key=record.scope_key, fingerprint=record.fingerprint,
+                           status_code=record.status_code, location=record.location, created_at=record.created_at,
+                           expires_at=record.expires_at,
+                           resource_kind=record.resource.kind if record.resource else None,
+                           resource_ids=list(record.resource.ids) if record.resource else [])
+    tx.put(item, condition=IdempotencyItem.scope_key.does_not_exist(),
+           on_fail=lambda: IdempotencyKeyTaken(record.scope_key))

@@ -6,19 +6,19 @@ error.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from ..domain.errors import ConcurrentUpdate, DomainError, ServiceUnavailable
-from .models import _Region
+from .. import settings
+from ..domain.errors import ConcurrentUpdate, ServiceUnavailable
 
-_region = _Region()
 _THROTTLED = {"ThrottlingException", "ProvisionedThroughputExceededException", "ThrottlingError",
               "ProvisionedThroughputExceeded", "RequestLimitExceeded", "InternalServerError", "InternalFailure",
               "ServiceUnavailable"}
@@ -31,10 +31,6 @@ def _connection(region: str) -> Connection:
 
 
 _SEND_ORDER = {"condition_check": 0, "delete": 1, "save": 2, "update": 3}
-
-
-class IdempotencyKeyTaken(Exception):
-    """Another request with the same Idempotency-Key committed first."""
 
 
 @dataclass
@@ -75,7 +71,7 @@ class Transaction:
         if not self._ops:
             return
         try:
-            with TransactWrite(connection=_connection(_region.__get__(None, None))) as tx:
+            with TransactWrite(connection=_connection(settings.get().region)) as tx:
                 for op in self._ops:
                     getattr(tx, op.kind)(op.item, **op.kwargs)
         except TransactWriteError as exc:
@@ -89,7 +85,7 @@ class Transaction:
         reasons = exc.cancellation_reasons or []
         # PynamoDB sends condition checks, then deletes, puts and updates: the reasons come in that order.
         sent = sorted(self._ops, key=lambda op: _SEND_ORDER[op.kind])
-        for op, reason in zip(sent, reasons):
+        for op, reason in zip(sent, reasons, strict=False):
             if reason is not None and reason.code == "ConditionalCheckFailed":
                 return op.on_fail()
         codes = {r.code for r in reasons if r is not None}
@@ -127,4 +123,4 @@ def translate_read_error(exc: Exception) -> Exception:
     return exc
 
 
-__all__ = ["Transaction", "IdempotencyKeyTaken", "translate_read_error", "DomainError"]
+__all__ = ["Transaction", "translate_read_error"]

@@ -1,0 +1,163 @@
+"""What the use cases need from persistence, as protocols. The services depend on these, never on DynamoDB.
+
+`chalicelib/store/dynamo.py` implements them on DynamoDB and S3; `tests/fakes/memory.py` implements them in
+memory, so the use cases are tested in milliseconds without an AWS emulator. Writes are added to a unit of
+work (`Store.transaction()`) and commit together or not at all; each carries the domain error its condition
+means (allocation full, already active, concurrent update...).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import BinaryIO, Protocol
+
+from ..domain.access import ApiKeyRecord, Organisation
+from ..domain.compliance import Flag, PendingWork, Run
+from ..domain.idempotency import IdempotencyRecord
+from ..domain.referral import Event, ParticipantRecord, RecordedEvent, Referral
+from ..payments.claim_file import ClaimFile
+from ..payments.lines import PaymentLine
+
+
+class UnitOfWork(Protocol):
+    """The writes of one request: `commit()` applies all of them or none and raises the failed condition's
+    domain error; `after_commit` callbacks run only once committed."""
+
+    after_commit: list[Callable[[], None]]
+
+    def commit(self) -> None: ...
+
+    def __len__(self) -> int: ...
+
+
+class Organisations(Protocol):
+    def get(self, org_id: str) -> Organisation | None: ...
+
+    def save(self, org: Organisation) -> None: ...
+
+    def get_key(self, key_hash: str) -> ApiKeyRecord | None: ...
+
+    def save_key(self, key: ApiKeyRecord) -> None: ...
+
+
+class Referrals(Protocol):
+    def get(self, referral_id: str) -> Referral | None: ...
+
+    def page(self, view: str, org_id: str, limit: int, cursor: str | None, *, status: str | None = None,
+             programme_id: str | None = None,
+             provider_org_id: str | None = None) -> tuple[list[Referral], str | None]: ...
+
+    def events(self, referral_id: str, limit: int, cursor: str | None) -> tuple[list[RecordedEvent], str | None]: ...
+
+    def participant(self, participant_hash: str) -> ParticipantRecord | None: ...
+
+    def add_new(self, tx: UnitOfWork, referral: Referral, event: Event, actor_org_id: str, actor_key_id: str,
+                now: datetime, participant: ParticipantRecord | None, capacity: int, total_capacity: int) -> None: ...
+
+    def add_change(self, tx: UnitOfWork, before: Referral, after: Referral, event: Event, actor_org_id: str,
+                   actor_key_id: str, now: datetime) -> None: ...
+
+    def add_release(self, tx: UnitOfWork, referral: Referral, participated: bool) -> None: ...
+
+    def add_transfer_places(self, tx: UnitOfWork, programme_id: str, from_org: str, to_org: str,
+                            to_capacity: int) -> None: ...
+
+    def add_commitment(self, tx: UnitOfWork, programme_id: str, amount: int, contract_value: int) -> None: ...
+
+    def allocation_used(self, programme_id: str, org_ids: Iterable[str]) -> dict[str, int]: ...
+
+
+class Idempotency(Protocol):
+    def get(self, scope_key: str) -> IdempotencyRecord | None: ...
+
+    def add(self, tx: UnitOfWork, record: IdempotencyRecord) -> None: ...
+
+
+class Lines(Protocol):
+    def add(self, tx: UnitOfWork, line: PaymentLine, actor: str, now: datetime) -> None: ...
+
+    def get(self, line_id: str) -> PaymentLine | None: ...
+
+    def add_decision(self, tx: UnitOfWork, line: PaymentLine, approve: bool, reason: str | None, actor: str,
+                     now: datetime) -> None: ...
+
+    def page(self, view: str, org_id: str, limit: int, cursor: str | None, *, status: str | None = None,
+             programme_id: str | None = None, period: str | None = None,
+             payee_org_id: str | None = None) -> tuple[list[PaymentLine], str | None]: ...
+
+    def for_period(self, view: str, org_id: str, period: str) -> Iterator[PaymentLine]: ...
+
+    def of_referral(self, referral_id: str) -> list[PaymentLine]: ...
+
+    def queued(self, programme_id: str, up_to_period: str, owner: str,
+               payee: str | None = None) -> Iterator[PaymentLine]: ...
+
+    def lock(self, claim_file_id: str, lines: list[PaymentLine]) -> None: ...
+
+    def in_file(self, claim_file_id: str) -> Iterator[PaymentLine]: ...
+
+
+class ClaimFiles(Protocol):
+    def get(self, claim_file_id: str) -> ClaimFile | None: ...
+
+    def create(self, record: ClaimFile) -> bool: ...
+
+    def finish(self, record: ClaimFile, line_count: int, totals: dict, s3_key: str) -> ClaimFile: ...
+
+
+class Compliance(Protocol):
+    def add_pending_changes(self, tx: UnitOfWork, puts: Iterable[PendingWork],
+                            deletes: Iterable[PendingWork]) -> None: ...
+
+    def due(self, shard: str, on: date) -> Iterator[PendingWork]: ...
+
+    def done_with(self, tx: UnitOfWork, work: PendingWork) -> None: ...
+
+    def add_flag(self, tx: UnitOfWork, work: PendingWork, run_id: str, raised_on: date,
+                 action: str | None = None) -> None: ...
+
+    def open_flags(self, referral_id: str) -> list[Flag]: ...
+
+    def add_answers(self, tx: UnitOfWork, referral_id: str, answered: Iterable[tuple[str, date]],
+                    on: date) -> None: ...
+
+    def add_reassignment(self, tx: UnitOfWork, flags: list[Flag], after: Referral) -> None: ...
+
+    def flags_page(self, view: str, org_id: str, status: str | None, limit: int, cursor: str | None, *,
+                   programme_id: str | None = None, rule: str | None = None, provider_org_id: str | None = None,
+                   referral_id: str | None = None) -> tuple[list[Flag], str | None]: ...
+
+    def get_run(self, run_id: str) -> Run | None: ...
+
+    def start_run(self, run_id: str, run_date: date, now: datetime) -> Run: ...
+
+    def finish_shard(self, run_id: str, shard: str, counts: dict) -> None: ...
+
+    def record_partial(self, run_id: str, shard: str, counts: dict) -> None: ...
+
+    def finish_run(self, run_id: str, checks: list[dict], now: datetime) -> None: ...
+
+    def add_stats(self, tx: UnitOfWork, programme_id: str, org_id: str, increments: dict[str, int]) -> None: ...
+
+    def programme_stats(self, programme_id: str) -> dict[str, dict[str, int]]: ...
+
+
+class Files(Protocol):
+    def upload(self, key: str, fileobj: BinaryIO) -> None: ...
+
+    def download_url(self, key: str, expires_in: int) -> str: ...
+
+
+@dataclass(frozen=True)
+class Store:
+    """Everything the use cases persist, behind one value the services receive (see deps.py)."""
+
+    transaction: Callable[[], UnitOfWork]
+    organisations: Organisations
+    referrals: Referrals
+    idempotency: Idempotency
+    lines: Lines
+    claim_files: ClaimFiles
+    compliance: Compliance
+    files: Files

@@ -1,0 +1,78 @@
+"""The services' persistence ports (chalicelib/services/ports.py) on DynamoDB and S3."""
+from __future__ import annotations
+
+from . import compliance, files, payments, repository
+from .transaction import Transaction
+
+
+class DynamoOrganisations:
+    get = staticmethod(repository.get_organisation)
+    save = staticmethod(repository.save_organisation)
+    get_key = staticmethod(repository.get_api_key)
+    save_key = staticmethod(repository.save_api_key)
+
+
+class DynamoReferrals:
+    get = staticmethod(repository.get_referral)
+    page = staticmethod(repository.list_referrals)
+    events = staticmethod(repository.list_events)
+    participant = staticmethod(repository.get_participant)
+    add_new = staticmethod(repository.add_new_referral)
+    add_change = staticmethod(repository.add_referral_change)
+    add_release = staticmethod(repository.add_release)
+    add_transfer_places = staticmethod(repository.add_transfer_places)
+    add_commitment = staticmethod(repository.add_commitment)
+    allocation_used = staticmethod(repository.allocation_used)
+
+
+class DynamoIdempotency:
+    get = staticmethod(repository.get_idempotency)
+    add = staticmethod(repository.add_idempotency)
+
+
+class DynamoLines:
+    add = staticmethod(payments.add_line)
+    get = staticmethod(payments.get_line)
+    add_decision = staticmethod(payments.add_decision)
+    page = staticmethod(payments.list_lines)
+    for_period = staticmethod(payments.all_lines)
+    of_referral = staticmethod(payments.lines_of_referral)
+    queued = staticmethod(payments.queued_lines)
+    lock = staticmethod(payments.lock_lines)
+    in_file = staticmethod(payments.lines_in_file)
+
+
+class DynamoClaimFiles:
+    get = staticmethod(payments.get_file)
+    create = staticmethod(payments.create_file)
+    finish = staticmethod(payments.finish_file)
+
+
+class DynamoCompliance:
+    add_pending_changes = staticmethod(compliance.add_pending_changes)
+    due = staticmethod(compliance.due_work)
+    done_with = staticmethod(compliance.done_with)
+    add_flag = staticmethod(compliance.add_flag)
+    open_flags = staticmethod(compliance.open_flags)
+    add_answers = staticmethod(compliance.add_answers)
+    add_reassignment = staticmethod(compliance.add_reassignment)
+    flags_page = staticmethod(compliance.list_flags)
+    get_run = staticmethod(compliance.get_run)
+    start_run = staticmethod(compliance.start_run)
+    finish_shard = staticmethod(compliance.finish_shard)
+    record_partial = staticmethod(compliance.record_partial)
+    finish_run = staticmethod(compliance.finish_run)
+    add_stats = staticmethod(compliance.add_stats)
+    programme_stats = staticmethod(compliance.programme_stats)
+
+
+class S3Files:
+    upload = staticmethod(files.upload)
+    download_url = staticmethod(files.download_url)
+
+
+def components() -> dict:
+    """The arguments of a `services.ports.Store` on DynamoDB (the store cannot import the services' types)."""
+    return {"transaction": Transaction, "organisations": DynamoOrganisations(), "referrals": DynamoReferrals(),
+            "idempotency": DynamoIdempotency(), "lines": DynamoLines(), "claim_files": DynamoClaimFiles(),
+            "compliance": DynamoCompliance(), "files": S3Files()}

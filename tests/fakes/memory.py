@@ -1,0 +1,462 @@
+"""An in-memory implementation of the services' persistence ports (chalicelib/services/ports.py).
+
+It keeps the same promises as the DynamoDB store where the use cases depend on them: a unit of work commits all of
+its writes or none, each write's condition is checked first and a failed one raises the domain error it carries
+(allocation full, already active, a concurrent update, a milestone already claimed...), lists come back in the
+same order with signed cursors. It is single-threaded: concurrency is tested against DynamoDB Local.
+"""
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any, BinaryIO
+
+from chalicelib.domain import cursors
+from chalicelib.domain.access import ApiKeyRecord, Organisation
+from chalicelib.domain.compliance import OPEN, RESOLVED, Flag, PendingWork, Run, flag_id, merge_counts
+from chalicelib.domain.errors import (
+    AlreadyClaimed,
+    ClaimRefused,
+    ConcurrentUpdate,
+    FieldError,
+    FlagExists,
+    IdempotencyKeyTaken,
+    ReferralRefused,
+)
+from chalicelib.domain.idempotency import IdempotencyRecord
+from chalicelib.domain.journey import already_active
+from chalicelib.domain.referral import Event, ParticipantRecord, RecordedEvent, Referral
+from chalicelib.payments.claim_file import READY, ClaimFile
+from chalicelib.payments.lines import APPROVED, FILED, REJECTED, SUBMITTED, PaymentLine
+from chalicelib.services.ports import Store
+
+SECRET = b"memory-store-cursor-secret"
+PROGRAMME_TOTAL = "*"
+
+
+def _concurrent() -> Exception:
+    return ConcurrentUpdate("another request changed this data first; retry the request")
+
+
+@dataclass
+class _Op:
+    check: Callable[[], bool]
+    apply: Callable[[], None]
+    on_fail: Callable[[], Exception]
+
+
+@dataclass
+class MemoryTransaction:
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+    ops: list[_Op] = field(default_factory=list)
+    commits: int = 0
+
+    def add(self, apply: Callable[[], None], check: Callable[[], bool] = lambda: True,
+            on_fail: Callable[[], Exception] = _concurrent) -> None:
+        self.ops.append(_Op(check, apply, on_fail))
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    def commit(self) -> None:
+        for op in self.ops:
+            if not op.check():
+                raise op.on_fail()
+        for op in self.ops:
+            op.apply()
+        self.commits += 1
+        for callback in self.after_commit:
+            callback()
+
+
+def _page(items: list, scope: str, limit: int, cursor: str | None) -> tuple[list, str | None]:
+    start = int(cursors.decode(cursor, scope, SECRET)["offset"]["N"]) if cursor else 0
+    chunk = items[start:start + limit]
+    end = start + len(chunk)
+    more = end < len(items)
+    return chunk, cursors.encode({"offset": {"N": str(end)}}, scope, SECRET) if more else None
+
+
+@dataclass
+class Data:
+    organisations: dict[str, Organisation] = field(default_factory=dict)
+    keys: dict[str, ApiKeyRecord] = field(default_factory=dict)
+    referrals: dict[str, Referral] = field(default_factory=dict)
+    listed: dict[str, str] = field(default_factory=dict)  # referral id -> created_at#id (newest-first order)
+    events: dict[str, list[RecordedEvent]] = field(default_factory=dict)
+    participants: dict[str, ParticipantRecord] = field(default_factory=dict)
+    allocations: dict[tuple[str, str], int] = field(default_factory=dict)
+    idempotency: dict[str, IdempotencyRecord] = field(default_factory=dict)
+    lines: dict[str, PaymentLine] = field(default_factory=dict)
+    files: dict[str, ClaimFile] = field(default_factory=dict)
+    objects: dict[str, bytes] = field(default_factory=dict)
+    pending: dict[tuple[str, str], PendingWork] = field(default_factory=dict)
+    flags: dict[str, Flag] = field(default_factory=dict)
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stats: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+
+
+class Organisations:
+    def __init__(self, data: Data) -> None:
+        self.d = data
+
+    def get(self, org_id: str) -> Organisation | None:
+        return self.d.organisations.get(org_id)
+
+    def save(self, org: Organisation) -> None:
+        self.d.organisations[org.org_id] = org
+
+    def get_key(self, key_hash: str) -> ApiKeyRecord | None:
+        return self.d.keys.get(key_hash)
+
+    def save_key(self, key: ApiKeyRecord) -> None:
+        if key.key_hash in self.d.keys:
+            raise _concurrent()
+        self.d.keys[key.key_hash] = key
+
+
+class Referrals:
+    VIEWS = {"referrer": "referrer_org_id", "provider": "provider_org_id", "prime": "prime_org_id"}
+
+    def __init__(self, data: Data) -> None:
+        self.d = data
+
+    def get(self, referral_id: str) -> Referral | None:
+        return self.d.referrals.get(referral_id)
+
+    def page(self, view: str, org_id: str, limit: int, cursor: str | None, *, status: str | None = None,
+             programme_id: str | None = None,
+             provider_org_id: str | None = None) -> tuple[list[Referral], str | None]:
+        attr = self.VIEWS[view]
+        found = [r for r in self.d.referrals.values() if getattr(r, attr) == org_id
+                 and (not status or r.status == status) and (not programme_id or r.programme_id == programme_id)
+                 and (not provider_org_id or r.provider_org_id == provider_org_id)]
+        found.sort(key=lambda r: self.d.listed[r.id], reverse=True)
+        return _page(found, f"{view}:{org_id}", limit, cursor)
+
+    def events(self, referral_id: str, limit: int, cursor: str | None) -> tuple[list[RecordedEvent], str | None]:
+        return _page(sorted(self.d.events.get(referral_id, []), key=lambda e: e.seq), f"events:{referral_id}", limit,
+                     cursor)
+
+    def participant(self, participant_hash: str) -> ParticipantRecord | None:
+        return self.d.participants.get(participant_hash)
+
+    def _record(self, tx: MemoryTransaction, referral: Referral, event: Event, actor_org_id: str, actor_key_id: str,
+                now: datetime) -> None:
+        recorded = RecordedEvent(referral.id, referral.version, event.type, event.occurred_on, now, actor_org_id,
+                                 actor_key_id, event.from_status, event.to_status, event.data)
+        tx.add(lambda: self.d.events.setdefault(referral.id, []).append(recorded),
+               lambda: all(e.seq != referral.version for e in self.d.events.get(referral.id, [])))
+
+    def add_new(self, tx: MemoryTransaction, referral: Referral, event: Event, actor_org_id: str, actor_key_id: str,
+                now: datetime, participant: ParticipantRecord | None, capacity: int, total_capacity: int) -> None:
+        def create() -> None:
+            self.d.referrals[referral.id] = referral
+            self.d.listed[referral.id] = f"{referral.created_at.isoformat()}#{referral.id}"
+
+        tx.add(create, lambda: referral.id not in self.d.referrals)
+        self._record(tx, referral, event, actor_org_id, actor_key_id, now)
+        self._claim_participant(tx, referral, participant)
+        self._take_place(tx, referral.programme_id, referral.provider_org_id, capacity)
+        self._take_place(tx, referral.programme_id, PROGRAMME_TOTAL, total_capacity)
+
+    def _claim_participant(self, tx: MemoryTransaction, referral: Referral,
+                           participant: ParticipantRecord | None) -> None:
+        key = referral.participant_hash
+        if participant is None:
+            record = ParticipantRecord(key, referral.id, (), (referral.id,), 1)
+            tx.add(lambda: self.d.participants.__setitem__(key, record), lambda: key not in self.d.participants,
+                   already_active)
+            return
+        updated = replace(participant, active_referral_id=referral.id,
+                          referrals=(*participant.referrals, referral.id), version=participant.version + 1)
+
+        def unchanged_and_free() -> bool:
+            now = self.d.participants.get(key)
+            return now is not None and now.version == participant.version and not now.active_referral_id
+
+        tx.add(lambda: self.d.participants.__setitem__(key, updated), unchanged_and_free, already_active)
+
+    def _take_place(self, tx: MemoryTransaction, programme_id: str, org_id: str, capacity: int) -> None:
+        key = (programme_id, org_id)
+
+        def full() -> Exception:
+            return ReferralRefused("allocation_full", "the provider's allocation on this programme is full",
+                                   [FieldError("provider_id", "allocation", "no places left")])
+
+        tx.add(lambda: self.d.allocations.__setitem__(key, self.d.allocations.get(key, 0) + 1),
+               lambda: self.d.allocations.get(key, 0) < capacity, full)
+
+    def _give_place_back(self, tx: MemoryTransaction, programme_id: str, org_id: str) -> None:
+        key = (programme_id, org_id)
+        tx.add(lambda: self.d.allocations.__setitem__(key, self.d.allocations[key] - 1),
+               lambda: self.d.allocations.get(key, 0) > 0)
+
+    def add_change(self, tx: MemoryTransaction, before: Referral, after: Referral, event: Event, actor_org_id: str,
+                   actor_key_id: str, now: datetime) -> None:
+        tx.add(lambda: self.d.referrals.__setitem__(after.id, after),
+               lambda: self.d.referrals[before.id].version == before.version)
+        self._record(tx, after, event, actor_org_id, actor_key_id, now)
+
+    def add_release(self, tx: MemoryTransaction, referral: Referral, participated: bool) -> None:
+        key = referral.participant_hash
+
+        def release() -> None:
+            person = self.d.participants[key]
+            programmes = (*person.programmes, referral.programme_id) if participated else person.programmes
+            self.d.participants[key] = replace(person, active_referral_id=None, programmes=programmes,
+                                               version=person.version + 1)
+
+        tx.add(release, lambda: self.d.participants[key].active_referral_id == referral.id)
+        if not participated:
+            self._give_place_back(tx, referral.programme_id, referral.provider_org_id)
+            self._give_place_back(tx, referral.programme_id, PROGRAMME_TOTAL)
+
+    def add_transfer_places(self, tx: MemoryTransaction, programme_id: str, from_org: str, to_org: str,
+                            to_capacity: int) -> None:
+        self._take_place(tx, programme_id, to_org, to_capacity)
+        self._give_place_back(tx, programme_id, from_org)
+
+    def add_commitment(self, tx: MemoryTransaction, programme_id: str, amount: int, contract_value: int) -> None:
+        key = (programme_id, "$contract-value")
+        tx.add(lambda: self.d.allocations.__setitem__(key, self.d.allocations.get(key, 0) + amount),
+               lambda: self.d.allocations.get(key, 0) <= contract_value - amount,
+               lambda: ClaimRefused("contract_value_exhausted", "the programme's contract value would be exceeded",
+                                    "amount_pence"))
+
+    def allocation_used(self, programme_id: str, org_ids: Iterable[str]) -> dict[str, int]:
+        return {o: self.d.allocations.get((programme_id, o), 0) for o in org_ids}
+
+
+class Idempotency:
+    def __init__(self, data: Data) -> None:
+        self.d = data
+
+    def get(self, scope_key: str) -> IdempotencyRecord | None:
+        return self.d.idempotency.get(scope_key)
+
+    def add(self, tx: MemoryTransaction, record: IdempotencyRecord) -> None:
+        tx.add(lambda: self.d.idempotency.__setitem__(record.scope_key, record),
+               lambda: record.scope_key not in self.d.idempotency, lambda: IdempotencyKeyTaken(record.scope_key))
+
+
+class Lines:
+    def __init__(self, data: Data) -> None:
+        self.d = data
+
+    def add(self, tx: MemoryTransaction, line: PaymentLine, actor: str, now: datetime) -> None:
+        tx.add(lambda: self.d.lines.__setitem__(line.line_id, line), lambda: line.line_id not in self.d.lines,
+               lambda: AlreadyClaimed(line.line_id))
+
+    def get(self, line_id: str) -> PaymentLine | None:
+        return self.d.lines.get(line_id)
+
+    def add_decision(self, tx: MemoryTransaction, line: PaymentLine, approve: bool, reason: str | None, actor: str,
+                     now: datetime) -> None:
+        decided = replace(line, status=APPROVED if approve else REJECTED, reason=line.reason if approve else reason,
+                          version=line.version + 1)
+
+        def still_submitted() -> bool:
+            current = self.d.lines[line.line_id]
+            return current.status == SUBMITTED and current.version == line.version
+
+        tx.add(lambda: self.d.lines.__setitem__(line.line_id, decided), still_submitted)
+
+    def _view(self, view: str, org_id: str) -> list[PaymentLine]:
+        attr = "payee_org_id" if view == "payee" else "prime_org_id"
+        return sorted((x for x in self.d.lines.values() if getattr(x, attr) == org_id),
+                      key=lambda x: f"{x.period}#{x.line_id}")
+
+    def page(self, view: str, org_id: str, limit: int, cursor: str | None, *, status: str | None = None,
+             programme_id: str | None = None, period: str | None = None,
+             payee_org_id: str | None = None) -> tuple[list[PaymentLine], str | None]:
+        found = [x for x in self._view(view, org_id) if (not status or x.status == status)
+                 and (not programme_id or x.programme_id == programme_id) and (not period or x.period == period)
+                 and (not payee_org_id or x.payee_org_id == payee_org_id)]
+        return _page(found, f"lines:{view}:{org_id}", limit, cursor)
+
+    def for_period(self, view: str, org_id: str, period: str) -> Iterator[PaymentLine]:
+        return iter([x for x in self._view(view, org_id) if x.period == period])
+
+    def of_referral(self, referral_id: str) -> list[PaymentLine]:
+        return sorted((x for x in self.d.lines.values() if x.referral_id == referral_id), key=lambda x: x.line_id)
+
+    def queued(self, programme_id: str, up_to_period: str, owner: str,
+               payee: str | None = None) -> Iterator[PaymentLine]:
+        return iter(sorted((x for x in self.d.lines.values() if x.programme_id == programme_id
+                            and x.status == APPROVED and not x.claim_file_id and x.period <= up_to_period
+                            and x.prime_org_id == owner and (not payee or x.payee_org_id == payee)),
+                           key=lambda x: f"{x.period}#{x.line_id}"))
+
+    def lock(self, claim_file_id: str, lines: list[PaymentLine]) -> None:
+        tx = MemoryTransaction()
+        for line in lines:
+            def filed(line: PaymentLine = line) -> None:
+                current = self.d.lines[line.line_id]
+                self.d.lines[line.line_id] = replace(current, status=FILED, claim_file_id=claim_file_id,
+                                                     version=current.version + 1)
+
+            def free(line: PaymentLine = line) -> bool:
+                current = self.d.lines[line.line_id]
+                return current.status == APPROVED and not current.claim_file_id
+
+            tx.add(filed, free)
+        tx.commit()
+
+    def in_file(self, claim_file_id: str) -> Iterator[PaymentLine]:
+        return iter(sorted((x for x in self.d.lines.values() if x.claim_file_id == claim_file_id),
+                           key=lambda x: x.line_id))
+
+
+class ClaimFiles:
+    def __init__(self, data: Data) -> None:
+        self.d = data
+
+    def get(self, claim_file_id: str) -> ClaimFile | None:
+        return self.d.files.get(claim_file_id)
+
+    def create(self, record: ClaimFile) -> bool:
+        if record.claim_file_id in self.d.files:
+            return False
+        self.d.files[record.claim_file_id] = record
+        return True
+
+    def finish(self, record: ClaimFile, line_count: int, totals: dict, s3_key: str) -> ClaimFile:
+        done = replace(record, status=READY, line_count=line_count, totals=totals, s3_key=s3_key)
+        self.d.files[record.claim_file_id] = done
+        return done
+
+
+class Compliance:
+    def __init__(self, data: Data) -> None:
+        self.d = data
+
+    def add_pending_changes(self, tx: MemoryTransaction, puts: Iterable[PendingWork],
+                            deletes: Iterable[PendingWork]) -> None:
+        for w in list(puts):
+            tx.add(lambda w=w: self.d.pending.__setitem__((w.shard, w.work_key), w))
+        for w in list(deletes):
+            tx.add(lambda w=w: self.d.pending.pop((w.shard, w.work_key), None))
+
+    def due(self, shard: str, on: date) -> Iterator[PendingWork]:
+        bound = f"{on.isoformat()}#\uffff"
+        return iter(sorted((w for (s, k), w in self.d.pending.items() if s == shard and k <= bound),
+                           key=lambda w: w.work_key))
+
+    def done_with(self, tx: MemoryTransaction, work: PendingWork) -> None:
+        tx.add(lambda: self.d.pending.pop((work.shard, work.work_key), None))
+
+    def add_flag(self, tx: MemoryTransaction, work: PendingWork, run_id: str, raised_on: date,
+                 action: str | None = None) -> None:
+        fid = flag_id(work.referral_id, work.rule, work.due)
+        flag = Flag(fid, work.referral_id, work.programme_id, work.provider_org_id, work.prime_org_id, work.rule,
+                    work.due, work.description, RESOLVED if action else OPEN, raised_on, run_id,
+                    raised_on if action else None, action)
+        tx.add(lambda: self.d.flags.__setitem__(fid, flag), lambda: fid not in self.d.flags, FlagExists)
+
+    def open_flags(self, referral_id: str) -> list[Flag]:
+        return sorted((f for f in self.d.flags.values() if f.referral_id == referral_id and f.status == OPEN
+                       and f.run_id),
+                      key=lambda f: f.flag_id)
+
+    def add_answers(self, tx: MemoryTransaction, referral_id: str, answered: Iterable[tuple[str, date]],
+                    on: date) -> None:
+        for rule, due in list(answered):
+            fid = flag_id(referral_id, rule, due)
+
+            def resolve(fid: str = fid, rule: str = rule, due: date = due) -> None:
+                flag = self.d.flags.get(fid)
+                if flag is None:  # answered before any run raised it: a marker the next run respects
+                    flag = Flag(fid, referral_id, "", "", "", rule, due, "", RESOLVED, on, "", on)
+                self.d.flags[fid] = replace(flag, status=RESOLVED, resolved_on=on)
+
+            tx.add(resolve)
+
+    def add_reassignment(self, tx: MemoryTransaction, flags: list[Flag], after: Referral) -> None:
+        for flag in flags:
+            tx.add(lambda f=flag: self.d.flags.__setitem__(f.flag_id, replace(
+                self.d.flags[f.flag_id], provider_org_id=after.provider_org_id, prime_org_id=after.prime_org_id)),
+                lambda f=flag: self.d.flags[f.flag_id].status == OPEN)
+
+    def flags_page(self, view: str, org_id: str, status: str | None, limit: int, cursor: str | None, *,
+                   programme_id: str | None = None, rule: str | None = None, provider_org_id: str | None = None,
+                   referral_id: str | None = None) -> tuple[list[Flag], str | None]:
+        attr = "provider_org_id" if view == "provider" else "prime_org_id"
+        found = [f for f in self.d.flags.values() if getattr(f, attr) == org_id and f.run_id
+                 and (not status or f.status == status) and (not programme_id or f.programme_id == programme_id)
+                 and (not rule or f.rule == rule) and (not provider_org_id or f.provider_org_id == provider_org_id)
+                 and (not referral_id or f.referral_id == referral_id)]
+        found.sort(key=lambda f: f"{f.status}#{f.due.isoformat()}#{f.flag_id}")
+        return _page(found, f"flags:{view}:{org_id}", limit, cursor)
+
+    def _run(self, raw: dict[str, Any]) -> Run:
+        counts = raw["counts"]
+        if not raw["finished_at"]:
+            counts = {}
+            for key in sorted(raw["shard_counts"]):
+                counts = merge_counts(counts, raw["shard_counts"][key])
+        return Run(raw["run_id"], raw["run_date"], raw["started_at"], raw["finished_at"], tuple(raw["shards_done"]),
+                   counts, list(raw["checks"]))
+
+    def get_run(self, run_id: str) -> Run | None:
+        raw = self.d.runs.get(run_id)
+        return self._run(raw) if raw else None
+
+    def start_run(self, run_id: str, run_date: date, now: datetime) -> Run:
+        self.d.runs.setdefault(run_id, {"run_id": run_id, "run_date": run_date, "started_at": now.isoformat(),
+                                        "finished_at": None, "shards_done": [], "shard_counts": {}, "counts": {},
+                                        "checks": []})
+        return self._run(self.d.runs[run_id])
+
+    def finish_shard(self, run_id: str, shard: str, counts: dict) -> None:
+        raw = self.d.runs[run_id]
+        if shard not in raw["shards_done"]:
+            raw["shards_done"].append(shard)
+            raw["shard_counts"][shard] = counts
+
+    def record_partial(self, run_id: str, shard: str, counts: dict) -> None:
+        raw = self.d.runs[run_id]
+        raw["shard_counts"][f"{shard}+{len(raw['shard_counts'])}"] = counts
+
+    def finish_run(self, run_id: str, checks: list[dict], now: datetime) -> None:
+        raw = self.d.runs[run_id]
+        raw["counts"] = self._run({**raw, "finished_at": None}).counts
+        raw["checks"] = checks
+        raw["finished_at"] = now.isoformat()
+
+    def add_stats(self, tx: MemoryTransaction, programme_id: str, org_id: str, increments: dict[str, int]) -> None:
+        def add() -> None:
+            counters = self.d.stats.setdefault((programme_id, org_id), {})
+            for k, v in increments.items():
+                counters[k] = counters.get(k, 0) + v
+
+        if increments:
+            tx.add(add)
+
+    def programme_stats(self, programme_id: str) -> dict[str, dict[str, int]]:
+        names = ("started", "ld_or_autism", "job_starts", "over_8_hours", "over_16_hours")
+        return {org: {n: c.get(n, 0) for n in names} for (p, org), c in self.d.stats.items() if p == programme_id}
+
+
+class Files:
+    def __init__(self, data: Data) -> None:
+        self.d = data
+
+    def upload(self, key: str, fileobj: BinaryIO) -> None:
+        self.d.objects[key] = fileobj.read()
+
+    def download_url(self, key: str, expires_in: int) -> str:
+        return f"memory://claim-files/{key}?expires_in={expires_in}"
+
+    def text(self, key: str) -> str:
+        return io.BytesIO(self.d.objects[key]).read().decode("utf-8")
+
+
+def memory_store() -> tuple[Store, Data]:
+    """A fresh, empty store and the data behind it (for assertions)."""
+    data = Data()
+    return Store(transaction=MemoryTransaction, organisations=Organisations(data), referrals=Referrals(data),
+                 idempotency=Idempotency(data), lines=Lines(data), claim_files=ClaimFiles(data),
+                 compliance=Compliance(data), files=Files(data)), data
