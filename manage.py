@@ -67,10 +67,9 @@ def cmd_export_claim_file(args) -> int:
     from tqdm import tqdm
 
     from chalicelib.domain.errors import DomainError
-    from chalicelib.services.claim_files import export
-    from chalicelib.store.payments import get_file
+    from chalicelib.services.claim_files import export, get
 
-    record = get_file(args.claim_file_id)
+    record = get(args.claim_file_id)
     if record is None:
         return _fail(f"no claim file {args.claim_file_id!r}")
     with open(args.out, "w", encoding="utf-8", newline="") as out, tqdm(
@@ -120,9 +119,8 @@ def cmd_local(args) -> int:
     os.environ["AWS_ENDPOINT_URL_S3"] = endpoint
 
     from chalicelib.services.admin import seed_demo
-    from chalicelib.store.tables import create_tables
-
     from chalicelib.store.files import create_bucket
+    from chalicelib.store.tables import create_tables
 
     create_tables("dev")
     create_bucket()

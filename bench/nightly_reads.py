@@ -74,7 +74,7 @@ def populate(client, participants: int, due_pct: float, seed: int = 7) -> int:
         if is_due:
             offsets[0] = 0
             due_count += 1
-        for rule, offset in zip(("review", "sustainment:3-months", "max_duration"), offsets):
+        for rule, offset in zip(("review", "sustainment:3-months", "max_duration"), offsets, strict=True):
             act_on = RUN_DATE + timedelta(days=offset)
             pending.append({"PutRequest": {"Item": {
                 "shard": {"S": shard_of(rid)}, "work_key": {"S": f"{act_on.isoformat()}#{rid}#{rule}"},
@@ -123,11 +123,11 @@ def main() -> int:
         built = time.perf_counter() - t0
 
         counter = ReadCounter()
-        from chalicelib.services import nightly
-        from chalicelib.store.models import ReferralItem
-
         # Every botocore client created from here on reports its responses to the counter.
         import botocore.session
+
+        from chalicelib.services import nightly
+        from chalicelib.store.models import ReferralItem
 
         original = botocore.session.Session.create_client
 

@@ -1,15 +1,16 @@
-"""The one source of 'now'. Tests and replays pin it with `REFPAY_TODAY` or by patching `today`/`now`."""
+"""The one source of 'now'. Tests and replays pin the date with `REFPAY_TODAY` (a setting) or by patching."""
 from __future__ import annotations
 
-import os
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
+
+from . import settings
 
 
 def now() -> datetime:
-    pinned = os.environ.get("REFPAY_TODAY")
+    pinned = settings.get().today
     if pinned:
-        return datetime.combine(date.fromisoformat(pinned), datetime.now(timezone.utc).timetz())
-    return datetime.now(timezone.utc)
+        return datetime.combine(pinned, datetime.now(UTC).timetz())
+    return datetime.now(UTC)
 
 
 def today() -> date:

@@ -7,12 +7,15 @@ type and place only, since an exception's message may quote data.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+
+from . import settings
 
 SERVICE = "refpay"
 _logger: Logger | None = None
@@ -39,7 +42,7 @@ def configure_logging() -> Logger:
     """The 'refpay' logger, formatted by Powertools; every 'refpay.*' module logger writes through it."""
     global _logger
     if _logger is None:
-        _logger = Logger(service=SERVICE, level=os.environ.get("REFPAY_LOG_LEVEL", "INFO"),
+        _logger = Logger(service=SERVICE, level=settings.get().log_level,
                          logger_handler=_StderrHandler(), serialize_stacktrace=False)
     return _logger
 
@@ -71,15 +74,40 @@ def pence(name: str, value: int) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.NoUnit, value=value)
 
 
-def middleware(event, get_response):
-    """Chalice middleware for every function: a correlation id in every log line, metrics flushed once."""
+_tracer: Any = None
+
+
+def tracer() -> Any:
+    """The Powertools Tracer (X-Ray), created on the first invocation that needs it, and only where tracing is on:
+    the X-Ray SDK is a large import that a cold start should not pay unless traces are wanted."""
+    global _tracer
+    if _tracer is None and settings.get().tracing:
+        from aws_lambda_powertools import Tracer
+
+        _tracer = Tracer(service=SERVICE)
+    return _tracer
+
+
+def _traced(name: str, correlation: str, run: Callable[[], Any]) -> Any:
+    active = tracer()
+    if active is None:
+        return run()
+    with active.provider.in_subsegment(f"## {name}") as subsegment:
+        subsegment.put_annotation("correlation_id", correlation)
+        return run()
+
+
+def middleware(event: Any, get_response: Callable[[Any], Any]) -> Any:
+    """Chalice middleware for every function: a correlation id in every log line, a trace segment per invocation
+    (where tracing is on), metrics flushed once."""
     headers = getattr(event, "headers", None)
     context = getattr(event, "context", None)
     request_id = context.get("requestId") if isinstance(context, dict) else getattr(context, "aws_request_id", None)
     correlation = (headers or {}).get("x-correlation-id") if headers is not None else None
     correlation = set_correlation_id(correlation or request_id)
+    name = getattr(event, "path", None) or type(event).__name__
     try:
-        response = get_response(event)
+        response = _traced(str(name), correlation, lambda: get_response(event))
     finally:
         if metrics.metric_set:
             metrics.flush_metrics()

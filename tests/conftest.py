@@ -25,7 +25,7 @@ def _isolated_env(monkeypatch):
 def aws():
     from moto import mock_aws
 
-    from chalicelib.api import auth
+    from chalicelib.services import auth
     from chalicelib.store import files
     from chalicelib.store.tables import create_tables
 

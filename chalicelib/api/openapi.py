@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from typing import Any
 
-from .routing import ROUTES
+from .routing import RouteDoc
 from .schemas import ProblemOut
 
 _STATUS_TEXT = {401: "No valid API key", 403: "Your role does not allow this", 404: "Not found (or not yours)",
@@ -13,8 +13,7 @@ _STATUS_TEXT = {401: "No valid API key", 403: "Your role does not allow this", 4
                 422: "Breaks a validation or programme rule", 503: "Busy; retry after the Retry-After delay"}
 
 
-@lru_cache(maxsize=1)
-def document() -> dict:
+def document(routes: list[RouteDoc]) -> dict[str, Any]:
     from apispec import APISpec  # only this endpoint needs it: kept out of the cold start
     from apispec.ext.marshmallow import MarshmallowPlugin
 
@@ -25,7 +24,7 @@ def document() -> dict:
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Problem", schema=ProblemOut)
     paths: dict[str, dict] = {}
-    for route in ROUTES:
+    for route in routes:
         op: dict = {"summary": route.summary, "tags": route.tags, "operationId": _operation_id(route),
                     "responses": {}}
         parameters = [{"in": "path", "name": n, "required": True, "schema": {"type": "string"}}
@@ -43,6 +42,8 @@ def document() -> dict:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": route.body}}}
         if route.authenticated:
             op["security"] = [{"bearer": []}]
+        if route.deprecated:
+            op["deprecated"] = True
         schema = route.response or {"type": "object"}
         op["responses"][str(route.status)] = {"description": "OK", "content": {"application/json": {"schema": schema}}}
         for code in route.errors:
@@ -64,7 +65,7 @@ _CREATORS = {"/referrals": "referral_id", "/claims": "line_id", "/claim-files": 
 _ID_FIELDS = {"/referrals": "id", "/claims": "line_id", "/claim-files": "id"}
 
 
-def _link_created_resources(paths: dict) -> None:
+def _link_created_resources(paths: dict[str, dict]) -> None:
     for creator, param in _CREATORS.items():
         created = paths.get(creator, {}).get("post", {}).get("responses", {}).get("201")
         if created is None:
@@ -73,12 +74,13 @@ def _link_created_resources(paths: dict) -> None:
         for path, operations in paths.items():
             if f"{{{param}}}" not in path:
                 continue
-            for method, op in operations.items():
+            for op in operations.values():
                 links[op["operationId"]] = {"operationId": op["operationId"],
                                             "parameters": {param: f"$response.body#/{_ID_FIELDS[creator]}"}}
         created["links"] = links
 
 
-def _operation_id(route) -> str:
+def _operation_id(route: RouteDoc) -> str:
     words = re.sub(r"[{}]", "", route.path).strip("/").replace("-", "_").split("/")
-    return route.method.lower() + "_" + "_".join(w for w in words if w)
+    name = route.method.lower() + "_" + "_".join(w for w in words if w)
+    return name + "_deprecated" if route.deprecated else name

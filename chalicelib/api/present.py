@@ -2,16 +2,22 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import date
+from typing import Any
 
 from ..domain import deadlines, lifecycle
-from ..domain.journey import Referral
 from ..domain.participants import pseudonymous_reference
+from ..domain.referral import RecordedEvent, Referral
 from ..domain.rulebook import Rulebook
-from .schemas import EventOut, ReferralOut
+from ..payments.claim_file import ClaimFile
+from ..payments.lines import PaymentLine
+from ..payments.money import pounds
+from . import schemas as s
+
+DOWNLOAD_SECONDS = 900
 
 
-def referral_body(referral: Referral, rulebook: Rulebook, today: date) -> dict:
+def referral_body(referral: Referral, rulebook: Rulebook, today: date) -> dict[str, Any]:
     data = asdict(referral)
     if referral.job_start:
         data["job_start"]["start_date"] = date.fromisoformat(referral.job_start["start_date"])
@@ -19,15 +25,33 @@ def referral_body(referral: Referral, rulebook: Rulebook, today: date) -> dict:
     running = deadlines.running(rulebook, referral)
     data["deadlines"] = [d.as_dict(today) for d in running]
     data["next_review_due"] = next((d.due for d in running if d.rule == "review"), None)
-    data["allowed_actions"] = [] if referral.status in lifecycle.FINAL_STATES else lifecycle.allowed_actions(
-        referral.status)
-    if referral.status == lifecycle.EXITED and rulebook.returns_allowed:
-        data["allowed_actions"] = ["re_referral"]
-    return ReferralOut().dump(data)
+    if referral.status == lifecycle.EXITED:
+        data["allowed_actions"] = ["re_referral"] if rulebook.returns_allowed else []
+    else:
+        data["allowed_actions"] = lifecycle.allowed_actions(referral.status)
+    body: dict[str, Any] = s.ReferralOut().dump(data)
+    return body
 
 
-def event_body(item) -> dict:
-    return EventOut().dump({
-        "seq": int(item.seq), "type": item.type, "occurred_on": date.fromisoformat(item.occurred_on),
-        "recorded_at": datetime.fromisoformat(item.recorded_at), "actor": {"org_id": item.actor_org_id, "key_id": item.actor_key_id},
-        "from_status": item.from_status, "to_status": item.to_status, "data": item.data or {}})
+def event_body(event: RecordedEvent) -> dict[str, Any]:
+    body: dict[str, Any] = s.EventOut().dump({
+        "seq": event.seq, "type": event.type, "occurred_on": event.occurred_on, "recorded_at": event.recorded_at,
+        "actor": {"org_id": event.actor_org_id, "key_id": event.actor_key_id}, "from_status": event.from_status,
+        "to_status": event.to_status, "data": event.data})
+    return body
+
+
+def line_body(line: PaymentLine) -> dict[str, Any]:
+    body: dict[str, Any] = s.LineOut().dump({**asdict(line), "period": line.period})
+    return body
+
+
+def claim_file_body(record: ClaimFile, url: str | None) -> dict[str, Any]:
+    totals = record.totals or {}
+    body: dict[str, Any] = s.ClaimFileOut().dump({
+        "id": record.claim_file_id, "programme_id": record.programme_id, "period": record.period,
+        "payee_org_id": record.payee_org_id, "status": record.status, "line_count": record.line_count,
+        "total_pence": totals.get("total_pence", 0), "total_gbp": pounds(totals.get("total_pence", 0)),
+        "totals": totals.get("by_payee_and_funder", []), "download_url": url,
+        "download_expires_in": DOWNLOAD_SECONDS if url else None})
+    return body

@@ -14,6 +14,29 @@ log = logging.getLogger("refpay.api")
 PROBLEM_TYPE_BASE = "https://refpay.dev/problems/"
 PROBLEM_JSON = "application/problem+json"
 
+# Every domain error code -> (HTTP status, problem title). The only place a status is chosen for an error.
+PROBLEMS: dict[str, tuple[int, str]] = {
+    "bad-request": (400, "Bad request"),
+    "validation-error": (422, "The request breaks a validation rule"),
+    "referral-refused": (422, "The referral is refused by the programme's rules"),
+    "claim-refused": (422, "The claim breaks a payment rule"),
+    "idempotency-key-reused": (422, "This Idempotency-Key was used with a different request"),
+    "invalid-transition": (409, "The referral's current state does not allow this"),
+    "conflict": (409, "The resource changed or is already in use"),
+    "concurrent-update": (409, "Another request changed this resource first; retry with the same Idempotency-Key"),
+    "already-claimed": (409, "This milestone is already claimed or paid"),
+    "not-found": (404, "Not found"),
+    "unauthenticated": (401, "A valid API key is required"),
+    "forbidden": (403, "Your role does not allow this"),
+    "unsupported-media-type": (415, "Send the body as application/json"),
+    "payload-too-large": (413, "The body is too large"),
+    "service-unavailable": (503, "The service is busy; retry later"),
+}
+
+
+def status_of(exc: DomainError) -> int:
+    return PROBLEMS.get(exc.code, PROBLEMS["bad-request"])[0]
+
 
 def problem_response(status: int, type_: str, title: str, detail: str, instance: str | None,
                      errors: list[FieldError] | None = None, extra: dict | None = None,
@@ -30,14 +53,15 @@ def problem_response(status: int, type_: str, title: str, detail: str, instance:
 
 
 def from_domain(exc: DomainError, instance: str | None) -> Response:
+    status, title = PROBLEMS.get(exc.code, PROBLEMS["bad-request"])
     headers = {}
     retry_after = exc.extra.get("retry_after")
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
-    if exc.status == 401:
+    if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="refpay"'
     extra = {k: v for k, v in exc.extra.items() if k != "retry_after"}
-    return problem_response(exc.status, exc.type, exc.title, exc.detail, instance, exc.errors, extra, headers)
+    return problem_response(status, exc.code, title, exc.detail, instance, exc.errors, extra, headers)
 
 
 def flatten_marshmallow(messages, prefix: str = "") -> list[FieldError]:

@@ -1,6 +1,11 @@
-"""How every endpoint is declared: one decorator registers the Chalice route, documents it for OpenAPI,
-authenticates the caller, parses and validates input, runs writes in one idempotent transaction, and maps
-every error to a problem response.
+"""How every endpoint is declared and served.
+
+`@endpoint(...)` declares a route: its path, method, request and response schemas, roles and the errors it can
+answer. Declarations are collected, not bound: `build_blueprint(routes)` turns a list of them into a Chalice
+blueprint whose views authenticate the caller, parse and validate input, run writes idempotently in one unit of
+work, and map every error to an RFC 9457 problem. The journey steps' routes are declared from the step registry
+(steps.py), and the OpenAPI document is generated from the same list, so a route, its schema and its
+documentation cannot drift apart.
 """
 from __future__ import annotations
 
@@ -9,17 +14,20 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from chalice import Response
+from chalice import Blueprint, Response
 from marshmallow import Schema, ValidationError
 
-from .. import clock
+from ..domain.access import Principal
+from ..domain.errors import DomainError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from ..domain.idempotency import Resource
 from ..logs import error_summary
-from ..domain.errors import DomainError, IdempotencyMismatch, ValidationFailed
-from ..store import repository as repo
-from ..store.transaction import IdempotencyKeyTaken, Transaction
+from ..services import writes
+from ..services.ports import UnitOfWork
+from ..services.writes import Written
 from . import problems
 from .auth import api_key, principal_of
 
@@ -29,6 +37,12 @@ JSON_TYPES = ("application/json",)
 # anything but JSON with a 415 problem.
 ACCEPTED_CONTENT_TYPES = ["*/*"]
 MAX_BODY_BYTES = 1024 * 1024
+
+__all__ = ["DECLARED", "RouteDoc", "Written", "build_blueprint", "endpoint", "json_response"]
+
+ReadHandler = Callable[[Principal, dict, dict], Any]
+WriteHandler = Callable[[Principal, dict, dict, UnitOfWork], Written]
+Renderer = Callable[[Principal, Resource], Any]
 
 
 @dataclass
@@ -43,19 +57,25 @@ class RouteDoc:
     query: type[Schema] | None
     response: type[Schema] | None
     status: int
-    errors: tuple[int, ...] = field(default_factory=tuple)
+    errors: tuple[int, ...]
+    handler: Callable[..., Any]
+    name: str
+    deprecated: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
-ROUTES: list[RouteDoc] = []
+# Routes declared with @endpoint at import time (the step routes are added from the registry when an app is built).
+DECLARED: list[RouteDoc] = []
+# How a replayed write re-renders what it made or changed: resource kind -> renderer.
+RENDERERS: dict[str, Renderer] = {}
 
 
-@dataclass(frozen=True)
-class Written:
-    """What a write handler returns: the response to send (and store for idempotent replay)."""
+def renderer(kind: str) -> Callable[[Renderer], Renderer]:
+    def register(fn: Renderer) -> Renderer:
+        RENDERERS[kind] = fn
+        return fn
 
-    status: int
-    body: dict
-    location: str | None = None
+    return register
 
 
 def json_response(status: int, body: Any, headers: dict | None = None) -> Response:
@@ -63,53 +83,62 @@ def json_response(status: int, body: Any, headers: dict | None = None) -> Respon
                     headers={"Content-Type": "application/json", **(headers or {})})
 
 
-def _parse_body(request, schema: type[Schema]) -> dict:
+def route(path: str, method: str, *, summary: str, tags: list[str], roles: tuple[str, ...] | None = (),
+          body: type[Schema] | None = None, query: type[Schema] | None = None,
+          response: type[Schema] | None = None, status: int = 200, errors: tuple[int, ...] = (),
+          handler: Callable[..., Any], name: str | None = None, deprecated: bool = False) -> RouteDoc:
+    """A route declaration. `roles=None` makes it public; otherwise the caller needs a valid key (and, where
+    given, one of the roles; finer checks live in the services)."""
+    return RouteDoc(path, method, summary, tags, roles is not None, tuple(roles or ()), body, query, response, status,
+                    errors, handler, name or handler.__name__, deprecated)
+
+
+def endpoint(path: str, method: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a route served by the decorated function (collected in DECLARED)."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        DECLARED.append(route(path, method, handler=fn, **kwargs))
+        return fn
+
+    return decorate
+
+
+# ------------------------------------------------------------------ request parsing
+
+
+def _parse_body(request: Any, schema: type[Schema]) -> dict:
     content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     raw = request.raw_body or b""
     if content_type and content_type not in JSON_TYPES:
-        raise _UnsupportedMediaType(content_type)
+        raise UnsupportedMediaType(f"Content-Type {content_type!r} is not supported; use application/json")
     if len(raw) > MAX_BODY_BYTES:
-        raise _TooLarge(len(raw))
+        raise PayloadTooLarge(f"the body is {len(raw)} bytes; at most {MAX_BODY_BYTES} are accepted")
     try:
         document = json.loads(raw.decode("utf-8")) if raw else None
         # Text must be encodable as UTF-8 to be stored: a lone surrogate escape ("\ud800") is not.
         json.dumps(document, ensure_ascii=False).encode("utf-8")
     except UnicodeError:
-        raise ValidationFailed.one("(body)", "utf8", "the body's text must be valid UTF-8 (no lone surrogates)") from None
+        raise ValidationFailed.one("(body)", "utf8",
+                                   "the body's text must be valid UTF-8 (no lone surrogates)") from None
     except RecursionError:
         raise ValidationFailed.one("(body)", "depth", "the body nests too deeply") from None
     except ValueError as exc:  # invalid JSON, or a number too long to read
         raise ValidationFailed.one("(body)", "json", f"the body is not valid JSON: {str(exc)[:120]}") from None
     if not isinstance(document, dict):
         raise ValidationFailed.one("(body)", "object", "the body must be a JSON object")
-    return schema().load(document)
+    loaded: dict = schema().load(document)
+    return loaded
 
 
-class _UnsupportedMediaType(DomainError):
-    status = 415
-    type = "unsupported-media-type"
-    title = "Send the body as application/json"
-
-    def __init__(self, given: str):
-        super().__init__(f"Content-Type {given!r} is not supported; use application/json")
-
-
-class _TooLarge(DomainError):
-    status = 413
-    type = "payload-too-large"
-    title = "The body is too large"
-
-    def __init__(self, size: int):
-        super().__init__(f"the body is {size} bytes; at most {MAX_BODY_BYTES} are accepted")
-
-
-def _parse_query(request, schema: type[Schema] | None) -> dict:
+def _parse_query(request: Any, schema: type[Schema] | None) -> dict:
     params = dict(request.query_params or {})
     if schema is None:
         return {}
-    return schema().load(params)
+    loaded: dict = schema().load(params)
+    return loaded
 
-def _fingerprint(request, params: dict) -> str:
+
+def _fingerprint(request: Any, params: dict) -> str:
     raw = request.raw_body or b""
     try:
         canonical = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode() if raw else b""
@@ -119,7 +148,7 @@ def _fingerprint(request, params: dict) -> str:
     return hashlib.sha256(target.encode() + b"\n" + canonical).hexdigest()
 
 
-def _idempotency_key(request) -> str | None:
+def _idempotency_key(request: Any) -> str | None:
     key = request.headers.get("idempotency-key")
     if key is None:
         return None
@@ -129,94 +158,73 @@ def _idempotency_key(request) -> str | None:
     return key
 
 
-def _replay(record, fingerprint: str) -> Response:
-    if record.fingerprint != fingerprint:
-        raise IdempotencyMismatch("this Idempotency-Key was first used with a different request; use a new key")
-    headers = {"Idempotent-Replayed": "true"}
-    if record.location:
-        headers["Location"] = record.location
-    return Response(body=record.body, status_code=int(record.status_code),
-                    headers={"Content-Type": "application/json", **headers})
+def _render(principal: Principal) -> Callable[[Resource | None], Any]:
+    def render(resource: Resource | None) -> Any:
+        if resource is None:
+            return {}
+        return RENDERERS[resource.kind](principal, resource)
+
+    return render
 
 
-def run_write(principal, request, params: dict, handler: Callable[[Transaction], Written]) -> Response:
-    """Run a write in one transaction, honouring Idempotency-Key (replay the first response; a reused key
-    with a different body is refused; concurrent duplicates commit once)."""
-    key = _idempotency_key(request)
-    scope = f"{principal.org_id}#{key}" if key else None
-    fingerprint = _fingerprint(request, params) if key else ""
-    if scope:
-        existing = repo.get_idempotency(scope)
-        if existing is not None:
-            return _replay(existing, fingerprint)
-    tx = Transaction()
-    written = handler(tx)
-    body = json.dumps(written.body)
-    if scope:
-        repo.add_idempotency(tx, scope, fingerprint, written.status, body, written.location, clock.now())
-    try:
-        tx.commit()
-    except (IdempotencyKeyTaken, DomainError):
-        # A concurrent duplicate may have committed first: its response is the answer.
-        existing = repo.get_idempotency(scope) if scope else None
-        if existing is None:
-            raise
-        return _replay(existing, fingerprint)
-    headers = {"Location": written.location} if written.location else {}
-    return Response(body=body, status_code=written.status, headers={"Content-Type": "application/json", **headers})
+def _write(doc: RouteDoc, principal: Principal, request: Any, params: dict, payload: dict) -> Response:
+    outcome = writes.run(principal, _idempotency_key(request), _fingerprint(request, params),
+                         lambda tx: doc.handler(principal, params, payload, tx), _render(principal))
+    headers = {"Location": outcome.location} if outcome.location else {}
+    if outcome.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(outcome.status, outcome.body, headers)
 
 
-def endpoint(bp, path: str, method: str, *, summary: str, tags: list[str], roles: tuple[str, ...] | None = (),
-             body: type[Schema] | None = None, query: type[Schema] | None = None,
-             response: type[Schema] | None = None, status: int = 200, errors: tuple[int, ...] = ()):
-    """Declare an endpoint. `roles=None` makes it public; otherwise the caller needs a valid key (and, where
-    given, one of the roles; finer checks live in the services)."""
-    authenticated = roles is not None
-    ROUTES.append(RouteDoc(path, method, summary, tags, authenticated, tuple(roles or ()), body, query,
-                           response, status, errors))
-
-    def decorate(fn):
-        @bp.route(path, methods=[method], authorizer=api_key if authenticated else None,
-                  content_types=ACCEPTED_CONTENT_TYPES)
-        @functools.wraps(fn)
-        def view(**params):
-            request = bp.current_request
-            started = time.perf_counter()
-            instance = _instance(request)
-            response: Response
-            org = None
-            try:
-                principal = principal_of(request) if authenticated else None
-                org = principal.org_id if principal else None
-                if principal and roles:
-                    principal.require(*roles)
-                args = _parse_query(request, query)
-                if method == "GET":
-                    response = json_response(status, fn(principal, params, args))
-                else:
-                    payload = _parse_body(request, body) if body else {}
-                    response = run_write(principal, request, params,
-                                         lambda tx: fn(principal, params, payload, tx))
-            except DomainError as exc:
-                response = problems.from_domain(exc, instance)
-            except ValidationError as exc:
-                response = problems.from_validation(exc, instance)
-            except Exception as exc:  # noqa: BLE001 - the last resort: never leak a traceback or personal data
-                log.error("unhandled error", extra={"route": f"{method} {path}", "error": error_summary(exc)})
-                response = problems.internal_error(instance, _request_id(request))
-            log.info("request", extra={"route": f"{method} {path}", "status": response.status_code,
-                                        "org_id": org, "ms": round((time.perf_counter() - started) * 1000, 1),
-                                        "request_id": _request_id(request)})
-            return response
-
-        return view
-
-    return decorate
+# ------------------------------------------------------------------ serving
 
 
-def _instance(request) -> str | None:
-    return (request.context or {}).get("path") or None
+def _view(bp: Blueprint, doc: RouteDoc) -> Callable[..., Response]:
+    def view(**params: str) -> Response:
+        request = bp.current_request
+        started = time.perf_counter()
+        instance = (request.context or {}).get("path") or None
+        response: Response
+        org = None
+        try:
+            principal = principal_of(request) if doc.authenticated else None
+            org = principal.org_id if principal else None
+            if principal and doc.roles:
+                principal.require(*doc.roles)
+            args = _parse_query(request, doc.query)
+            if doc.method == "GET":
+                response = json_response(doc.status, doc.handler(principal, params, args))
+            else:
+                payload = _parse_body(request, doc.body) if doc.body else {}
+                response = _write(doc, principal, request, params, payload)  # type: ignore[arg-type]
+        except DomainError as exc:
+            response = problems.from_domain(exc, instance)
+        except ValidationError as exc:
+            response = problems.from_validation(exc, instance)
+        except Exception as exc:
+            log.error("unhandled error", extra={"route": f"{doc.method} {doc.path}", "error": error_summary(exc)})
+            response = problems.internal_error(instance, _request_id(request))
+        log.info("request", extra={"route": f"{doc.method} {doc.path}", "status": response.status_code,
+                                    "org_id": org, "ms": round((time.perf_counter() - started) * 1000, 1),
+                                    "request_id": _request_id(request)})
+        return response
+
+    return view
 
 
-def _request_id(request) -> str | None:
-    return (request.context or {}).get("requestId")
+def build_blueprint(routes: list[RouteDoc]) -> Blueprint:
+    """A fresh blueprint serving `routes` (one per app: a blueprint answers the requests of the app it was
+    registered with last)."""
+    bp = Blueprint(__name__)
+    for doc in routes:
+        view = _view(bp, doc)
+        functools.update_wrapper(view, doc.handler)
+        view.__name__ = doc.name
+        bp.route(doc.path, methods=[doc.method], authorizer=api_key if doc.authenticated else None,
+                 content_types=ACCEPTED_CONTENT_TYPES)(view)
+    return bp
+
+
+def _request_id(request: Any) -> str | None:
+    value = (request.context or {}).get("requestId")
+    return str(value) if value is not None else None

@@ -5,23 +5,19 @@ Validator messages start with "[rule]" so a problem response names both the fiel
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
+from typing import Any
 
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate, validates
 
 from ..domain.eligibility import ATTRIBUTES
-from ..domain.lifecycle import STATES
+from ..domain.inputs import Input
 from ..domain.participants import is_valid_nino, is_valid_postcode, normalise_nino, normalise_postcode
+from ..domain.states import STATES
+from ..domain.steps import REJECT_REASONS, StepDef
 
 EARLIEST = date(1900, 1, 1)
-REJECT_REASONS = ("ineligible", "already_on_programme", "already_employed", "inappropriate", "no_capacity",
-                  "cannot_contact", "declined", "other")
-DID_NOT_START_REASONS = ("failed_to_attend", "declined", "cannot_contact", "found_work", "moved_away",
-                         "ill_health", "other")
-EXIT_REASONS = ("completed", "job_sustained", "unsupported_work", "max_duration", "moved_away", "ill_health",
-                "withdrew", "disengaged", "deceased", "other")
-DESTINATIONS = ("employment", "self_employment", "education_or_training", "other_provision",
-                "unemployed", "economically_inactive", "unknown")
 
 
 class StrictBoolean(fields.Boolean):
@@ -44,6 +40,11 @@ def _plain_text(value: str) -> None:
     """No control characters and no bidirectional overrides (they disguise what a record says)."""
     if _UNSAFE_TEXT.search(value):
         raise ValidationError("[plain_text] control characters and direction overrides are not allowed")
+
+
+def _limit(default: int, most: int) -> fields.Integer:
+    return fields.Integer(load_default=default, validate=validate.Range(min=1, max=most,
+                          error="[range] must be {min}..{max}"))
 
 
 def _text(max_len: int, required: bool = True, **kw):
@@ -134,6 +135,57 @@ class ReReferralIn(Strict):
     notes_ref = _text(100, required=False)
 
 
+# ---- request schemas of the journey steps, generated from the step registry's input declarations
+
+
+def _one_of(choices: tuple[str, ...], **kw: Any) -> fields.Field:
+    return fields.String(validate=validate.OneOf(choices, error="[one_of] must be one of: {choices}"), **kw)
+
+
+def _field(spec: Input, name: str) -> fields.Field:
+    metadata: dict[str, Any] = {"description": spec.description} if spec.description else {}
+    if spec.kind == "date":
+        return _date(required=spec.required, metadata=metadata)
+    if spec.kind == "text":
+        return _text(spec.max_length or 200, required=spec.required, metadata=metadata)
+    if spec.kind == "choice":
+        return _one_of(spec.choices, required=spec.required, metadata=metadata)
+    if spec.kind == "int":
+        return fields.Integer(strict=True, required=spec.required, metadata=metadata, validate=validate.Range(
+            min=spec.minimum, max=spec.maximum, error="[range] must be {min}..{max}"))
+    if spec.kind == "decimal":
+        return fields.Decimal(places=spec.places, required=spec.required, validate=validate.Range(
+            min=spec.minimum, max=spec.maximum, error="[range] must be {min}..{max}"),
+            metadata={"type": "number", **metadata})
+    if spec.kind == "bool":
+        return _bool(load_default=spec.default, metadata=metadata)
+    if spec.kind == "object":
+        return fields.Nested(_schema(spec.fields, name), required=spec.required, metadata=metadata)
+    raise ValueError(f"unknown input kind {spec.kind!r}")
+
+
+def _schema(inputs: Mapping[str, Input], prefix: str) -> type[Schema]:
+    """A strict schema named `<prefix>In` (nested objects: `<prefix><Field>In`)."""
+    return Strict.from_dict({k: _field(v, prefix + _camel(k)) for k, v in inputs.items()}, name=prefix + "In")
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+_STEP_SCHEMAS: dict[str, type[Schema]] = {}
+
+
+def step_schema(step: StepDef) -> type[Schema]:
+    """The request schema of a journey step, from its registry entry (one class per step, named for OpenAPI)."""
+    if step.name not in _STEP_SCHEMAS:
+        _STEP_SCHEMAS[step.name] = _schema(step.inputs, _camel(step.name))
+    return _STEP_SCHEMAS[step.name]
+
+
+# ---- the earlier, combined request shapes, still accepted on their old URLs (see api/legacy.py)
+
+
 class AcknowledgementIn(Strict):
     decision = fields.String(required=True, validate=validate.OneOf(("accept", "reject"),
                              error="[one_of] must be one of: {choices}"))
@@ -141,30 +193,8 @@ class AcknowledgementIn(Strict):
     reason = fields.String(validate=validate.OneOf(REJECT_REASONS, error="[one_of] must be one of: {choices}"))
 
 
-class DatedIn(Strict):
+class OutcomeIn(Strict):
     date = _date()
-
-
-class DidNotStartIn(DatedIn):
-    reason = fields.String(required=True, validate=validate.OneOf(DID_NOT_START_REASONS,
-                           error="[one_of] must be one of: {choices}"))
-
-
-class AssessmentIn(DatedIn):
-    support_level = _text(30, required=False, metadata={"description": "reassessed support level"})
-    document_ref = _text(200, required=False)
-
-
-class ActionPlanIn(DatedIn):
-    document_ref = _text(200, required=False)
-
-
-class ReviewIn(DatedIn):
-    kind = _text(40, required=False, metadata={"description": "'review' or a provider's extra review id"})
-    notes_ref = _text(200, required=False)
-
-
-class OutcomeIn(DatedIn):
     type = fields.String(required=True, validate=validate.OneOf(("job_start", "sustainment", "progression"),
                          error="[one_of] must be one of: {choices}"))
     employer_name = _text(200, required=False)
@@ -176,44 +206,17 @@ class OutcomeIn(DatedIn):
     checkpoint = _text(40, required=False)
 
 
-class ModuleMoveIn(DatedIn):
-    module_id = _text(64)
-
-
-class HandoverIn(Strict):
-    date = _date()
-    document_ref = _text(200, required=False)
-
-
-class TransferIn(DatedIn):
-    to_provider_id = _text(64)
-    handover = fields.Nested(HandoverIn, required=True)
-
-
-class ExitReviewIn(Strict):
-    date = _date()
-    destination = fields.String(required=True, validate=validate.OneOf(DESTINATIONS,
-                                error="[one_of] must be one of: {choices}"))
-    document_ref = _text(200, required=False)
-
-
-class ExitIn(DatedIn):
-    reason = fields.String(required=True, validate=validate.OneOf(EXIT_REASONS,
-                           error="[one_of] must be one of: {choices}"))
-    exit_review = fields.Nested(ExitReviewIn)
-
-
 class ListReferralsQuery(Strict):
     status = fields.String(validate=validate.OneOf(STATES, error="[one_of] must be one of: {choices}"))
     programme_id = _text(64, required=False)
     provider_id = _text(64, required=False)
     view = fields.String(validate=validate.OneOf(("referrer", "provider"), error="[one_of] must be one of: {choices}"))
-    limit = fields.Integer(load_default=25, validate=validate.Range(min=1, max=100, error="[range] must be {min}..{max}"))
+    limit = _limit(25, 100)
     cursor = _text(2000, required=False)
 
 
 class PageQuery(Strict):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200, error="[range] must be {min}..{max}"))
+    limit = _limit(50, 200)
     cursor = _text(2000, required=False)
 
 
@@ -240,7 +243,7 @@ class ParticipantOut(Schema):
 class JobOut(Schema):
     employer_name = fields.String()
     start_date = fields.Date()
-    hours_per_week = fields.String(metadata={"description": "decimal hours as a string"})
+    hours_per_week = fields.Float(metadata={"description": "hours a week"})
     weekly_earnings_pence = fields.Integer()
     self_employed = fields.Boolean()
 
@@ -396,7 +399,8 @@ class ClaimsQuery(Strict):
     programme_id = _text(64, required=False)
     period = fields.String(validate=PERIOD)
     payee_org_id = _text(64, required=False)
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200, error="[range] must be {min}..{max}"))
+    referral_id = _text(64, required=False)
+    limit = _limit(50, 200)
     cursor = _text(2000, required=False)
 
 
@@ -491,7 +495,8 @@ class FlagsQuery(Strict):
     programme_id = _text(64, required=False)
     provider_id = _text(64, required=False)
     rule = _text(80, required=False)
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200, error="[range] must be {min}..{max}"))
+    referral_id = _text(64, required=False)
+    limit = _limit(50, 200)
     cursor = _text(2000, required=False)
 
 

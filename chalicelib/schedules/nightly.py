@@ -11,13 +11,15 @@ Without that variable (locally, in tests) the scheduled function runs every shar
 from __future__ import annotations
 
 import json
-import os
+from collections.abc import Callable
 from datetime import date, datetime
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalice import Blueprint, Cron
 
+from .. import settings
 from ..domain.compliance import all_shards
 from ..services import nightly
 
@@ -31,7 +33,7 @@ def run_date(event_time: str | None) -> date:
 
 
 @lru_cache(maxsize=1)
-def lambda_client():
+def lambda_client() -> Any:
     import boto3
 
     return boto3.client("lambda")
@@ -42,25 +44,25 @@ def invoke_shard(function_name: str, on: date, shard: str) -> None:
                            Payload=json.dumps({"date": on.isoformat(), "shard": shard}).encode())
 
 
-def _time_left(context):
+def _time_left(context: Any) -> Callable[[], int] | None:
     return getattr(context, "get_remaining_time_in_millis", None)
 
 
 @schedules_bp.schedule(Cron(30, 1, "*", "*", "?", "*"), name="nightly_compliance")
-def nightly_compliance(event):
+def nightly_compliance(event: Any) -> dict[str, Any]:
     on = run_date(getattr(event, "time", None))
-    target = os.environ.get("REFPAY_NIGHTLY_SHARD_FUNCTION")
+    target = settings.get().nightly_shard_function
     if not target:
         return nightly.run(on)  # one process, no fan-out: as the command line runs it
     record = nightly.start(on)
-    pending = [s for s in all_shards() if s not in (record.shards_done or [])]
+    pending = [s for s in all_shards() if s not in record.shards_done]
     for shard in pending:
         invoke_shard(target, on, shard)
     return {"run_id": record.run_id, "fanned_out": len(pending)}
 
 
 @schedules_bp.lambda_function(name="nightly_shard")
-def nightly_shard(event, context):
+def nightly_shard(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """One shard of one date: {"date": "YYYY-MM-DD", "shard": "s07"}. Continues itself if time runs short."""
     shard = event["shard"]
     if shard not in all_shards():

@@ -13,7 +13,7 @@ PROBLEM_FIELDS = {"type", "title", "status", "detail"}
 def _is_problem(reply, status):
     assert reply.status == status, reply.body
     assert reply.headers["content-type"] == "application/problem+json"
-    assert PROBLEM_FIELDS <= set(reply.body)
+    assert set(reply.body) >= PROBLEM_FIELDS
     assert reply.body["status"] == status
     assert reply.body["type"].startswith("https://refpay.dev/problems/")
 

@@ -38,7 +38,7 @@ def test_norfolk_referral_to_job_start_and_exit(api, keys):
 
     current = api.get(f"/referrals/{rid}", provider).body
     assert current["support_level"] == "intensive"
-    assert current["job_start"]["hours_per_week"] == "20.00"
+    assert current["job_start"]["hours_per_week"] == 20
     assert current["next_review_due"] == "2026-12-01"  # intensive: weekly
     rules = {d["rule"] for d in current["deadlines"]}
     assert {"review", "sustainment:13-weeks", "max_duration"} <= rules

@@ -228,7 +228,7 @@ def test_overlapping_runs_pay_each_tranche_once(api, keys, monkeypatch):
     def go():
         try:
             nightly.run(date(2027, 3, 1))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=go) for _ in range(3)]

@@ -69,3 +69,46 @@ def test_claim_approvals_are_counted_with_their_value(api, keys, capsys):
     emf = [entry for entry in _lines(capsys.readouterr().out) if "_aws" in entry]
     flat = [(e["ClaimsApproved"], e["ClaimsApprovedPence"]) for e in emf if "ClaimsApproved" in e]
     assert flat == [([1.0], [12345.0])] or flat == [(1, 12345)]
+
+
+class _Subsegments:
+    """A stand-in for the X-Ray provider: records the subsegments opened and their annotations."""
+
+    def __init__(self):
+        self.opened: list[tuple[str, dict]] = []
+
+    class _Segment:
+        def __init__(self, annotations: dict):
+            self.annotations = annotations
+
+        def put_annotation(self, key, value):
+            self.annotations[key] = value
+
+    def in_subsegment(self, name):
+        import contextlib
+
+        annotations: dict = {}
+        self.opened.append((name, annotations))
+        return contextlib.nullcontext(self._Segment(annotations))
+
+
+def test_each_invocation_is_traced_where_tracing_is_on(api, keys, monkeypatch):
+    from types import SimpleNamespace
+
+    from chalicelib import logs
+
+    provider = _Subsegments()
+    monkeypatch.setattr(logs, "_tracer", SimpleNamespace(provider=provider))
+    monkeypatch.setenv("REFPAY_TRACING", "true")
+    reply = api.get("/programmes", keys["referrer"], headers={"X-Correlation-Id": "trace-me"})
+    assert reply.status == 200
+    assert provider.opened == [("## /programmes", {"correlation_id": "trace-me"})]
+
+
+def test_without_tracing_no_tracer_is_created(api, keys, monkeypatch):
+    from chalicelib import logs
+
+    monkeypatch.setattr(logs, "_tracer", None)
+    monkeypatch.delenv("REFPAY_TRACING", raising=False)
+    assert api.get("/health").status == 200
+    assert logs.tracer() is None

@@ -5,7 +5,6 @@ import csv
 import io
 import threading
 
-
 from tests.conftest import referral_body
 
 NOV = "2026-11"
@@ -141,9 +140,9 @@ def test_cascade_shows_a_subcontractor_what_it_is_owed_and_what_its_prime_kept(a
 
 
 def _csv(reply_body):
-    from chalicelib.store import files
-
     from urllib.parse import unquote, urlparse
+
+    from chalicelib.store import files
 
     path = unquote(urlparse(reply_body["download_url"]).path).lstrip("/")
     key = path.removeprefix(f"{files.bucket()}/")
@@ -320,9 +319,13 @@ def test_claims_page_with_a_cursor_and_filters(api, keys):
 
 
 def test_claims_stop_when_the_contract_value_is_exhausted(api, keys, monkeypatch):
-    from chalicelib.domain.rulebook import get_rulebook
+    from dataclasses import replace
 
-    monkeypatch.setitem(get_rulebook("flexible-routeways-norfolk").tariff, "contract_value_pence", 25000)
+    from chalicelib.adapters.rulebooks import all_rulebooks
+
+    books = all_rulebooks()
+    norfolk = books["flexible-routeways-norfolk"]
+    monkeypatch.setitem(books, norfolk.id, replace(norfolk, tariff=replace(norfolk.tariff, contract_value_pence=25000)))
     mentor = keys["organisations"]["broadland-mentors"]["provider"]
     first = _journey(api, keys, "broadland-mentors", ["accept", "start"], nino="AB000001A")
     second = _journey(api, keys, "broadland-mentors", ["accept", "start"], nino="AB000002A")

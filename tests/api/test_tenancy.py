@@ -11,9 +11,9 @@ referral create their own.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -128,7 +128,7 @@ def world():
     from moto import mock_aws
 
     with _module_env(), mock_aws():
-        from chalicelib.api import auth
+        from chalicelib.services import auth
         from chalicelib.services.admin import create_api_key, create_organisation, seed_demo
         from chalicelib.store.tables import create_tables
 

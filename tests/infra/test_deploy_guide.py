@@ -52,12 +52,13 @@ def test_the_guide_s_first_organisation_and_key_work_in_the_stage_s_tables(monke
     from moto import mock_aws
 
     import manage
-    from chalicelib.api import auth
+    from chalicelib.services import auth
     from chalicelib.store.tables import create_tables
 
     text = guide()
     assert "export REFPAY_STAGE=prod" in text
     monkeypatch.setenv("REFPAY_STAGE", "prod")
+    monkeypatch.delenv("REFPAY_TODAY", raising=False)  # the tests' pinned date: never set in a deployed stage
     for secret in ("REFPAY_PARTICIPANT_HASH_KEY", "REFPAY_CURSOR_KEY"):
         monkeypatch.delenv(secret, raising=False)
     commands = [shlex.split(c, comments=True) for c in re.findall(r"^scripts/dev manage (.+)$", text, re.M)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -40,7 +40,7 @@ def test_every_packaged_function_and_the_layer_use_the_runtime(packaged):
 
 
 def test_the_runtime_is_at_least_12_months_from_deprecation_today():
-    assert too_close_to_deprecation(RUNTIME, datetime.now(timezone.utc).date()) is None
+    assert too_close_to_deprecation(RUNTIME, datetime.now(UTC).date()) is None
 
 
 def test_the_check_refuses_a_runtime_within_12_months():

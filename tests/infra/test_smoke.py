@@ -64,7 +64,7 @@ def test_smoke_needs_a_key():
 
 
 class _LetsEveryoneIn(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 - the http.server hook
+    def do_GET(self):
         body = json.dumps({"status": "ok", "items": [{"id": "x"}]}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

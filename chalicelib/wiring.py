@@ -1,0 +1,23 @@
+"""The composition root: the Chalice app assembled from the authorizer, the API (its declared routes and the
+journey steps of the registry) and the scheduled functions. `app.py` calls `create_app()` once; a test may
+build another app, e.g. after registering a throwaway journey step."""
+from __future__ import annotations
+
+from chalice import Chalice
+
+from . import settings
+from .api.application import api_blueprint
+from .api.auth import auth_bp
+from .logs import configure_logging, middleware
+from .schedules.nightly import schedules_bp
+
+
+def create_app() -> Chalice:
+    settings.check_at_cold_start()  # deployed: a missing or malformed setting stops here, naming the variable
+    app = Chalice(app_name="refpay", configure_logs=False)
+    configure_logging()
+    app.register_middleware(middleware, "all")
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(api_blueprint())
+    app.register_blueprint(schedules_bp)
+    return app
