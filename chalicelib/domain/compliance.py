@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from . import deadlines
+from . import deadlines, states
 from .participants import pseudonymous_reference
 from .referral import Referral
 from .rulebook import Rulebook
@@ -19,6 +19,7 @@ from .states import FINAL_STATES
 
 SHARDS = 32  # partitions of the pending-work table: spreads writes, and lets a run fan out one shard each
 TRANCHE = "tranche"
+CLOSE_UNSTARTED = "close_unstarted"  # the closure of a referral never started, once the referral window has shut
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,26 @@ def pending_deadlines(rulebook: Rulebook, referral: Referral) -> set[Pending]:
     day after it falls due). Service-fee tranches are money: chalicelib/payments/tariff.py adds those."""
     if referral.status in FINAL_STATES:
         return set()
-    return {Pending(d.rule, d.due, d.due + timedelta(days=1), d.description)
-            for d in deadlines.running(rulebook, referral)}
+    items = {Pending(d.rule, d.due, d.due + timedelta(days=1), d.description)
+             for d in deadlines.running(rulebook, referral)}
+    closure = unstarted_closure(rulebook, referral)
+    return items | ({closure} if closure else set())
+
+
+def unstarted_closure(rulebook: Rulebook, referral: Referral) -> Pending | None:
+    """A referral that has not started is closed as did-not-start the day after the referral window shuts, or
+    the day after its start deadline if that is later. The item is written with the referral (and rewritten when
+    the start deadline moves), so the closure happens whether or not a run flagged the missed start before,
+    and the run reads nothing but the items due."""
+    if referral.status not in (states.REFERRED, states.ACCEPTED):
+        return None
+    due = rulebook.referral_closes
+    start = next((d for d in deadlines.running(rulebook, referral) if d.rule == "start"), None)
+    if start is not None and start.due > due:
+        due = start.due
+    return Pending(CLOSE_UNSTARTED, due, due + timedelta(days=1),
+                   f"closed as did-not-start if not started by {due.isoformat()} "
+                   f"(the referral window shuts on {rulebook.referral_closes.isoformat()})")
 
 
 @dataclass(frozen=True)

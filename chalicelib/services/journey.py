@@ -139,7 +139,7 @@ def commit_step(tx: UnitOfWork, rulebook: Rulebook, before: Referral, taken: Ste
     # Every deadline the step answered resolves its flag, if a nightly run raised one, whatever the dates.
     still_due = {(p.rule, p.due) for p in new}
     # (`flagging`: the deadline a nightly run is raising its flag for in this same unit of work.)
-    answered = sorted({(p.rule, p.due) for p in old if not p.is_tranche} - still_due - {flagging})
+    answered = sorted({(p.rule, p.due) for p in old if flag_answerable(p)} - still_due - {flagging})
     db.compliance.add_answers(tx, after.id, answered, today)
     if moved:
         answered_ids = set(answered)
@@ -149,6 +149,11 @@ def commit_step(tx: UnitOfWork, rulebook: Rulebook, before: Referral, taken: Ste
     if step.metric:
         metric = step.metric
         tx.after_commit.append(lambda: logs.count(metric))
+
+
+def flag_answerable(p: compliance.Pending) -> bool:
+    """A pending item whose flag a step can answer: a deadline (not a tranche, nor the nightly closure)."""
+    return not p.is_tranche and p.rule != compliance.CLOSE_UNSTARTED
 
 
 def counted(before: Referral, taken: Step) -> dict[str, int]:

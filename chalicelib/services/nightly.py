@@ -102,11 +102,11 @@ def handle(work: PendingWork, on: date, rid: str, counts: dict) -> None:
         return
     db = store()
     rulebook = get_rulebook(work.programme_id)
-    closing = work.rule == "start" and rulebook is not None and rulebook.window_closed_on(on)
+    closing = work.rule == compliance.CLOSE_UNSTARTED and rulebook is not None
     for with_flag in (True, False):
         tx = db.transaction()
         action = _close_unstarted(tx, rulebook, work, on, with_flag) if closing and rulebook else None
-        if with_flag:
+        if with_flag and (action or not closing):
             db.compliance.add_flag(tx, work, rid, on, action)
         if not action:
             db.compliance.done_with(tx, work)  # (a closure already removes all the referral's pending work)
@@ -114,7 +114,7 @@ def handle(work: PendingWork, on: date, rid: str, counts: dict) -> None:
             tx.commit()
         except FlagExists:
             continue  # raised by an earlier run for the same deadline: only the pending item is left to settle
-        if with_flag:
+        if with_flag and (action or not closing):
             bucket = counts["flags"].setdefault(work.rule, {})
             bucket[work.provider_org_id] = bucket.get(work.provider_org_id, 0) + 1
         if action:
@@ -124,12 +124,15 @@ def handle(work: PendingWork, on: date, rid: str, counts: dict) -> None:
 
 def _close_unstarted(tx: UnitOfWork, rulebook: Rulebook, work: PendingWork, on: date,
                      flagging: bool) -> str | None:
+    """Close a referral still not started once the window has shut (and its start deadline passed): the item
+    is due only then. A referral that started, or was closed, meanwhile is left alone (its item is settled)."""
     referral = store().referrals.get(work.referral_id)
     if referral is None or referral.status not in (states.REFERRED, states.ACCEPTED):
         return None
     step = steps.get("close_unstarted")
     taken = steps.apply(step, rulebook, referral, {"date": on}, on)
-    # The same writes a person's step makes: referral, event, release of the person and the place, pending work.
+    # The same writes a person's step makes: referral, event, release of the person and the place, pending work,
+    # and the start deadline's flag resolved, whether an earlier run raised it or not.
     commit_step(tx, rulebook, referral, taken, ACTOR, ACTOR, on, clock.now(), step,
                 flagging=(work.rule, work.due) if flagging else None)
     return "closed: not started by the start deadline after the referral window shut"

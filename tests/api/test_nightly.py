@@ -134,8 +134,9 @@ def test_unstarted_referrals_are_closed_once_the_window_has_shut(api, keys, monk
     referral = api.get(f"/referrals/{created['id']}", provider).body
     assert referral["status"] == "did_not_start" and referral["status_reason"] == "not_started_by_deadline"
     flags = _flags(api, provider)
-    start_flag = next(f for f in flags if f["rule"] == "start")
-    assert start_flag["action"].startswith("closed")
+    closure = next(f for f in flags if f["rule"] == "close_unstarted")
+    assert closure["action"].startswith("closed") and closure["status"] == "resolved"
+    assert _flags(api, provider, status="open") == []  # the missed start is answered by the closure
     events = api.get(f"/referrals/{created['id']}/events", provider).body["items"]
     assert events[-1]["type"] == "close_unstarted" and events[-1]["actor"]["org_id"] == "refpay-nightly"
     used = {a["org_id"]: a["used"] for a in api.get("/programmes/local-supported-employment", provider).body["allocations"]}
@@ -145,6 +146,47 @@ def test_unstarted_referrals_are_closed_once_the_window_has_shut(api, keys, monk
     _night("2026-12-16")
     assert api.get(f"/referrals/{other['id']}", other_provider).body["status"] == "referred"
     assert "start" in {f["rule"] for f in _flags(api, other_provider)}
+
+
+def test_an_unstarted_referral_flagged_before_the_window_shut_is_still_closed_once(api, keys, monkeypatch):
+    """Seed 004: 'all referrals must be in place within an 8 month window' (1 August 2026 to 31 March 2027)."""
+    created, provider = _refer(api, keys, monkeypatch, "local-supported-employment", "2027-01-05")
+    rid = created["id"]
+    monkeypatch.setenv("REFPAY_TODAY", "2027-01-05")
+    assert api.post(f"/referrals/{rid}/accept", provider, {"date": "2027-01-05"}).status == 200
+    start_due = next(d["due"] for d in api.get(f"/referrals/{rid}", provider).body["deadlines"]
+                     if d["rule"] == "start")
+    assert start_due == "2027-01-26"  # 15 working days after Tuesday 5 January 2027
+    _night("2027-01-27")  # the window is open: the missed start is flagged, the referral stays open
+    assert [(f["rule"], f["status"]) for f in _flags(api, provider)] == [("start", "open")]
+    assert api.get(f"/referrals/{rid}", provider).body["status"] == "accepted"
+    _night("2027-03-31")  # the window's last day: still open
+    assert api.get(f"/referrals/{rid}", provider).body["status"] == "accepted"
+    first = _night("2027-04-01")  # the day after it shut
+    referral = api.get(f"/referrals/{rid}", provider).body
+    assert (referral["status"], referral["status_reason"], referral["closed_on"]) == (
+        "did_not_start", "not_started_by_deadline", "2027-04-01")
+    assert first["counts"]["closed"] == {"leeds-city-council": 1}
+    assert {(f["rule"], f["status"]) for f in _flags(api, provider)} == {
+        ("start", "resolved"), ("close_unstarted", "resolved")}
+    for later in ("2027-04-02", "2027-06-01", "2028-01-31"):
+        assert _night(later)["counts"].get("closed", {}) == {}
+    events = api.get(f"/referrals/{rid}/events", provider).body["items"]
+    assert [e["type"] for e in events].count("close_unstarted") == 1
+
+
+def test_a_nightly_run_ahead_of_today_and_then_the_late_step_resolves_the_flag(api, keys, monkeypatch):
+    """A run for a later date than the API's (a replay, or a run ahead): the step recorded afterwards resolves
+    the flag it answers, whatever the dates."""
+    created, provider = _refer(api, keys, monkeypatch, "flexible-routeways-norfolk", "2026-11-24")
+    _night("2026-12-01")  # ahead: the API's today is still 24 November
+    assert [(f["rule"], f["due"], f["status"]) for f in _flags(api, provider)] == [
+        ("acknowledge", "2026-11-26", "open")]
+    monkeypatch.setenv("REFPAY_TODAY", "2026-11-25")
+    assert api.post(f"/referrals/{created['id']}/accept", provider, {"date": "2026-11-25"}).status == 200
+    assert _flags(api, provider, status="open") == []
+    assert [(f["rule"], f["resolved_on"]) for f in _flags(api, provider, status="resolved")] == [
+        ("acknowledge", "2026-11-25")]
 
 
 def test_participants_past_maximum_time_are_flagged_for_exit(api, keys, monkeypatch):
