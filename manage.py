@@ -1,13 +1,17 @@
 """refpay's command line: organisations, API keys, tables and the local run.
 
-    python manage.py local                 # API on an embedded DynamoDB at http://127.0.0.1:8000, demo data
+    python manage.py local                 # the local stack: API on http://127.0.0.1:8000, DynamoDB Local, demo data
     python manage.py create-org ID NAME KIND [--prime ORG] [--level N]
     python manage.py create-key ORG --roles referrer,provider [--label TEXT]
     python manage.py create-tables [--stage dev]
     python manage.py export-claim-file CLAIM_FILE_ID --out claims.csv
     python manage.py nightly --date 2026-11-24
 
-Against AWS, the usual AWS_PROFILE / AWS_REGION apply and REFPAY_STAGE picks the tables.
+Which AWS the commands talk to: while `manage.py local` (`scripts/dev run`) is up, every other command uses that
+local stack, unless the environment names an AWS (any of AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_DYNAMODB,
+AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID, AWS_PROFILE); the stack is found through .local/stack.json, which the
+local run writes and removes (devtools/local_stack.py, use_running_stack). Otherwise the usual AWS_PROFILE /
+AWS_REGION apply and REFPAY_STAGE picks the tables.
 """
 from __future__ import annotations
 
@@ -15,7 +19,6 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -101,79 +104,51 @@ def cmd_nightly(args) -> int:
 
 
 def cmd_local(args) -> int:
-    """Embedded DynamoDB (moto's server, in this process), tables from infra/, demo data, `chalice local`."""
-    import logging
+    """The local stack: Amazon's DynamoDB Local (moto's where Java is missing), S3 on moto, tables from infra/,
+    demo data, `chalice local`. See devtools/local_stack.py."""
+    from devtools import local_stack
 
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the embedded database's access log is noise
-
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-    os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-2")
-    os.environ["REFPAY_STAGE"] = "dev"
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.db_port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{args.db_port}"
-    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
-    os.environ["AWS_ENDPOINT_URL_S3"] = endpoint
-
-    from chalicelib.services.admin import seed_demo
-    from chalicelib.store.files import create_bucket
-    from chalicelib.store.tables import create_tables
-
-    create_tables("dev")
-    create_bucket()
-    keys = seed_demo()
-    out = Path(args.keys_file)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(keys, indent=2) + "\n")
-    print("refpay local: embedded DynamoDB at", endpoint)
-    print(f"demo API keys (also in {args.keys_file}):")
-    for role in ("referrer", "provider", "prime", "finance", "admin"):
-        print(f"  {role:9} {keys[role]}")
-    print(f"API: http://127.0.0.1:{args.port}  (Ctrl-C stops)", flush=True)
-    chalice = shutil.which("chalice", path=str(Path(sys.executable).parent)) or shutil.which("chalice")
-    child = subprocess.Popen([chalice, "local", "--host", "127.0.0.1", "--port", str(args.port), "--stage", "dev",
-                              "--no-autoreload"], cwd=ROOT, env=os.environ.copy())
-
-    def stop(*_):
-        child.terminate()
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        return child.wait()
-    except KeyboardInterrupt:
-        child.terminate()
-        return child.wait()
-    finally:
-        server.stop()
+    return local_stack.run(local_stack.Options(
+        port=args.port, db_port=args.db_port, s3_port=args.s3_port, keys_file=Path(args.keys_file),
+        engine=args.engine, dynamodb_endpoint=args.dynamodb_endpoint, stage=args.stage,
+        state_file=Path(args.state_file) if args.state_file else None))
 
 
 def _free_port() -> int:
-    import socket
+    from devtools.dynamodb_local import free_port
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_port()
 
 
 @contextlib.contextmanager
 def local_server_process(workdir: Path, extra_env: dict | None = None, launcher: list[str] | None = None,
-                         start_timeout: float = 90):
+                         start_timeout: float = 90, *, engine: str | None = None, dynamodb_endpoint: str | None = None,
+                         stage: str | None = None):
     """`manage.py local` in a child process on free ports of 127.0.0.1, for tests and benchmarks: yields
-    (port, db_port, keys file, log file) once /health answers; stops the whole process group on exit."""
+    (port, db_port, keys file, log file) once /health answers; stops the whole process group on exit.
+
+    Its state file is `workdir/stack.json` (never the developer's .local/). `engine` is passed as --engine (by
+    default the command's own choice: DynamoDB Local where Java is found); with `dynamodb_endpoint` it uses that
+    DynamoDB (one started once for a whole test session) instead of starting one, and `stage` names its tables."""
     import time
     import urllib.request
 
-    port, db_port = _free_port(), _free_port()
+    port, s3_port = _free_port(), _free_port()
+    db_port = int(dynamodb_endpoint.rsplit(":", 1)[1].strip("/")) if dynamodb_endpoint else _free_port()
     keys_file, log_path = workdir / "demo-keys.json", workdir / "server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "REFPAY_"))}
     env.update(extra_env or {})
+    command = [sys.executable, *(launcher or ["manage.py"]), "local", "--port", str(port), "--db-port", str(db_port),
+               "--s3-port", str(s3_port), "--keys-file", str(keys_file), "--state-file", str(workdir / "stack.json")]
+    if engine:
+        command += ["--engine", engine]
+    if dynamodb_endpoint:
+        command += ["--dynamodb-endpoint", dynamodb_endpoint]
+    if stage:
+        command += ["--stage", stage]
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, *(launcher or ["manage.py"]), "local", "--port", str(port),
-                                 "--db-port", str(db_port), "--keys-file", str(keys_file)], cwd=ROOT, env=env,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
         try:
             deadline = time.monotonic() + start_timeout
             while True:
@@ -193,8 +168,11 @@ def local_server_process(workdir: Path, extra_env: dict | None = None, launcher:
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
+                pass
+            # Whatever is left of the group (nothing, normally) goes too.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=10)
 
 
@@ -225,14 +203,41 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--date", help="YYYY-MM-DD (default: today in the UK)")
     p.add_argument("--shard", action="append", help="only this shard (repeatable), e.g. s07")
     p.set_defaults(func=cmd_nightly)
-    p = sub.add_parser("local", help="run the API locally on an embedded DynamoDB with demo data")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--db-port", type=int, default=8001)
+    p = sub.add_parser("local", help="run the API locally on DynamoDB Local (moto without Java) with demo data")
+    p.add_argument("--port", type=int, default=8000, help="the API")
+    p.add_argument("--db-port", type=int, default=8001, help="DynamoDB (moto's fallback serves S3 there too)")
+    p.add_argument("--s3-port", type=int, default=8002, help="S3 (moto), beside DynamoDB Local")
     p.add_argument("--keys-file", default=str(ROOT / ".local" / "demo-keys.json"))
+    p.add_argument("--engine", choices=["auto", "dynamodb-local", "moto"],
+                   default=os.environ.get("REFPAY_LOCAL_ENGINE") or "auto",
+                   help="auto (default): DynamoDB Local where Java 17+ is found, else moto with a warning")
+    p.add_argument("--dynamodb-endpoint", help="use this running DynamoDB instead of starting one")
+    p.add_argument("--stage", default="dev", help="the tables' stage (refpay-STAGE-...)")
+    p.add_argument("--state-file", help="where the stack is described while it runs (default .local/stack.json, "
+                                        "or $REFPAY_LOCAL_STACK_FILE)")
     p.set_defaults(func=cmd_local)
     args = parser.parse_args(argv)
+    if args.command != "local":
+        _use_local_stack_if_up()
     return args.func(args)
 
 
+def _use_local_stack_if_up() -> None:
+    """With no AWS endpoint, key or profile in the environment, a running local stack is the target (the rule is
+    devtools.local_stack.use_running_stack). Says so on stderr."""
+    from devtools.local_stack import use_running_stack
+
+    state = use_running_stack()
+    if state is not None:
+        print(f"refpay: using the local stack (DynamoDB {state['dynamodb']}, stage {os.environ['REFPAY_STAGE']}); "
+              "set AWS_PROFILE to reach AWS instead", file=sys.stderr)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    if len(sys.argv) > 1 and sys.argv[1] == "local":
+        # The local run has stopped its children; skip tearing down a large in-memory moto fallback.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    sys.exit(status)
