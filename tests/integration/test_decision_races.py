@@ -1,0 +1,64 @@
+"""Finance decisions racing on one submitted claim: exactly one decision is made, every other request is refused
+and changes nothing, and the line ends in the winner's state.
+
+A loser is refused in one of two ways, depending on when it reads the line: while the winner's transaction is
+still open, its own transaction's condition fails (409 conflict); once the winner has committed, it finds the
+line decided (422 claim-refused, reason already_decided, the answer a second decision gets at any time)."""
+from __future__ import annotations
+
+from tests.integration.conftest import journey, race
+
+N = 8
+
+
+def _submitted_claim(server) -> str:
+    mentor = server.orgs["broadland-mentors"]["provider"]
+    rid = journey(server, ["accept", "start"], provider_id="broadland-mentors")
+    made = server.post("/claims", mentor, {"referral_id": rid, "fee_id": "level-2-support", "amount_pence": 15000,
+                                           "event_date": "2026-11-24", "evidence_ref": "case-notes/118"})
+    assert made.status == 201 and made.body["status"] == "submitted", made
+    return made.body["line_id"]
+
+
+def _decide(server, line_id: str, i: int):
+    if i % 2:
+        return "rejected", server.post(f"/claims/{line_id}/reject", server.keys["finance"],
+                                       {"reason": "no evidence on file"})
+    return "approved", server.post(f"/claims/{line_id}/approve", server.keys["finance"], {})
+
+
+def _refused_as_decided(reply) -> bool:
+    if not reply.headers["content-type"].startswith("application/problem+json"):
+        return False
+    return reply.status == 409 or (reply.status == 422 and reply.body.get("reason") == "already_decided")
+
+
+def test_concurrent_approvals_and_rejections_of_one_claim_make_one_decision(server):
+    for _ in range(5):
+        line_id = _submitted_claim(server)
+        outcomes = race(N, lambda i: _decide(server, line_id, i))
+        won = [(decision, reply) for decision, reply in outcomes if reply.status == 200]
+        assert len(won) == 1, outcomes
+        (decision, reply), = won
+        assert reply.body["status"] == decision
+        lost = [reply for _, reply in outcomes if reply.status != 200]
+        assert len(lost) == N - 1 and all(_refused_as_decided(r) for r in lost), lost
+        line = server.get(f"/claims/{line_id}", server.keys["finance"]).body
+        assert line["status"] == decision
+        stored = server.table("payment-lines").get_item(Key={"line_id": line_id}, ConsistentRead=True)["Item"]
+        assert stored["status"] == decision
+
+
+def test_concurrent_bulk_decisions_on_overlapping_claims_are_all_or_none(server):
+    """Two bulk decisions share a line: one commits whole, the other changes nothing."""
+    lines = [_submitted_claim(server) for _ in range(3)]
+    bodies = [{"line_ids": lines[:2], "decision": "approve"},
+              {"line_ids": lines[1:], "decision": "reject", "reason": "duplicate evidence"}]
+    replies = race(2, lambda i: server.post("/claims/decisions", server.keys["finance"], bodies[i]))
+    assert sorted(r.status for r in replies) in ([200, 409], [200, 422]), replies
+    assert all(_refused_as_decided(r) for r in replies if r.status != 200), replies
+    winner = next(i for i, r in enumerate(replies) if r.status == 200)
+    statuses = {l: server.get(f"/claims/{l}", server.keys["finance"]).body["status"] for l in lines}
+    expected = "approved" if winner == 0 else "rejected"
+    decided = bodies[winner]["line_ids"]
+    assert statuses == {l: (expected if l in decided else "submitted") for l in lines}, statuses
