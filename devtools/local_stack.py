@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from . import dynamodb_local
@@ -72,7 +72,8 @@ def use_running_stack(environ=None, path: Path | None = None) -> dict | None:
          AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID or AWS_PROFILE is set; and
       2. a local stack is up: its state file (.local/stack.json, or $REFPAY_LOCAL_STACK_FILE) exists, the process
          that wrote it is alive and its DynamoDB answers.
-    Then the stack's endpoints, local credentials and region are set for this process, with the stack's stage
+    Then the stack's endpoints, local credentials (its namespace as the access key id) and region are set for
+    this process, with the stack's stage
     and pinned date unless REFPAY_STAGE / REFPAY_TODAY are set already. Otherwise nothing changes, and boto3
     finds AWS as usual (a profile in ~/.aws included). To reach AWS while a local stack runs, name the account:
     set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).
@@ -85,8 +86,8 @@ def use_running_stack(environ=None, path: Path | None = None) -> dict | None:
         return None
     environ["AWS_ENDPOINT_URL_DYNAMODB"] = state["dynamodb"]
     environ["AWS_ENDPOINT_URL_S3"] = state["s3"]
-    environ["AWS_ACCESS_KEY_ID"] = "local"
-    environ["AWS_SECRET_ACCESS_KEY"] = "local"
+    environ["AWS_ACCESS_KEY_ID"] = state.get("namespace") or "local"
+    environ["AWS_SECRET_ACCESS_KEY"] = "local"  # noqa: S105 - DynamoDB Local accepts any key
     environ["AWS_DEFAULT_REGION"] = state.get("region") or REGION
     environ.setdefault("REFPAY_STAGE", state["stage"])
     if state.get("today"):
@@ -105,6 +106,7 @@ class Options:
     keys_file: Path = ROOT / ".local" / "demo-keys.json"
     engine: str = "auto"
     dynamodb_endpoint: str | None = None  # use this DynamoDB (already running) instead of starting one
+    namespace: str = "local"  # the access key id: on a DynamoDB Local without -sharedDb, whose tables these are
     stage: str = "dev"
     state_file: Path | None = None
 
@@ -184,8 +186,8 @@ def run(options: Options) -> int:
     try:
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
             os.environ.pop(name, None)
-        os.environ.update(AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local", AWS_DEFAULT_REGION=REGION,
-                          REFPAY_STAGE=options.stage)
+        os.environ.update(AWS_ACCESS_KEY_ID=options.namespace, AWS_SECRET_ACCESS_KEY="local",  # noqa: S106
+                          AWS_DEFAULT_REGION=REGION, REFPAY_STAGE=options.stage)  # (DynamoDB Local takes any key)
         if options.dynamodb_endpoint:
             engine, java = "external", None
             endpoint = options.dynamodb_endpoint.rstrip("/")
@@ -236,15 +238,17 @@ def run(options: Options) -> int:
         for role in ("referrer", "provider", "prime", "finance", "admin"):
             print(f"  {role:9} {keys[role]}")
 
-        api = subprocess.Popen([sys.executable, "-m", "devtools.chalice_local", "local", "--host", "127.0.0.1", "--port", str(options.port), "--stage",
-                                options.stage, "--no-autoreload"], cwd=ROOT, env=os.environ.copy(),
-                               stdin=subprocess.DEVNULL, preexec_fn=dynamodb_local.child_preexec())
+        api = subprocess.Popen([sys.executable, "-m", "devtools.chalice_local", "local", "--host", "127.0.0.1",
+                                "--port", str(options.port), "--stage", options.stage, "--no-autoreload"],
+                               cwd=ROOT, env=os.environ.copy(), stdin=subprocess.DEVNULL,
+                               preexec_fn=dynamodb_local.child_preexec())
         children.insert(0, api)
         _write_state(state_path, {
             "pid": os.getpid(), "engine": engine, "api": f"http://127.0.0.1:{options.port}", "dynamodb": endpoint,
-            "s3": s3_endpoint, "stage": options.stage, "region": REGION, "today": os.environ.get("REFPAY_TODAY"),
-            "keys_file": str(keys_file), "dynamodb_pid": database.pid if database else None, "api_pid": api.pid,
-            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+            "s3": s3_endpoint, "namespace": options.namespace, "stage": options.stage, "region": REGION,
+            "today": os.environ.get("REFPAY_TODAY"), "keys_file": str(keys_file),
+            "dynamodb_pid": database.pid if database else None, "api_pid": api.pid,
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds")})
         print(f"manage.py commands use this stack while it runs (described in {state_path})")
         print(f"API: http://127.0.0.1:{options.port}  (Ctrl-C stops)", flush=True)
 

@@ -6,9 +6,11 @@ app's `current_request` is one attribute for all of them, and each call swaps `o
 local` serves each request on its own thread with a thread-local request, as Lambda serves each on its own
 container. Concurrent requests here are therefore real concurrent requests, committed by Amazon's engine.
 
-Isolation: each test module gets its own server process, attached to the session's DynamoDB Local with a stage of
-its own (tables `refpay-<stage>-*`), so no module sees another's referrals, allocations, claim files or nightly
-work. Within a module, every test uses fresh participants (NINOs) and fresh Idempotency-Keys.
+Isolation: the session's DynamoDB Local runs without -sharedDb, so each access key id has tables of its own. Each
+test module gets its own server process attached to it with a namespace of its own (its access key id), so no
+module sees another's referrals, allocations, claim files or nightly work, while every server keeps the local
+stage `dev` and the pinned date. Within a module, every test uses fresh participants (NINOs) and fresh
+Idempotency-Keys.
 """
 from __future__ import annotations
 
@@ -27,9 +29,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 TODAY = "2026-11-24"  # the servers' pinned day, as in the in-process tiers: a Tuesday, every window open
-# Non-local stages need their own secrets (chalicelib/config.py); these are test values for test stages.
-STAGE_SECRETS = {"REFPAY_PARTICIPANT_HASH_KEY": "integration-tier-participant-hash-key",
-                 "REFPAY_CURSOR_KEY": "integration-tier-cursor-key"}
 
 _LETTERS = "ABCEGHJKLMNPRSTWXYZ"
 _PREFIXES = [a + b for a in _LETTERS for b in _LETTERS if a + b not in {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"}]
@@ -48,8 +47,8 @@ def fresh_key(what: str) -> str:
 
 @pytest.fixture(scope="session")
 def dynamodb_endpoint(tmp_path_factory):
-    """Amazon's DynamoDB Local, in memory, once for the session. Without Java the tier is skipped on a developer's
-    machine (with the reason shown) and fails in CI, whose script installs Java."""
+    """Amazon's DynamoDB Local, in memory, once for the session, a namespace per access key id. Without Java the
+    tier is skipped on a developer's machine (with the reason shown) and fails in CI, whose script installs Java."""
     from devtools import dynamodb_local
 
     try:
@@ -60,7 +59,7 @@ def dynamodb_endpoint(tmp_path_factory):
             pytest.fail(f"the integration tier needs DynamoDB Local: {exc}")
         pytest.skip(f"the integration tier needs DynamoDB Local: {exc}")
     log = tmp_path_factory.mktemp("dynamodb-local") / "dynamodb-local.log"
-    database = dynamodb_local.DynamoDBLocal(log_path=log).start(java)
+    database = dynamodb_local.DynamoDBLocal(log_path=log, shared_db=False).start(java)
     try:
         database.wait_ready(timeout=120)
         yield database.endpoint
@@ -79,15 +78,15 @@ class Reply:
 
 
 class Server:
-    """One `manage.py local` process on the session's DynamoDB Local, with a stage of its own."""
+    """One `manage.py local` process on the session's DynamoDB Local, with a namespace of its own."""
 
-    def __init__(self, port: int, dynamodb_endpoint: str, keys: dict, workdir: Path, stage: str, log: Path):
+    def __init__(self, port: int, dynamodb_endpoint: str, keys: dict, workdir: Path, namespace: str, log: Path):
         self.url = f"http://127.0.0.1:{port}"
         self.dynamodb_endpoint = dynamodb_endpoint
         self.keys = keys
         self.orgs = keys["organisations"]
         self.workdir = workdir
-        self.stage = stage
+        self.namespace = namespace
         self.log = log
 
     def call(self, method: str, path: str, key: str | None = None, body=None, headers: dict | None = None,
@@ -116,12 +115,12 @@ class Server:
         return self.call("POST", path, key, body if body is not None else {}, **kw)
 
     def table(self, suffix: str):
-        """A boto3 Table of this server's stage, for checks that go past the API (reading every item)."""
+        """A boto3 Table of this server's namespace, for checks that go past the API (reading every item)."""
         import boto3
 
         resource = boto3.resource("dynamodb", endpoint_url=self.dynamodb_endpoint, region_name="eu-west-2",
-                                  aws_access_key_id="local", aws_secret_access_key="local")
-        return resource.Table(f"refpay-{self.stage}-{suffix}")
+                                  aws_access_key_id=self.namespace, aws_secret_access_key="local")
+        return resource.Table(f"refpay-dev-{suffix}")
 
     def all_items(self, suffix: str) -> list[dict]:
         table, items, kwargs = self.table(suffix), [], {"ConsistentRead": True}
@@ -137,20 +136,19 @@ class Server:
         because this stack's is not the default .local/stack.json (which belongs to the developer's own run)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "REFPAY_"))}
         env["REFPAY_LOCAL_STACK_FILE"] = str(self.workdir / "stack.json")
-        env.update(STAGE_SECRETS)
         return env
 
 
 @pytest.fixture(scope="module")
 def server(request, dynamodb_endpoint, tmp_path_factory):
-    """This module's own local server: tables of a fresh stage on the session's DynamoDB Local, demo data."""
+    """This module's own local server: its own tables on the session's DynamoDB Local, demo data."""
     import manage
 
-    stage = f"it{secrets.token_hex(3)}"
+    namespace = f"it{secrets.token_hex(4)}"
     workdir = tmp_path_factory.mktemp(f"server-{request.module.__name__.rsplit('.', 1)[-1]}")
-    with manage.local_server_process(workdir, {"REFPAY_TODAY": TODAY, **STAGE_SECRETS}, start_timeout=120,
-                                     dynamodb_endpoint=dynamodb_endpoint, stage=stage) as (port, _db, keys_file, log):
-        yield Server(port, dynamodb_endpoint, json.loads(keys_file.read_text()), workdir, stage, log)
+    with manage.local_server_process(workdir, {"REFPAY_TODAY": TODAY}, start_timeout=120,
+                                     dynamodb_endpoint=dynamodb_endpoint, namespace=namespace) as (port, _, keys, log):
+        yield Server(port, dynamodb_endpoint, json.loads(keys.read_text()), workdir, namespace, log)
 
 
 def race(n: int, action, timeout: float = 120, stagger: float = 0.0) -> list:
@@ -167,7 +165,7 @@ def race(n: int, action, timeout: float = 120, stagger: float = 0.0) -> list:
             if stagger:
                 time.sleep(stagger * i)
             results[i] = action(i)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]

@@ -1,11 +1,10 @@
 """Retries with one Idempotency-Key racing each other: every one of them gets the first answer, and the write
 happens once. (A client that times out and retries while its first request is still running does exactly this.)
 
-Each race is run for ROUNDS rounds: the window it probes is narrow, so a round can go right by luck; on today's
-engine and server, eight racing retries hit it in about four rounds out of five."""
+Each race is run for ROUNDS rounds: the window it probes is narrow, so a round can go right by luck. (When a retry
+that found no record yet answered with the first request's own refusal, 422 already_active or 409
+invalid-transition, eight racing retries hit that window in about four rounds out of five.)"""
 from __future__ import annotations
-
-import pytest
 
 from tests.integration.conftest import fresh_key, journey, race, referral_body
 
@@ -13,10 +12,6 @@ N = 8
 ROUNDS = 10
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "a retry that finds no idempotency record yet runs the handler itself; when the first request commits in "
-    "between, the handler's own rule check fails (422 already_active: the person is now active) and that error is "
-    "returned instead of replaying the first response (api.routing.run_write only replays after a failed commit)"))
 def test_same_key_retries_of_a_referral_all_get_the_first_answer(server):
     for attempt in range(ROUNDS):
         body = referral_body()
@@ -34,10 +29,6 @@ def test_same_key_retries_of_a_referral_all_get_the_first_answer(server):
         assert later.headers["idempotent-replayed"] == "true"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "a retry that finds no idempotency record yet runs the step itself; when the first request commits in "
-    "between, the state machine refuses the step from the new state (409 invalid-transition, current state "
-    "'accepted') and that error is returned instead of replaying the first response"))
 def test_same_key_retries_of_a_journey_step_all_get_the_first_answer(server):
     provider = server.keys["provider"]
     for attempt in range(ROUNDS):
