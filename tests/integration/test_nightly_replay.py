@@ -103,14 +103,17 @@ def test_nightly_replayed_and_overlapping_does_nothing_twice(server):
     _overlapping(server, "2026-12-24")
     assert _state(server, ours) == first
 
-    # 21 April 2027: three more monthly tranches fell due (24 January, February and March), nothing else did.
+    # 21 April 2027: the programme's referral window shut on 31 March, so the unstarted referrals are closed and
+    # their places given back, once; the started ones had three more monthly tranches (January to March).
     _overlapping(server, "2027-04-21")
     later = _state(server, ours)
     assert all(n == 1 for n in later["flags"].values()) and all(n == 1 for n in later["tranches"].values())
     numbers = Counter(line.rsplit(":", 1)[0] for line in later["tranches"])
     assert numbers == Counter({f"{rid}:dwp-participant-fee:service_fee_tranche": 4 for rid in started}), numbers
-    # The window is still open: unstarted referrals are flagged, not closed, and keep their places.
-    assert later["statuses"] == before["statuses"] and later["used"] == before["used"]
+    assert later["statuses"] == Counter({"did_not_start": len(unstarted), "started": len(started)}), later["statuses"]
+    assert later["used"] == before["used"] - len(unstarted)
+    closed = {rid: n for (rid, kind), n in later["events"].items() if kind == "close_unstarted"}
+    assert closed == dict.fromkeys(unstarted, 1), closed
     _replay(server, "2027-04-21")
     _overlapping(server, "2027-04-21")
     assert _state(server, ours) == later
