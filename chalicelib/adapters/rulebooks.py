@@ -7,12 +7,14 @@ the field. The same schemas publish the rulebook format as a JSON Schema (`json_
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from ..domain.access import ORG_KINDS
 from ..domain.calendar import NATIONS
 from ..domain.eligibility import ATTRIBUTES
 from ..domain.errors import RulebookError
@@ -30,7 +32,9 @@ from ..domain.rulebook import (
     FeePayment,
     Funder,
     Module,
+    PaymentControls,
     Period,
+    ReferrerTarget,
     Rulebook,
     Targets,
     Tariff,
@@ -163,11 +167,31 @@ class SustainmentSchema(Schema):
     checkpoints = fields.List(fields.Nested(CheckpointSchema), load_default=list)
 
 
+class ReferrerTargetSchema(Schema):
+    referrer_kinds = fields.List(fields.String(validate=validate.OneOf(ORG_KINDS)), required=True,
+                                 validate=validate.Length(min=1),
+                                 **_d("the kinds of referring organisation that count (the organisation's kind)"))
+    min = fields.Integer(required=True, validate=validate.Range(min=0), **_d("participants expected, at least"))
+    max = fields.Integer(required=True, validate=validate.Range(min=0), **_d("participants expected, at most"))
+
+    @validates_schema
+    def check(self, data: dict, **_: Any) -> None:
+        if data["min"] > data["max"]:
+            raise ValidationError("min is above max", "min")
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> ReferrerTarget:
+        return ReferrerTarget(tuple(data["referrer_kinds"]), data["min"], data["max"])
+
+
 class TargetsSchema(Schema):
     job_starts_pct = fields.Integer(load_default=None, validate=validate.Range(min=0, max=100))
     over_16_hours_pct = fields.Integer(load_default=None, validate=validate.Range(min=0, max=100))
     over_8_hours_pct = fields.Integer(load_default=None, validate=validate.Range(min=0, max=100))
     cohort_min_share = fields.Dict(keys=fields.String(), values=fields.Float(), load_default=dict)
+    vcs_referrals = fields.Nested(ReferrerTargetSchema, load_default=None,
+                                  **_d("participants expected from voluntary and community sector referrers, "
+                                       "out of total_capacity"))
 
     @post_load
     def make(self, data: dict, **_: Any) -> Targets:
@@ -180,6 +204,17 @@ class TargetsSchema(Schema):
 class FunderSchema(Schema):
     id = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9-]{2,40}$"))
     name = fields.String(required=True)
+    org_id = fields.String(load_default=None, validate=validate.Regexp(_ID),
+                           **_d("the organisation that pays this funder's fees (default: the commissioner); its "
+                                "finance approves the lines it pays"))
+    contract_holder = fields.Boolean(load_default=False,
+                                     **_d("the organisation holding the contract pays these fees itself (a local "
+                                          "authority's own co-funding): recorded as match funding, never claimed"))
+
+    @validates_schema
+    def check(self, data: dict, **_: Any) -> None:
+        if data["contract_holder"] and data["org_id"]:
+            raise ValidationError("a fee paid by the contract holder names no other organisation", "org_id")
 
     @post_load
     def make(self, data: dict, **_: Any) -> Funder:
@@ -213,6 +248,19 @@ class AmountSchema(Schema):
     @post_load
     def make(self, data: dict, **_: Any) -> Amount:
         return Amount(**data)
+
+
+class PaymentControlsSchema(Schema):
+    sample_rate_bp = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10000),
+                                    **_d("share of a claim file's lines drawn for validation before payment, in "
+                                         "basis points, until the commissioner sets its own rate"))
+    pass_through_days = fields.Integer(load_default=30, validate=validate.Range(min=1, max=365),
+                                       **_d("days a prime has to pay a subcontractor after the commissioner paid "
+                                            "the prime; later is flagged by the nightly run"))
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> PaymentControls:
+        return PaymentControls(**data)
 
 
 class PaymentSchema(Schema):
@@ -285,7 +333,11 @@ class RulebookSchema(Schema):
     source = fields.String(required=True, **_d("the source document and every choice made where it is silent"))
     nation = fields.String(load_default="ENG", validate=validate.OneOf(sorted(NATIONS)),
                            **_d("the UK nation whose bank holidays working days skip"))
-    commissioner = fields.String(required=True)
+    commissioner = fields.String(required=True, **_d("who commissions the programme, in words"))
+    commissioner_org_id = fields.String(required=True, validate=validate.Regexp(_ID),
+                                        **_d("the commissioner as an organisation: it sets the sample rate, "
+                                             "validates and pays claim files, and sees the supply chain"))
+    payment_controls = fields.Nested(PaymentControlsSchema, load_default=dict)
     referral_window = fields.Nested(WindowSchema, required=True)
     total_capacity = fields.Integer(required=True, validate=validate.Range(min=1))
     delivery_organisations = fields.List(
@@ -309,7 +361,7 @@ class RulebookSchema(Schema):
     @validates_schema
     def check(self, data: dict, **_: Any) -> None:
         for rule in (_organisations_are_consistent, _every_deadline_is_given, _module_moves_name_modules,
-                     _checkpoints_cover_the_tariff, _fee_levels_exist):
+                     _checkpoints_cover_the_tariff, _fee_levels_exist, _payers_are_not_payees):
             rule(data)
 
 
@@ -364,6 +416,23 @@ def _fee_levels_exist(data: dict) -> None:
                 raise ValidationError({"fees": {i: {"levels": [f"no organisation at level {level}"]}}}, "tariff")
 
 
+def _payers_are_not_payees(data: dict) -> None:
+    """The commissioner and the funders named as organisations are not delivery organisations: a payee never
+    approves its own money (a delivery organisation funding its own service is `contract_holder`)."""
+    delivering = {o.org_id for o in data.get("delivery_organisations") or []}
+    if data.get("commissioner_org_id") in delivering:
+        raise ValidationError("the commissioner cannot be a delivery organisation", "commissioner_org_id")
+    tariff = data.get("tariff")
+    for i, funder in enumerate(tariff.funders if tariff else ()):
+        if funder.org_id in delivering:
+            raise ValidationError({"funders": {i: {"org_id": [
+                "a delivery organisation funding its own service is contract_holder"]}}}, "tariff")
+    targets = data.get("targets")
+    target = targets.vcs_referrals if isinstance(targets, Targets) else None
+    if target and target.max > data.get("total_capacity", 0):
+        raise ValidationError({"vcs_referrals": {"max": ["more than total_capacity"]}}, "targets")
+
+
 def parse_rulebook(document: dict, source: str) -> Rulebook:
     try:
         data = RulebookSchema().load(document)
@@ -387,8 +456,17 @@ def parse_rulebook(document: dict, source: str) -> Rulebook:
         modules=tuple(data["modules"]), module_moves=tuple((m[0], m[1]) for m in data["module_moves"]),
         returns_allowed=data["returns_allowed"], exit_review_required=data["exit_review_required"],
         in_work_support=sustainment.get("in_work_support"), checkpoints=tuple(sustainment.get("checkpoints") or ()),
-        tariff=data["tariff"], targets=data["targets"] or Targets(), document=document,
+        tariff=_funders_resolved(data["tariff"], data["commissioner_org_id"]), targets=data["targets"] or Targets(),
+        commissioner_org_id=data["commissioner_org_id"],
+        payment_controls=data["payment_controls"] or PaymentControls(), document=document,
     )
+
+
+def _funders_resolved(tariff: Tariff, commissioner_org_id: str) -> Tariff:
+    """A funder that names no organisation (and is not the contract holder) is the commissioner."""
+    funders = tuple(f if f.org_id or f.contract_holder else replace(f, org_id=commissioner_org_id)
+                    for f in tariff.funders)
+    return replace(tariff, funders=funders)
 
 
 def load_rulebook_file(path: Path) -> Rulebook:
@@ -443,8 +521,11 @@ _CROSS_FIELD_RULES = {
     "Rulebook": "One programme's rules. Also checked when loaded: org_ids are unique, a prime named by a "
                 "subcontractor exists, allocations add up to at most total_capacity, all four deadlines are "
                 "given, module moves name known modules, per-checkpoint payments do not outnumber checkpoints, "
-                "an outcome milestone is earned by some checkpoint, fee levels exist among the organisations.",
+                "an outcome milestone is earned by some checkpoint, fee levels exist among the organisations, "
+                "the commissioner and the funders named by org_id are not delivery organisations, the VCS "
+                "referral target is at most total_capacity.",
     "Fee": "A fee's payment shares sum to exactly 10000 basis points; its funder is one of the tariff's funders.",
+    "Funder": "org_id or contract_holder, not both; with neither, the commissioner_org_id pays.",
     "Amount": "Either fixed_pence alone, or max_pence with optional min_pence and default_pence "
               "(default_pence is required unless evidence_required).",
     "DeliveryOrganisation": "A subcontractor names its prime; no other role does.",

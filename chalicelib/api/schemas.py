@@ -366,7 +366,7 @@ class ProblemOut(Schema):
 # ------------------------------------------------------------------ payments
 
 PERIOD = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="[format] a month as YYYY-MM")
-LINE_STATUSES = ("submitted", "approved", "rejected", "filed")
+LINE_STATUSES = ("submitted", "approved", "rejected", "filed", "match_funding")
 
 
 class ClaimIn(Strict):
@@ -376,6 +376,8 @@ class ClaimIn(Strict):
                                   error="[range] must be {min}..{max}"))
     event_date = _date()
     evidence_ref = _text(200, metadata={"description": "where the evidence is kept (no personal data)"})
+    provider_ref = _text(64, required=False, metadata={
+        "description": "the provider's own reference for this claim (no personal data); default: the referral id"})
 
 
 class DecisionIn(Strict):
@@ -423,14 +425,23 @@ class LineOut(Schema):
     fee_id = fields.String()
     milestone = fields.String()
     funder = fields.String()
+    funder_org_id = fields.String(metadata={"description": "the organisation that funds the line"})
     payee_org_id = fields.String()
     prime_org_id = fields.String()
+    payer_org_id = fields.String(allow_none=True, metadata={
+        "description": "whose finance approves it: the prime for a subcontractor, the funder for a contract "
+                       "holder; null for match funding (the payee's own money, needing no approval)"})
     management_fee_bp = fields.Integer()
     amount_pence = fields.Integer()
     prime_retained_pence = fields.Integer()
     payee_net_pence = fields.Integer()
     status = fields.String()
+    line_ref = fields.String(metadata={"description": "the line's unique reference in claim files"})
+    provider_ref = fields.String(allow_none=True, metadata={
+        "description": "the provider's own reference: given with a claim, else the referral id"})
     event_date = fields.Date()
+    last_day_on_provision = fields.Date(allow_none=True, metadata={
+        "description": "the participant's last day on provision, for a line made after they exited"})
     period = fields.String()
     evidence_ref = fields.String(allow_none=True)
     reason = fields.String(allow_none=True)

@@ -85,8 +85,17 @@ class Checkpoint:
 
 @dataclass(frozen=True)
 class Funder:
+    """Who pays a fee: an organisation (its org id), or the organisation holding the contract itself (a local
+    authority's own co-funding of the service it delivers)."""
+
     id: str
     name: str
+    org_id: str | None = None
+    contract_holder: bool = False
+
+    def org_for(self, prime_org_id: str) -> str:
+        """The organisation that funds this fee for a delivery chain whose contract `prime_org_id` holds."""
+        return prime_org_id if self.contract_holder or not self.org_id else self.org_id
 
 
 @dataclass(frozen=True)
@@ -138,8 +147,21 @@ class Tariff:
     def fee(self, fee_id: str) -> Fee | None:
         return next((f for f in self.fees if f.id == fee_id), None)
 
+    def funder(self, funder_id: str) -> Funder | None:
+        return next((f for f in self.funders if f.id == funder_id), None)
+
 
 # ---------------------------------------------------------------- the rulebook
+
+
+@dataclass(frozen=True)
+class ReferrerTarget:
+    """How many participants are expected from referrers of some organisation kinds (Norfolk: 600-700 of its
+    1,700 from the voluntary and community sector). Reported, never enforced."""
+
+    referrer_kinds: tuple[str, ...]
+    min: int
+    max: int
 
 
 @dataclass(frozen=True)
@@ -148,6 +170,17 @@ class Targets:
     over_16_hours_pct: int | None = None
     over_8_hours_pct: int | None = None
     cohort_min_share: dict[str, float] = field(default_factory=dict)
+    vcs_referrals: ReferrerTarget | None = None
+
+
+@dataclass(frozen=True)
+class PaymentControls:
+    """The commissioner's controls on payment: the share of claim-file lines drawn for validation until the
+    commissioner sets its own rate, and how many days a prime has to pass a subcontractor's money on after the
+    commissioner paid it."""
+
+    sample_rate_bp: int = 0
+    pass_through_days: int = 30
 
 
 @dataclass(frozen=True)
@@ -178,6 +211,8 @@ class Rulebook:
     checkpoints: tuple[Checkpoint, ...]
     tariff: Tariff
     targets: Targets = field(default_factory=Targets)
+    commissioner_org_id: str = ""
+    payment_controls: PaymentControls = field(default_factory=PaymentControls)
     document: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def provider(self, org_id: str) -> DeliveryOrganisation | None:
@@ -189,6 +224,15 @@ class Rulebook:
 
     def subcontractors_of(self, org_id: str) -> tuple[DeliveryOrganisation, ...]:
         return tuple(o for o in self.delivery_organisations if o.prime == org_id)
+
+    def contract_holders(self) -> tuple[DeliveryOrganisation, ...]:
+        """The organisations holding a contract with the commissioner: primes and local authorities."""
+        return tuple(o for o in self.delivery_organisations if o.prime is None)
+
+    def funder_org(self, funder_id: str, prime_org_id: str) -> str:
+        """The organisation that funds a fee of this tariff for the chain whose contract `prime_org_id` holds."""
+        funder = self.tariff.funder(funder_id)
+        return funder.org_for(prime_org_id) if funder else self.commissioner_org_id
 
     def module(self, module_id: str) -> Module | None:
         return next((m for m in self.modules if m.id == module_id), None)

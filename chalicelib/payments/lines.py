@@ -1,16 +1,23 @@
 """Payment lines: what is owed, to whom, by which funder, through which prime; and the claim rules."""
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from ..domain.errors import AlreadyClaimed, ClaimRefused
+from ..domain.errors import AlreadyClaimed, ClaimRefused, Forbidden
 from ..domain.rulebook import Fee, Tariff
 from .tariff import cascade
 
-__all__ = ["AlreadyClaimed", "ClaimRefused", "PaymentLine", "check_claim", "clawback", "line_id", "new_line"]
+__all__ = ["AlreadyClaimed", "ClaimRefused", "PaymentLine", "check_claim", "check_decider", "clawback", "line_id",
+           "new_line", "payer_of"]
 
 SUBMITTED, APPROVED, REJECTED, FILED = "submitted", "approved", "rejected", "filed"
+# A contract holder's own money for a service it delivers (a council's co-funding): shown, needing no approval,
+# claimed from nobody.
+MATCH_FUNDING = "match_funding"
+STATUSES = (SUBMITTED, APPROVED, REJECTED, FILED, MATCH_FUNDING)
 EARNED, CLAIM, CLAWBACK = "earned", "claim", "clawback"
 
 
@@ -37,10 +44,21 @@ class PaymentLine:
     reverses_line_id: str | None = None
     claim_file_id: str | None = None
     version: int = 1
+    funder_org_id: str = ""
+    payer_org_id: str | None = None  # whose finance approves it (None: match funding, nobody's approval)
+    line_ref: str = ""
+    provider_ref: str | None = None
+    last_day_on_provision: date | None = None
 
     @property
     def period(self) -> str:
         return self.event_date.strftime("%Y-%m")
+
+    @property
+    def claimable(self) -> bool:
+        """Approved, in no claim file yet, and owed by someone outside the chain: a claim file may take it. A
+        prime's own money to its subcontractor (its co-funding) is approved by the prime and claimed from nobody."""
+        return self.status == APPROVED and not self.claim_file_id and self.funder_org_id != self.prime_org_id
 
 
 def line_id(referral_id: str, milestone_key: str) -> str:
@@ -48,31 +66,71 @@ def line_id(referral_id: str, milestone_key: str) -> str:
     return f"{referral_id}:{milestone_key}"
 
 
+def line_reference(line_id_: str) -> str:
+    """The line's reference for a claim file: fixed length, derived from its unique id (80 bits of SHA-256), so
+    the same line always has the same reference and no two lines share one in practice (a collision needs some
+    10^12 lines)."""
+    digest = base64.b32encode(hashlib.sha256(line_id_.encode()).digest()).decode()
+    return "LR-" + digest[:16]
+
+
+def payer_of(payee_org_id: str, prime_org_id: str, funder_org_id: str) -> str | None:
+    """Who pays a line, and so whose finance approves it: the prime pays its subcontractors; the funder pays a
+    contract holder. None where the funder is the payee itself (match funding: nobody approves their own money)."""
+    if payee_org_id != prime_org_id:
+        return prime_org_id
+    return None if funder_org_id == payee_org_id else funder_org_id
+
+
 def new_line(*, referral_id: str, programme_id: str, participant_ref: str, milestone_key: str, fee_id: str,
-             milestone: str, funder: str, payee_org_id: str, prime_org_id: str, management_fee_bp: int,
-             amount_pence: int, event_date: date, kind: str, status: str,
-             evidence_ref: str | None = None) -> PaymentLine:
+             milestone: str, funder: str, funder_org_id: str, payee_org_id: str, prime_org_id: str,
+             management_fee_bp: int, amount_pence: int, event_date: date, kind: str, status: str,
+             evidence_ref: str | None = None, provider_ref: str | None = None,
+             last_day_on_provision: date | None = None) -> PaymentLine:
+    """A line as earned or claimed. Its payer follows from payee, prime and funder; a line the payee funds
+    itself is match funding whatever `status` asks. Without a provider reference, the referral id stands in
+    (the one reference the provider and the system both hold)."""
     is_sub = prime_org_id != payee_org_id
     retained, net = cascade(amount_pence, management_fee_bp if is_sub else 0)
+    lid = line_id(referral_id, milestone_key)
+    payer = payer_of(payee_org_id, prime_org_id, funder_org_id)
     return PaymentLine(
-        line_id=line_id(referral_id, milestone_key), referral_id=referral_id, programme_id=programme_id,
+        line_id=lid, referral_id=referral_id, programme_id=programme_id,
         participant_ref=participant_ref, kind=kind, fee_id=fee_id, milestone=milestone, funder=funder,
         payee_org_id=payee_org_id, prime_org_id=prime_org_id, management_fee_bp=management_fee_bp if is_sub else 0,
-        amount_pence=amount_pence, prime_retained_pence=retained, payee_net_pence=net, status=status,
-        event_date=event_date, evidence_ref=evidence_ref)
+        amount_pence=amount_pence, prime_retained_pence=retained, payee_net_pence=net,
+        status=MATCH_FUNDING if payer is None else status, event_date=event_date, evidence_ref=evidence_ref,
+        funder_org_id=funder_org_id, payer_org_id=payer, line_ref=line_reference(lid),
+        provider_ref=provider_ref or referral_id, last_day_on_provision=last_day_on_provision)
+
+
+def check_decider(line: PaymentLine, org_id: str) -> None:
+    """Only the payer's finance approves or rejects a line: never the payee's own (segregation of duties)."""
+    if line.status == MATCH_FUNDING:
+        raise ClaimRefused("match_funding", f"line {line.line_id} is the payee's own match funding: it needs no "
+                           "approval", "line_ids")
+    if org_id == line.payer_org_id:
+        return
+    if org_id == line.payee_org_id:
+        raise Forbidden(f"segregation of duties: the payee's finance cannot decide its own line {line.line_id}; "
+                        f"{line.payer_org_id} pays it and decides", rule="segregation_of_duties",
+                        payer_org_id=line.payer_org_id)
+    raise Forbidden(f"{line.payer_org_id} pays line {line.line_id} and decides it", rule="payer_decides",
+                    payer_org_id=line.payer_org_id)
 
 
 def clawback(line: PaymentLine, reason: str, on: date) -> PaymentLine:
     """The reversal of a committed line: a new line with every amount negated. The original is not touched."""
     if line.kind == CLAWBACK:
         raise ClaimRefused("not_reversible", "a clawback cannot itself be clawed back", "line_id")
-    if line.status not in (APPROVED, FILED):
+    if line.status not in (APPROVED, FILED, MATCH_FUNDING):
         raise ClaimRefused("not_committed", f"a {line.status} line is not owed: reject it instead of clawing back",
                            "line_id")
-    return replace(line, line_id=f"{line.line_id}:clawback", kind=CLAWBACK, amount_pence=-line.amount_pence,
+    lid = f"{line.line_id}:clawback"
+    return replace(line, line_id=lid, line_ref=line_reference(lid), kind=CLAWBACK, amount_pence=-line.amount_pence,
                    prime_retained_pence=-line.prime_retained_pence, payee_net_pence=-line.payee_net_pence,
-                   status=APPROVED, event_date=on, reason=reason, reverses_line_id=line.line_id, evidence_ref=None,
-                   claim_file_id=None, version=1)
+                   status=MATCH_FUNDING if line.status == MATCH_FUNDING else APPROVED, event_date=on, reason=reason,
+                   reverses_line_id=line.line_id, evidence_ref=None, claim_file_id=None, version=1)
 
 
 def check_claim(*, tariff: Tariff, level: int | None, referral_status_started: bool, fee_id: str,

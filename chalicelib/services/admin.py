@@ -7,6 +7,7 @@ from .. import clock
 from ..adapters.rulebooks import all_rulebooks
 from ..domain.access import ORG_KINDS, ROLES, ApiKeyRecord, Organisation, new_api_key
 from ..domain.errors import Conflict, ValidationFailed
+from ..domain.rulebook import Rulebook
 from .deps import store
 
 _ORG_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -56,9 +57,21 @@ DEMO_REFERRERS = (
 )
 
 
+def paying_organisations(books: list[Rulebook]) -> dict[str, str]:
+    """Every commissioner and funder organisation the rulebooks name (org id -> name), in rulebook order."""
+    out: dict[str, str] = {}
+    for book in books:
+        out.setdefault(book.commissioner_org_id, book.commissioner)
+        for funder in book.tariff.funders:
+            if funder.org_id:
+                out.setdefault(funder.org_id, funder.name)
+    return out
+
+
 def seed_demo() -> dict:
-    """Organisations for every delivery organisation in the rulebooks, two referrers, a commissioner, and a
-    key per role. Returns {role: key, ..., "organisations": {org_id: {role: key}}}."""
+    """Organisations for every delivery organisation in the rulebooks, two referrers, every commissioner and
+    funder (each with a finance key), and a key per role. Returns {role: key, ..., "organisations": {org_id:
+    {role: key}}}."""
     keys: dict[str, dict[str, str]] = {}
     create_organisation("dwp-commissioning", "DWP commissioning (demo)", "commissioner", exist_ok=True)
     keys["dwp-commissioning"] = {"admin": create_api_key("dwp-commissioning", ["admin"], "demo admin")[0]}
@@ -66,6 +79,9 @@ def seed_demo() -> dict:
         create_organisation(org_id, name, "referrer", exist_ok=True)
         keys[org_id] = {"referrer": create_api_key(org_id, ["referrer"], "demo referrer")[0]}
     books = list(all_rulebooks().values())
+    for org_id, name in paying_organisations(books).items():
+        create_organisation(org_id, name, "commissioner", exist_ok=True)
+        keys.setdefault(org_id, {})["finance"] = create_api_key(org_id, ["finance"], "demo commissioner finance")[0]
     ordered = sorted((o for b in books for o in b.delivery_organisations), key=lambda o: o.role == "subcontractor")
     for org in ordered:
         if org.org_id in keys:
@@ -82,5 +98,6 @@ def seed_demo() -> dict:
         "prime": keys["trobius"]["provider"],
         "finance": keys["trobius"]["finance"],
         "admin": keys["dwp-commissioning"]["admin"],
+        "commissioner_finance": keys["dwp-commissioning"]["finance"],
         "organisations": keys,
     }

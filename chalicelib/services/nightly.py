@@ -144,10 +144,13 @@ def _add(by_org: dict, org_id: str, value: int) -> None:
 
 def _tranche(work: PendingWork, counts: dict) -> None:
     fee_id, n = tariff.tranche_parts(work.rule)
+    rulebook = get_rulebook(work.programme_id)
+    funder = work.funder or ""
     line = pl.new_line(
         referral_id=work.referral_id, programme_id=work.programme_id, participant_ref=work.participant_ref or "",
         milestone_key=tariff.tranche_milestone_key(fee_id, n), fee_id=fee_id, milestone=ms.SERVICE_FEE_TRANCHE,
-        funder=work.funder or "", payee_org_id=work.provider_org_id, prime_org_id=work.prime_org_id,
+        funder=funder, funder_org_id=rulebook.funder_org(funder, work.prime_org_id) if rulebook else "",
+        payee_org_id=work.provider_org_id, prime_org_id=work.prime_org_id,
         management_fee_bp=work.management_fee_bp, amount_pence=work.amount_pence, event_date=work.due,
         kind=pl.EARNED, status=pl.APPROVED)
     db = store()

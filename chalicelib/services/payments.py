@@ -23,14 +23,17 @@ MAX_BULK = 50
 
 def _line_for(rulebook: Rulebook, referral: Referral, *, milestone_key: str, fee_id: str, milestone: str,
               funder: str, amount: int, on: date, kind: str, status: str,
-              evidence_ref: str | None = None) -> pl.PaymentLine:
+              evidence_ref: str | None = None, provider_ref: str | None = None) -> pl.PaymentLine:
     provider = rulebook.provider(referral.provider_org_id)
     return pl.new_line(
         referral_id=referral.id, programme_id=referral.programme_id,
         participant_ref=pseudonymous_reference(referral.participant_hash), milestone_key=milestone_key,
-        fee_id=fee_id, milestone=milestone, funder=funder, payee_org_id=referral.provider_org_id,
+        fee_id=fee_id, milestone=milestone, funder=funder,
+        funder_org_id=rulebook.funder_org(funder, referral.prime_org_id), payee_org_id=referral.provider_org_id,
         prime_org_id=referral.prime_org_id, management_fee_bp=provider.management_fee_bp if provider else 0,
-        amount_pence=amount, event_date=on, kind=kind, status=status, evidence_ref=evidence_ref)
+        amount_pence=amount, event_date=on, kind=kind, status=status, evidence_ref=evidence_ref,
+        provider_ref=provider_ref, last_day_on_provision=referral.closed_on if referral.status == states.EXITED
+        else None)
 
 
 def add_earned_lines(tx: UnitOfWork, rulebook: Rulebook, referral: Referral, event: Event, actor: str) -> Referral:
@@ -50,9 +53,16 @@ def add_earned_lines(tx: UnitOfWork, rulebook: Rulebook, referral: Referral, eve
     return replace(referral, milestones_earned=(*referral.milestones_earned, *(e.milestone_key for e in earned)))
 
 
+def may_see_line(principal: Principal, line: pl.PaymentLine) -> bool:
+    """The payee and its prime see a line; so does the finance of whoever pays or funds it."""
+    if principal.org_id in (line.payee_org_id, line.prime_org_id):
+        return True
+    return "finance" in principal.roles and principal.org_id in (line.payer_org_id, line.funder_org_id)
+
+
 def _visible_line(principal: Principal, line_id: str) -> pl.PaymentLine:
     line = store().lines.get(line_id)
-    if line is None or principal.org_id not in (line.payee_org_id, line.prime_org_id):
+    if line is None or not may_see_line(principal, line):
         raise NotFound("no such claim line")
     return line
 
@@ -76,7 +86,8 @@ def submit_claim(principal: Principal, payload: dict, tx: UnitOfWork) -> pl.Paym
     milestone = fee.payments[0].milestone
     line = _line_for(rulebook, referral, milestone_key=f"{fee.id}:{milestone}", fee_id=fee.id,
                      milestone=milestone, funder=fee.funder, amount=amount, on=payload["event_date"],
-                     kind=pl.CLAIM, status=pl.SUBMITTED, evidence_ref=payload["evidence_ref"])
+                     kind=pl.CLAIM, status=pl.SUBMITTED, evidence_ref=payload["evidence_ref"],
+                     provider_ref=payload.get("provider_ref"))
     db.lines.add(tx, line, principal.org_id, clock.now())
     if rulebook.tariff.contract_value_pence:
         db.referrals.add_commitment(tx, rulebook.id, amount, rulebook.tariff.contract_value_pence)
@@ -85,7 +96,9 @@ def submit_claim(principal: Principal, payload: dict, tx: UnitOfWork) -> pl.Paym
 
 def decide(principal: Principal, line_ids: list[str], approve: bool, reason: str | None,
            tx: UnitOfWork) -> list[pl.PaymentLine]:
-    """Finance approves or rejects submitted claims, one or many, all in one unit of work."""
+    """The payer's finance approves or rejects submitted claims, one or many, all in one unit of work: a prime's
+    for its subcontractors' lines, the funder's (the commissioner's) for a contract holder's own lines, never
+    the payee's own."""
     principal.require("finance")
     if not approve and not reason:
         raise ValidationFailed.one("reason", "required", "a rejection gives a reason")
@@ -95,8 +108,7 @@ def decide(principal: Principal, line_ids: list[str], approve: bool, reason: str
     now = clock.now()
     for line_id in line_ids:
         line = _visible_line(principal, line_id)
-        if principal.org_id != line.prime_org_id:
-            raise NotFound("no such claim line")  # only the prime's (or direct provider's) finance decides
+        pl.check_decider(line, principal.org_id)
         if line.status != pl.SUBMITTED:
             raise ClaimRefused("already_decided", f"line {line_id} is {line.status}, not submitted", "line_ids")
         store().lines.add_decision(tx, line, approve, reason, principal.org_id, now)
@@ -114,10 +126,12 @@ def decide(principal: Principal, line_ids: list[str], approve: bool, reason: str
 
 
 def claw_back(principal: Principal, line_id: str, reason: str, tx: UnitOfWork) -> pl.PaymentLine:
-    """Reverse a committed line (an outcome recorded in error): a new negative line; the original stays."""
+    """Reverse a committed line (an outcome recorded in error): a new negative line; the original stays. The prime
+    (correcting its chain's records) or the line's payer may. (A commissioner's failed check after payment raises
+    its own clawback: see services/validation.py.)"""
     principal.require("finance")
     line = _visible_line(principal, line_id)
-    if principal.org_id != line.prime_org_id:
+    if principal.org_id not in (line.prime_org_id, line.payer_org_id):
         raise NotFound("no such claim line")
     reversal = pl.clawback(line, reason, clock.today())
     store().lines.add(tx, reversal, principal.org_id, clock.now())
@@ -128,8 +142,20 @@ def read(principal: Principal, line_id: str) -> pl.PaymentLine:
     return _visible_line(principal, line_id)
 
 
+def line_view(principal: Principal) -> str | None:
+    """Which lines a caller lists: a subcontractor its own, a commissioner's finance those it pays (other keys of
+    a commissioner: none), a contract holder its chain's."""
+    if principal.org_kind == "subcontractor":
+        return "payee"
+    if principal.org_kind == "commissioner":
+        return "payer" if "finance" in principal.roles else None
+    return "prime"
+
+
 def list_claims(principal: Principal, query: dict) -> tuple[list[pl.PaymentLine], str | None]:
-    view = "payee" if principal.org_kind == "subcontractor" else "prime"
+    view = line_view(principal)
+    if view is None:
+        return [], None
     if query.get("referral_id"):
         return _lines_of_referral(principal, view, query), None
     return store().lines.page(view, principal.org_id, query["limit"], query.get("cursor"), status=query.get("status"),
@@ -139,7 +165,7 @@ def list_claims(principal: Principal, query: dict) -> tuple[list[pl.PaymentLine]
 
 def _lines_of_referral(principal: Principal, view: str, query: dict) -> list[pl.PaymentLine]:
     """One referral's lines that the caller may see (a referral has a handful: one page), with the other filters."""
-    mine = "payee_org_id" if view == "payee" else "prime_org_id"
+    mine = {"payee": "payee_org_id", "payer": "payer_org_id"}.get(view, "prime_org_id")
     wanted = {"status": query.get("status"), "programme_id": query.get("programme_id"),
               "period": query.get("period"), "payee_org_id": query.get("payee_org_id")}
     lines = [x for x in store().lines.of_referral(query["referral_id"]) if getattr(x, mine) == principal.org_id
@@ -149,11 +175,11 @@ def _lines_of_referral(principal: Principal, view: str, query: dict) -> list[pl.
 
 def cascade(principal: Principal, period: str) -> dict[str, Any]:
     """What each payee is owed for a period, what its prime kept, line by line. A subcontractor sees its own
-    lines; a prime sees its own and its subcontractors'."""
-    view = "payee" if principal.org_kind == "subcontractor" else "prime"
+    lines; a prime sees its own and its subcontractors'; a commissioner's finance the lines it pays."""
+    view = line_view(principal)
     rows: list[pl.PaymentLine] = []
     totals: dict[str, dict[str, Any]] = {}
-    for line in store().lines.for_period(view, principal.org_id, period):
+    for line in store().lines.for_period(view, principal.org_id, period) if view else ():
         if line.status == pl.REJECTED:
             continue
         rows.append(line)

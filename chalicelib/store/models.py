@@ -222,6 +222,16 @@ class LinesByPrime(_AllIndex):
     listed_at = UnicodeAttribute(range_key=True)
 
 
+class LinesByPayer(_AllIndex):
+    """Sparse: a match-funded line has no payer."""
+
+    class Meta(_AllIndex.Meta):
+        index_name = "by-payer"
+
+    payer_org_id = UnicodeAttribute(hash_key=True)
+    listed_at = UnicodeAttribute(range_key=True)
+
+
 class FileQueue(_AllIndex):
     """Sparse: only approved lines not yet in a claim file carry these attributes."""
 
@@ -264,15 +274,20 @@ class PaymentLineItem(Model):
     fee_id = UnicodeAttribute()
     milestone = UnicodeAttribute()
     funder = UnicodeAttribute()
+    funder_org_id = UnicodeAttribute(null=True)
     payee_org_id = UnicodeAttribute()
     prime_org_id = UnicodeAttribute()
+    payer_org_id = UnicodeAttribute(null=True)  # whose finance approves it; none for match funding
     management_fee_bp = NumberAttribute(default=0)
     amount_pence = NumberAttribute()
     prime_retained_pence = NumberAttribute(default=0)
     payee_net_pence = NumberAttribute()
-    status = UnicodeAttribute()  # submitted | approved | rejected | filed
+    status = UnicodeAttribute()  # submitted | approved | rejected | filed | match_funding
     event_date = UnicodeAttribute()
+    last_day_on_provision = UnicodeAttribute(null=True)
     period = UnicodeAttribute()  # YYYY-MM of the event
+    line_ref = UnicodeAttribute(null=True)
+    provider_ref = UnicodeAttribute(null=True)
     evidence_ref = UnicodeAttribute(null=True)
     reason = UnicodeAttribute(null=True)
     reverses_line_id = UnicodeAttribute(null=True)
@@ -288,6 +303,7 @@ class PaymentLineItem(Model):
 
     by_payee = LinesByPayee()
     by_prime = LinesByPrime()
+    by_payer = LinesByPayer()
     file_queue = FileQueue()
     by_file = LinesByFile()
     by_referral = LinesByReferral()

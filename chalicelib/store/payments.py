@@ -20,7 +20,7 @@ __all__ = ["APPROVED", "FILED", "REJECTED", "SUBMITTED"]
 
 def _queued(line: PaymentLine) -> dict[str, str | None]:
     """Approved lines not yet in a file sit in the sparse file-queue index; all others stay out of it."""
-    if line.status == APPROVED and not line.claim_file_id:
+    if line.claimable:
         return {"queue_programme_id": line.programme_id, "queue_key": f"{line.period}#{line.line_id}"}
     return {"queue_programme_id": None, "queue_key": None}
 
@@ -28,6 +28,7 @@ def _queued(line: PaymentLine) -> dict[str, str | None]:
 def to_item(line: PaymentLine, actor: str, now: datetime) -> PaymentLineItem:
     data: dict[str, Any] = {**asdict(line), **_queued(line)}
     data["event_date"] = line.event_date.isoformat()
+    data["last_day_on_provision"] = line.last_day_on_provision.isoformat() if line.last_day_on_provision else None
     return PaymentLineItem(**data, listed_at=f"{line.period}#{line.line_id}", period=line.period,
                            created_at=now.isoformat(), created_by=actor)
 
@@ -41,7 +42,9 @@ def to_line(item: PaymentLineItem) -> PaymentLine:
         prime_retained_pence=int(item.prime_retained_pence), payee_net_pence=int(item.payee_net_pence),
         status=item.status, event_date=date.fromisoformat(item.event_date), evidence_ref=item.evidence_ref,
         reason=item.reason, reverses_line_id=item.reverses_line_id, claim_file_id=item.claim_file_id,
-        version=int(item.version or 1))
+        version=int(item.version or 1), funder_org_id=item.funder_org_id or "", payer_org_id=item.payer_org_id,
+        line_ref=item.line_ref or "", provider_ref=item.provider_ref,
+        last_day_on_provision=date.fromisoformat(item.last_day_on_provision) if item.last_day_on_provision else None)
 
 
 def add_line(tx: Transaction, line: PaymentLine, actor: str, now: datetime) -> None:
@@ -61,7 +64,7 @@ def add_decision(tx: Transaction, line: PaymentLine, approve: bool, reason: str 
     actions = [PaymentLineItem.status.set(APPROVED if approve else REJECTED),
                PaymentLineItem.decided_at.set(now.isoformat()), PaymentLineItem.decided_by.set(actor),
                PaymentLineItem.version.add(1)]
-    if approve:
+    if approve and replace(line, status=APPROVED).claimable:
         actions += [PaymentLineItem.queue_programme_id.set(line.programme_id),
                     PaymentLineItem.queue_key.set(f"{line.period}#{line.line_id}")]
     else:
@@ -70,7 +73,7 @@ def add_decision(tx: Transaction, line: PaymentLine, approve: bool, reason: str 
               condition=(PaymentLineItem.status == SUBMITTED) & (PaymentLineItem.version == line.version))
 
 
-_INDEXES = {"payee": PaymentLineItem.by_payee, "prime": PaymentLineItem.by_prime}
+_INDEXES = {"payee": PaymentLineItem.by_payee, "prime": PaymentLineItem.by_prime, "payer": PaymentLineItem.by_payer}
 
 
 def list_lines(view: str, org_id: str, limit: int, cursor: str | None, *, status: str | None = None,

@@ -9,7 +9,10 @@ keys made with chalicelib.services.admin:
             (+ trobius' 'referrer+provider' key from conftest: a prime that also refers)
   tenant B  Work Choice: prime `pathway-employment-prime`, subcontractors `brightside-supported-employment` and
             `riverside-disability-works`, referrer `remploy-referrals` (created here), finance = pathway finance
-  outsider  `dwp-commissioning` (admin), and callers with an unknown key / no key at all
+  commissioner `dwp-commissioning`, which funds both programmes: its admin key sees nothing of theirs, its finance
+            key reads the lines it funds (and so the ids of the files they are in) and decides none of them (each
+            prime pays its own subcontractors)
+  outsider  callers with an unknown key / no key at all
 
 Per tenant: a referral still waiting for acknowledgement (sub1), a started referral with a payment line (sub2: A an
 evidence claim 'submitted', B an earned job-start line 'approved'), a referral whose earned line is in the prime's
@@ -74,6 +77,7 @@ class Tenant:
     referrer: str
     fee_id: str
     eligibility: dict
+    commissioner: str = "dwp-commissioning"  # funds every line of both programmes
 
 
 TENANTS = {
@@ -129,6 +133,10 @@ class Line:
     def viewers(self) -> set[str]:
         return {self.payee, self.tenant.prime}
 
+    def visible_to(self, caller: Caller) -> bool:
+        """The payee and its prime; the funder (the commissioner) through its finance key."""
+        return caller.org in self.viewers or (caller.org == self.tenant.commissioner and _has(caller, "finance"))
+
 
 @dataclass
 class File:
@@ -146,6 +154,10 @@ class File:
     def id_viewers(self) -> set[str]:
         """Who may know its id: also the payees, whose filed lines name it (claim_file_id)."""
         return self.viewers | set(self.payees)
+
+    def id_visible_to(self, caller: Caller) -> bool:
+        """The commissioner's finance reads the filed lines it funds, which name their file."""
+        return caller.org in self.id_viewers or (caller.org == self.tenant.commissioner and _has(caller, "finance"))
 
 
 @dataclass
@@ -228,6 +240,7 @@ def build_world(api, keys) -> World:
             w.callers += [Caller(f"{t.name}.s{i}/p", sub, "provider", orgs[sub]["provider"]),
                           Caller(f"{t.name}.s{i}/f", sub, "finance", orgs[sub]["finance"])]
     w.callers += [Caller("admin", "dwp-commissioning", "admin", orgs["dwp-commissioning"]["admin"]),
+                  Caller("DWP/f", "dwp-commissioning", "finance", orgs["dwp-commissioning"]["finance"]),
                   Caller("badkey", None, "-", UNKNOWN_KEY), Caller("nokey", None, "-", None)]
 
     for t in TENANTS.values():
@@ -381,7 +394,7 @@ def build_calls(w: World) -> list[Call]:
         snap = _lines_snapshot(w, line.tenant)
         decider = lambda c, ln=line: _has(c, "finance") and c.org == ln.tenant.prime
         calls.append(Call("GET /claims/{line_id}", line.label, "GET", f"/claims/{line.id}", None,
-                          lambda c, ln=line: c.org in ln.viewers))
+                          lambda c, ln=line: ln.visible_to(c)))
         for action, body in (("approve", {}), ("reject", {"reason": "matrix"}), ("clawback", {"reason": "matrix"})):
             calls.append(Call(f"POST /claims/{{line_id}}/{action}", line.label, "POST", f"/claims/{line.id}/{action}",
                               body, decider, write=True, snapshot=snap))
@@ -411,13 +424,16 @@ def build_calls(w: World) -> list[Call]:
 def _markers_hidden_from(w: World, caller: Caller) -> list[str]:
     hidden: list[str] = []
     for ref in w.refs:
-        if caller.org not in ref.viewers:
-            hidden += ref.markers
+        if caller.org in ref.viewers:
+            continue
+        # A line names its referral and the participant's pseudonymous reference, never the person.
+        named_by_a_line = any(line.referral is ref and line.visible_to(caller) for line in w.lines)
+        hidden += ref.markers[1:6] if named_by_a_line else ref.markers
     for line in w.lines:
-        if caller.org not in line.viewers:
+        if not line.visible_to(caller):
             hidden.append(line.id)
     for f in w.files:
-        if caller.org not in f.id_viewers:
+        if not f.id_visible_to(caller):
             hidden.append(f.id)
     for flag in w.flags:
         if caller.org not in flag.viewers:

@@ -264,8 +264,10 @@ class Lines:
 
         tx.add(lambda: self.d.lines.__setitem__(line.line_id, decided), still_submitted)
 
+    VIEWS = {"payee": "payee_org_id", "prime": "prime_org_id", "payer": "payer_org_id"}
+
     def _view(self, view: str, org_id: str) -> list[PaymentLine]:
-        attr = "payee_org_id" if view == "payee" else "prime_org_id"
+        attr = self.VIEWS[view]
         return sorted((x for x in self.d.lines.values() if getattr(x, attr) == org_id),
                       key=lambda x: f"{x.period}#{x.line_id}")
 
@@ -286,7 +288,7 @@ class Lines:
     def queued(self, programme_id: str, up_to_period: str, owner: str,
                payee: str | None = None) -> Iterator[PaymentLine]:
         return iter(sorted((x for x in self.d.lines.values() if x.programme_id == programme_id
-                            and x.status == APPROVED and not x.claim_file_id and x.period <= up_to_period
+                            and x.claimable and x.period <= up_to_period
                             and x.prime_org_id == owner and (not payee or x.payee_org_id == payee)),
                            key=lambda x: f"{x.period}#{x.line_id}"))
 

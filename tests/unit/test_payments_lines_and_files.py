@@ -11,6 +11,7 @@ from datetime import date, timedelta
 import pytest
 
 from chalicelib.adapters.rulebooks import all_rulebooks
+from chalicelib.domain.errors import Forbidden
 from chalicelib.payments import lines as pl
 from chalicelib.payments.claim_file import COLUMNS, Totals, guard, write
 from chalicelib.payments.lines import ClaimRefused, check_claim, clawback, new_line
@@ -24,6 +25,7 @@ def make_line(**overrides):
     args = dict(
         referral_id="ref-0001", programme_id="flexible-routeways-norfolk", participant_ref="P-7F3A9C",
         milestone_key="level-3-delivery:start", fee_id="level-3-delivery", milestone="start", funder="dwp",
+        funder_org_id="dwp-commissioning",
         payee_org_id="kings-lynn-works", prime_org_id="trobius", management_fee_bp=1000, amount_pence=15750,
         event_date=date(2026, 11, 2), kind=pl.EARNED, status=pl.APPROVED,
     )
@@ -117,6 +119,96 @@ def test_an_uncommitted_line_cannot_be_clawed_back(status):
     assert caught.value.errors[0].field == "line_id"
 
 
+# ---------------------------------------------------------------- who pays, who decides (segregation of duties)
+
+
+@pytest.mark.parametrize("payee, prime, funder, payer", [
+    ("kings-lynn-works", "trobius", "dwp-commissioning", "trobius"),            # a prime pays its subcontractor
+    ("trobius", "trobius", "dwp-commissioning", "dwp-commissioning"),           # the funder pays a prime
+    ("hartlepool-council", "hartlepool-council", "tees-valley-combined-authority", "tees-valley-combined-authority"),
+    ("leeds-city-council", "leeds-city-council", "leeds-city-council", None),    # its own co-funding: nobody
+    ("leeds-supported-jobs", "leeds-city-council", "leeds-city-council", "leeds-city-council"),  # a council pays
+])
+def test_the_payer_is_the_prime_for_a_subcontractor_and_the_funder_for_a_contract_holder(payee, prime, funder, payer):
+    assert pl.payer_of(payee, prime, funder) == payer
+    line = make_line(payee_org_id=payee, prime_org_id=prime, funder_org_id=funder)
+    assert line.payer_org_id == payer
+    assert payer != payee
+
+
+def test_a_contract_holder_s_own_money_is_match_funding_whatever_the_status_asked():
+    for kind, status in ((pl.EARNED, pl.APPROVED), (pl.CLAIM, pl.SUBMITTED)):
+        line = make_line(payee_org_id="leeds-city-council", prime_org_id="leeds-city-council",
+                         funder_org_id="leeds-city-council", kind=kind, status=status)
+        assert line.status == pl.MATCH_FUNDING and line.payer_org_id is None
+        assert not line.claimable  # claimed from nobody
+
+
+def test_only_lines_owed_from_outside_the_chain_are_claimable():
+    assert make_line().claimable
+    # A council's co-funding passed to its own provider: approved by the council, claimed from nobody.
+    assert not make_line(payee_org_id="leeds-supported-jobs", prime_org_id="leeds-city-council",
+                         funder_org_id="leeds-city-council").claimable
+    assert not make_line(status=pl.SUBMITTED).claimable
+    assert not dataclasses.replace(make_line(), claim_file_id="cf-1").claimable
+
+
+def test_the_payer_decides_and_the_payee_is_refused_naming_the_rule():
+    council = make_line(payee_org_id="hartlepool-council", prime_org_id="hartlepool-council",
+                        funder_org_id="tees-valley-combined-authority", kind=pl.CLAIM, status=pl.SUBMITTED)
+    pl.check_decider(council, "tees-valley-combined-authority")
+    with pytest.raises(Forbidden) as own:
+        pl.check_decider(council, "hartlepool-council")
+    assert own.value.extra == {"rule": "segregation_of_duties", "payer_org_id": "tees-valley-combined-authority"}
+    sub = make_line(kind=pl.CLAIM, status=pl.SUBMITTED)
+    pl.check_decider(sub, "trobius")
+    with pytest.raises(Forbidden) as funder:
+        pl.check_decider(sub, "dwp-commissioning")  # it funds the line, but the prime pays the subcontractor
+    assert funder.value.extra["rule"] == "payer_decides"
+    with pytest.raises(Forbidden) as payee:
+        pl.check_decider(sub, "kings-lynn-works")
+    assert payee.value.extra["rule"] == "segregation_of_duties"
+
+
+def test_match_funding_has_no_decision_to_make():
+    line = make_line(payee_org_id="leeds-city-council", prime_org_id="leeds-city-council",
+                     funder_org_id="leeds-city-council")
+    with pytest.raises(ClaimRefused) as caught:
+        pl.check_decider(line, "leeds-city-council")
+    assert caught.value.reason == "match_funding"
+
+
+def test_a_match_funded_line_is_reversed_as_match_funding():
+    line = make_line(payee_org_id="leeds-city-council", prime_org_id="leeds-city-council",
+                     funder_org_id="leeds-city-council")
+    reversal = clawback(line, "start recorded in error", TODAY)
+    assert reversal.status == pl.MATCH_FUNDING and reversal.amount_pence == -line.amount_pence
+
+
+# ---------------------------------------------------------------- PRaP-shaped lines
+
+
+def test_each_line_has_a_fixed_length_reference_derived_from_its_id():
+    a, b = make_line(), make_line(milestone_key="level-3-delivery:job_start")
+    assert a.line_ref == make_line().line_ref and a.line_ref != b.line_ref
+    assert a.line_ref.startswith("LR-") and len(a.line_ref) == 19
+    refs = {make_line(referral_id=f"ref-{n:05d}").line_ref for n in range(5000)}
+    assert len(refs) == 5000
+    assert clawback(a, "r", TODAY).line_ref not in (a.line_ref, b.line_ref)
+
+
+def test_the_provider_reference_is_the_claim_s_own_or_the_referral_id():
+    assert make_line().provider_ref == "ref-0001"
+    assert make_line(kind=pl.CLAIM, status=pl.SUBMITTED, provider_ref="KLW-2026-0042").provider_ref == "KLW-2026-0042"
+
+
+def test_the_last_day_on_provision_is_carried_and_kept_by_a_clawback():
+    line = make_line(last_day_on_provision=date(2026, 11, 20))
+    assert line.last_day_on_provision == date(2026, 11, 20)
+    assert clawback(line, "r", TODAY).last_day_on_provision == date(2026, 11, 20)
+    assert make_line().last_day_on_provision is None
+
+
 # ---------------------------------------------------------------- check_claim (Norfolk)
 
 
@@ -206,6 +298,7 @@ def sample_lines():
                   management_fee_bp=500, milestone_key="level-2-support:evidence", fee_id="level-2-support",
                   milestone="evidence", amount_pence=15000, kind=pl.CLAIM, evidence_ref="Receipts folder 12")
     d = clawback(a, "start recorded in error", date(2026, 11, 20))
+    c = dataclasses.replace(c, provider_ref="=BM-2026-7", last_day_on_provision=date(2026, 11, 18))
     e = make_line(referral_id="ref-0003", programme_id="local-supported-employment", participant_ref="P-999999",
                   milestone_key="la-co-funding:start", fee_id="la-co-funding", milestone="start",
                   funder="local-authority", payee_org_id="leeds-city-council", prime_org_id="leeds-city-council",
@@ -259,6 +352,10 @@ def test_the_csv_parses_back_one_row_per_line():
         assert r["amount_gbp"] == pounds(line.amount_pence)
         assert r["payee_net_gbp"] == pounds(line.payee_net_pence)
         assert r["reverses_line_id"] == (line.reverses_line_id or "")
+        assert r["line_ref"] == line.line_ref and r["provider_ref"] == guard(line.provider_ref)
+        assert r["last_day_on_provision"] == (line.last_day_on_provision.isoformat()
+                                             if line.last_day_on_provision else "")
+        assert r["funder_org_id"] == line.funder_org_id
 
 
 def test_amounts_in_pounds_have_two_decimals():

@@ -133,6 +133,49 @@ def test_local_supported_employment_tariff():
     assert rb.referral_closes == date(2027, 3, 31)
 
 
+@pytest.mark.parametrize("programme, commissioner, funders", [
+    ("flexible-routeways-norfolk", "dwp-commissioning", {"dwp": "dwp-commissioning"}),
+    ("work-choice", "dwp-commissioning", {"dwp": "dwp-commissioning"}),
+    ("local-supported-employment", "dwp-commissioning", {"dwp": "dwp-commissioning", "local-authority": None}),
+    ("tees-valley-routes-to-work", "tees-valley-combined-authority", {"tvca": "tees-valley-combined-authority"}),
+    ("esf-community-hub", "dwp-esf", {"esf": "dwp-esf"}),
+])
+def test_each_programme_names_its_commissioner_and_funders_as_organisations(programme, commissioner, funders):
+    rb = get_rulebook(programme)
+    assert rb.commissioner_org_id == commissioner
+    assert {f.id: f.org_id for f in rb.tariff.funders} == funders
+    assert rb.payment_controls.pass_through_days == 30
+    assert rb.payment_controls.sample_rate_bp == 500
+
+
+def test_the_trailblazer_co_funding_is_paid_by_the_delivering_authority_itself():
+    rb = get_rulebook("local-supported-employment")
+    assert rb.funder_org("local-authority", "leeds-city-council") == "leeds-city-council"
+    assert rb.funder_org("dwp", "leeds-city-council") == "dwp-commissioning"
+
+
+def test_a_funder_naming_no_organisation_is_the_commissioner(tmp_path):
+    document = _document("tees-valley-routes-to-work")
+    del document["tariff"]["funders"][0]["org_id"]
+    document["commissioner_org_id"] = "tees-valley-ca-finance"
+    rb = load_rulebook_file(_write(tmp_path, document))
+    assert rb.tariff.funders[0].org_id == "tees-valley-ca-finance"
+    assert rb.funder_org("tvca", "hartlepool-council") == "tees-valley-ca-finance"
+
+
+def test_norfolk_expects_600_to_700_participants_from_the_vcs():
+    target = get_rulebook("flexible-routeways-norfolk").targets.vcs_referrals
+    assert (target.min, target.max) == (600, 700)
+    assert target.referrer_kinds
+
+
+def test_payment_controls_default_when_a_rulebook_is_silent(tmp_path):
+    document = _document("work-choice")
+    del document["payment_controls"]
+    rb = load_rulebook_file(_write(tmp_path, document))
+    assert (rb.payment_controls.sample_rate_bp, rb.payment_controls.pass_through_days) == (0, 30)
+
+
 def test_work_choice_modules_and_returns():
     rb = get_rulebook("work-choice")
     assert [m.id for m in rb.modules] == ["work-entry", "transitional-supported-employment", "longer-term-support"]
@@ -235,6 +278,30 @@ def _bad_nation(d):
     d["nation"] = "UK"
 
 
+def _commissioner_delivers(d):
+    d["commissioner_org_id"] = "trobius"
+
+
+def _funder_delivers(d):
+    d["tariff"]["funders"][0]["org_id"] = "kings-lynn-works"
+
+
+def _funder_both_org_and_holder(d):
+    d["tariff"]["funders"][0]["contract_holder"] = True
+
+
+def _vcs_target_over_capacity(d):
+    d["targets"]["vcs_referrals"]["max"] = 1701
+
+
+def _vcs_target_min_above_max(d):
+    d["targets"]["vcs_referrals"]["min"] = 701
+
+
+def _sample_rate_over_100_percent(d):
+    d["payment_controls"]["sample_rate_bp"] = 10001
+
+
 NORFOLK_DEFECTS = [
     (_missing_referral_window, "referral_window", "Missing data for required field"),
     (_negative_allocation, "delivery_organisations.1.allocation", "greater than or equal to 0"),
@@ -256,6 +323,12 @@ NORFOLK_DEFECTS = [
     (_range_without_default, "tariff.fees.2.amount.default_pence", "default_pence"),
     (_repeated_org_id, "delivery_organisations", "org_id repeated"),
     (_bad_nation, "nation", "Must be one of"),
+    (_commissioner_delivers, "commissioner_org_id", "cannot be a delivery organisation"),
+    (_funder_delivers, "tariff.funders.0.org_id", "contract_holder"),
+    (_funder_both_org_and_holder, "tariff.funders.0.org_id", "names no other organisation"),
+    (_vcs_target_over_capacity, "targets.vcs_referrals.max", "more than total_capacity"),
+    (_vcs_target_min_above_max, "targets.vcs_referrals.min", "min is above max"),
+    (_sample_rate_over_100_percent, "payment_controls.sample_rate_bp", "less than or equal to 10000"),
 ]
 
 
@@ -275,7 +348,8 @@ def test_broken_rulebook_names_the_file_and_the_field(tmp_path, defect, field_pa
 
 @pytest.mark.parametrize("field_name", ["referral_window", "total_capacity", "delivery_organisations",
                                         "eligibility", "support_levels", "deadlines", "returns_allowed",
-                                        "exit_review_required", "tariff", "commissioner"])
+                                        "exit_review_required", "tariff", "commissioner",
+                                        "commissioner_org_id"])
 def test_missing_required_field(tmp_path, field_name):
     document = _document("tees-valley-routes-to-work")
     del document[field_name]
