@@ -12,6 +12,7 @@ from ..domain.rulebook import Rulebook
 from ..payments.claim_file import ClaimFile
 from ..payments.lines import PaymentLine
 from ..payments.money import pounds
+from ..payments.validation import Check
 from . import schemas as s
 
 DOWNLOAD_SECONDS = 900
@@ -46,12 +47,25 @@ def line_body(line: PaymentLine) -> dict[str, Any]:
     return body
 
 
-def claim_file_body(record: ClaimFile, url: str | None) -> dict[str, Any]:
+def claim_file_body(record: ClaimFile, url: str | None, show_seed: bool = False) -> dict[str, Any]:
+    """A claim file as cut, validated and paid. The sample's seed (from which anyone can tell the lines drawn) is
+    shown to the commissioner only."""
     totals = record.totals or {}
+    sample = None if record.sample_seed is None else {
+        "seed": record.sample_seed if show_seed else None, "sample_rate_bp": record.sample_rate_bp,
+        "size": record.sample_size, "checked": record.sample_checked}
     body: dict[str, Any] = s.ClaimFileOut().dump({
         "id": record.claim_file_id, "programme_id": record.programme_id, "period": record.period,
         "payee_org_id": record.payee_org_id, "status": record.status, "line_count": record.line_count,
-        "total_pence": totals.get("total_pence", 0), "total_gbp": pounds(totals.get("total_pence", 0)),
+        "total_pence": record.total_pence, "total_gbp": pounds(record.total_pence),
         "totals": totals.get("by_payee_and_funder", []), "download_url": url,
-        "download_expires_in": DOWNLOAD_SECONDS if url else None})
+        "download_expires_in": DOWNLOAD_SECONDS if url else None, "sample": sample,
+        "removed_line_count": record.removed_line_count, "removed_pence": record.removed_pence,
+        "payable_pence": record.payable_pence, "paid_on": record.paid_on, "paid_pence": record.paid_pence,
+        "paid_reference": record.paid_reference})
+    return body
+
+
+def check_body(check: Check) -> dict[str, Any]:
+    body: dict[str, Any] = s.LineCheckOut().dump(asdict(check))
     return body

@@ -366,7 +366,7 @@ class ProblemOut(Schema):
 # ------------------------------------------------------------------ payments
 
 PERIOD = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="[format] a month as YYYY-MM")
-LINE_STATUSES = ("submitted", "approved", "rejected", "filed", "match_funding")
+LINE_STATUSES = ("submitted", "approved", "rejected", "filed", "match_funding", "removed")
 
 
 class ClaimIn(Strict):
@@ -484,6 +484,14 @@ class FileTotalOut(Schema):
     payee_net_pence = fields.Integer()
 
 
+class SampleSummaryOut(Schema):
+    seed = fields.String(allow_none=True, metadata={
+        "description": "the draw's seed: shown to the commissioner only (the same seed draws the same lines)"})
+    sample_rate_bp = fields.Integer()
+    size = fields.Integer(allow_none=True, metadata={"description": "lines drawn (null while the draw runs)"})
+    checked = fields.Integer(metadata={"description": "drawn lines checked before payment"})
+
+
 class ClaimFileOut(Schema):
     id = fields.String()
     programme_id = fields.String()
@@ -496,6 +504,190 @@ class ClaimFileOut(Schema):
     totals = fields.List(fields.Nested(FileTotalOut))
     download_url = fields.String(allow_none=True)
     download_expires_in = fields.Integer(allow_none=True)
+    sample = fields.Nested(SampleSummaryOut, allow_none=True, metadata={
+        "description": "the commissioner's validation sample, once drawn"})
+    removed_line_count = fields.Integer(metadata={"description": "lines removed by validation before payment"})
+    removed_pence = fields.Integer()
+    payable_pence = fields.Integer(metadata={"description": "total_pence less the lines removed"})
+    paid_on = fields.Date(allow_none=True, metadata={"description": "when the commissioner paid the prime"})
+    paid_pence = fields.Integer(allow_none=True)
+    paid_reference = fields.String(allow_none=True)
+
+
+class SampleRateIn(Strict):
+    sample_rate_bp = fields.Integer(required=True, strict=True, validate=validate.Range(
+        min=0, max=10000, error="[range] must be {min}..{max}"), metadata={
+        "description": "share of each claim file's lines drawn for checking before payment, in basis points"})
+
+
+class SampleRateChangeOut(Schema):
+    sample_rate_bp = fields.Integer(attribute="rate_bp")
+    set_by_org_id = fields.String()
+    set_by_key_id = fields.String()
+    set_at = fields.String()
+
+
+class SampleRateOut(Schema):
+    programme_id = fields.String()
+    sample_rate_bp = fields.Integer()
+    source = fields.String(metadata={"description": "commissioner (set through the API) or rulebook (its default)"})
+    set_by_org_id = fields.String(allow_none=True)
+    set_by_key_id = fields.String(allow_none=True)
+    set_at = fields.String(allow_none=True)
+    history = fields.List(fields.Nested(SampleRateChangeOut))
+
+
+_SEED = validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$", error="[format] 8..64 letters, digits, '-' or '_'")
+
+
+class SampleIn(Strict):
+    seed = fields.String(validate=_SEED, metadata={
+        "description": "the draw's seed, to repeat a draw; a random one is recorded if none is given"})
+
+
+class CheckResultOut(Schema):
+    result = fields.String()
+    reason = fields.String(allow_none=True)
+    checked_by = fields.String()
+    checked_at = fields.String()
+    clawback_line_id = fields.String(allow_none=True)
+
+
+class LineCheckOut(Schema):
+    claim_file_id = fields.String()
+    line_id = fields.String()
+    payee_org_id = fields.String()
+    amount_pence = fields.Integer()
+    drawn = fields.Boolean(metadata={"description": "drawn for the sample (false: checked after payment only)"})
+    before_payment = fields.Nested(CheckResultOut, allow_none=True)
+    after_payment = fields.Nested(CheckResultOut, allow_none=True)
+
+
+class SamplePage(Schema):
+    claim_file = fields.Nested(ClaimFileOut)
+    items = fields.List(fields.Nested(LineCheckOut))
+    cursor = fields.String(allow_none=True)
+    has_more = fields.Boolean()
+
+
+class CheckIn(Strict):
+    line_id = _text(200)
+    result = fields.String(required=True, validate=validate.OneOf(("passed", "failed"),
+                           error="[one_of] must be one of: {choices}"))
+    reason = _text(200, required=False, metadata={"description": "why it failed (required then); no personal data"})
+
+
+class PaymentIn(Strict):
+    paid_on = _date(metadata={"description": "the day the commissioner paid the prime"})
+    reference = _text(64, metadata={"description": "the payment's reference (remittance)"})
+
+
+# ------------------------------------------------------------------ supply chain
+
+
+class SupplyChainQuery(Strict):
+    programme = _text(64, metadata={"description": "the programme id"})
+    period = fields.String(required=True, validate=PERIOD)
+    subcontractor = _text(64, required=False, metadata={"description": "one subcontractor's row"})
+
+
+class PassThroughIn(Strict):
+    programme_id = _text(64)
+    period = fields.String(required=True, validate=PERIOD, metadata={"description": "the period paid for"})
+    subcontractor_org_id = _text(64)
+    amount_pence = fields.Integer(required=True, strict=True, validate=validate.Range(
+        min=1, max=100_000_000, error="[range] must be {min}..{max}"))
+    paid_on = _date(metadata={"description": "the day the prime paid the subcontractor"})
+    reference = _text(64, metadata={"description": "the payment's reference (remittance)"})
+    line_ids = fields.List(_text(200), validate=validate.Length(max=50, error="[length] at most 50 line ids"),
+                           metadata={"description": "the lines this pays, where the prime says"})
+
+
+class PassThroughOut(Schema):
+    id = fields.String(attribute="pass_through_id")
+    programme_id = fields.String()
+    period = fields.String()
+    prime_org_id = fields.String()
+    subcontractor_org_id = fields.String()
+    amount_pence = fields.Integer()
+    paid_on = fields.Date()
+    reference = fields.String()
+    line_ids = fields.List(fields.String())
+    recorded_at = fields.String()
+
+
+class PassThroughRowOut(Schema):
+    id = fields.String()
+    amount_pence = fields.Integer()
+    paid_on = fields.Date()
+    reference = fields.String()
+    line_ids = fields.List(fields.String())
+    days_after_commissioner = fields.Integer(allow_none=True)
+
+
+class SubcontractorRowOut(Schema):
+    org_id = fields.String()
+    allocation = fields.Integer(metadata={"description": "places allocated (none for a chain member that refers "
+                                                         "or mentors)"})
+    allocation_share_bp = fields.Integer(allow_none=True, metadata={"description": "of the chain's places"})
+    referrals = fields.Integer(metadata={"description": "referrals routed to it (places taken)"})
+    referral_share_bp = fields.Integer(allow_none=True, metadata={"description": "of the chain's referrals"})
+    earned_pence = fields.Integer(metadata={"description": "its lines of the period, owed or owed back"})
+    prime_retained_pence = fields.Integer()
+    net_pence = fields.Integer()
+    owed_pence = fields.Integer(metadata={"description": "its net in the claim files the commissioner paid"})
+    passed_pence = fields.Integer(metadata={"description": "what the prime recorded passing on"})
+    outstanding_pence = fields.Integer()
+    commissioner_paid_on = fields.Date(allow_none=True)
+    due_on = fields.Date(allow_none=True, metadata={"description": "the pass-through limit's last day"})
+    settled_on = fields.Date(allow_none=True)
+    days_to_pass_through = fields.Integer(allow_none=True, metadata={
+        "description": "days from the commissioner paying the prime to the prime paying it in full"})
+    late = fields.Boolean()
+    flagged = fields.Boolean(metadata={"description": "an open late pass-through flag from the nightly run"})
+    pass_throughs = fields.List(fields.Nested(PassThroughRowOut))
+
+
+class CommissionerPaymentOut(Schema):
+    claim_file_id = fields.String()
+    paid_on = fields.Date()
+    paid_pence = fields.Integer()
+    reference = fields.String(allow_none=True)
+
+
+class PrimeChainOut(Schema):
+    prime_org_id = fields.String()
+    allocation = fields.Integer()
+    allocation_share_bp = fields.Integer(allow_none=True)
+    referrals = fields.Integer()
+    referral_share_bp = fields.Integer(allow_none=True)
+    earned_pence = fields.Integer(metadata={"description": "the prime's own lines of the period"})
+    retained_pence = fields.Integer(metadata={"description": "what it kept of its subcontractors' lines"})
+    chain_allocation = fields.Integer()
+    chain_referrals = fields.Integer()
+    commissioner_payments = fields.List(fields.Nested(CommissionerPaymentOut))
+    subcontractors = fields.List(fields.Nested(SubcontractorRowOut))
+
+
+class VcsReferralsOut(Schema):
+    referrer_kinds = fields.List(fields.String())
+    referred_by_vcs = fields.Integer()
+    referred = fields.Integer()
+    vcs_share_bp = fields.Integer(allow_none=True)
+    target_min = fields.Integer()
+    target_max = fields.Integer()
+    of_participants = fields.Integer()
+
+
+class SupplyChainOut(Schema):
+    programme_id = fields.String()
+    period = fields.String()
+    commissioner_org_id = fields.String()
+    pass_through_days = fields.Integer()
+    primes = fields.List(fields.Nested(PrimeChainOut))
+    vcs_referrals = fields.Nested(VcsReferralsOut, allow_none=True, metadata={
+        "description": "participants referred by VCS organisations against the programme's target (the "
+                       "commissioner and primes)"})
 
 
 # ------------------------------------------------------------------ compliance

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TextIO
 
 from .lines import PaymentLine
@@ -31,6 +32,29 @@ class ClaimFile:
     line_count: int = 0
     totals: dict = field(default_factory=dict)
     s3_key: str | None = None
+    # Validation by the commissioner: the sample drawn (seed, rate, size), how many of its lines are checked, and
+    # the lines removed from the claim before payment.
+    sample_seed: str | None = None
+    sample_rate_bp: int | None = None
+    sample_size: int | None = None
+    sample_checked: int = 0
+    sampled_by: str | None = None
+    removed_line_count: int = 0
+    removed_pence: int = 0
+    # The commissioner's payment of the file (the rest after removals).
+    paid_on: date | None = None
+    paid_pence: int | None = None
+    paid_reference: str | None = None
+    paid_by: str | None = None
+
+    @property
+    def total_pence(self) -> int:
+        return int(self.totals.get("total_pence", 0))
+
+    @property
+    def payable_pence(self) -> int:
+        """What the commissioner pays: the file as cut, less the lines removed by validation."""
+        return self.total_pence - self.removed_pence
 
 COLUMNS = ("line_id", "referral_id", "participant_ref", "programme_id", "kind", "fee_id", "milestone", "funder",
            "payee_org_id", "prime_org_id", "event_date", "period", "amount_pence", "amount_gbp",

@@ -17,7 +17,10 @@ SUBMITTED, APPROVED, REJECTED, FILED = "submitted", "approved", "rejected", "fil
 # A contract holder's own money for a service it delivers (a council's co-funding): shown, needing no approval,
 # claimed from nobody.
 MATCH_FUNDING = "match_funding"
-STATUSES = (SUBMITTED, APPROVED, REJECTED, FILED, MATCH_FUNDING)
+# Taken out of a claim file before payment by the commissioner's validation, with the reason.
+REMOVED = "removed"
+STATUSES = (SUBMITTED, APPROVED, REJECTED, FILED, MATCH_FUNDING, REMOVED)
+NOT_OWED = (REJECTED, REMOVED)
 EARNED, CLAIM, CLAWBACK = "earned", "claim", "clawback"
 
 

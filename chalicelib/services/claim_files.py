@@ -118,8 +118,15 @@ def download_url(record: ClaimFile) -> str | None:
     return store().files.download_url(record.s3_key, DOWNLOAD_SECONDS)
 
 
+def is_commissioner_of(principal: Principal, record: ClaimFile) -> bool:
+    """The finance of the programme's commissioner: it validates and pays the files its primes cut."""
+    rulebook = get_rulebook(record.programme_id)
+    return rulebook is not None and "finance" in principal.roles and principal.org_id == rulebook.commissioner_org_id
+
+
 def read(principal: Principal, fid: str) -> tuple[ClaimFile, str | None]:
+    """The prime that cut the file, or the commissioner that pays it."""
     record = store().claim_files.get(fid)
-    if record is None or record.owner_org_id != principal.org_id:
+    if record is None or (record.owner_org_id != principal.org_id and not is_commissioner_of(principal, record)):
         raise NotFound("no such claim file")
     return record, download_url(record)

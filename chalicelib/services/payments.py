@@ -180,7 +180,7 @@ def cascade(principal: Principal, period: str) -> dict[str, Any]:
     rows: list[pl.PaymentLine] = []
     totals: dict[str, dict[str, Any]] = {}
     for line in store().lines.for_period(view, principal.org_id, period) if view else ():
-        if line.status == pl.REJECTED:
+        if line.status in pl.NOT_OWED:
             continue
         rows.append(line)
         t = totals.setdefault(line.payee_org_id, {"payee_org_id": line.payee_org_id, "prime_org_id": line.prime_org_id,

@@ -18,6 +18,8 @@ from ..domain.idempotency import IdempotencyRecord
 from ..domain.referral import Event, ParticipantRecord, RecordedEvent, Referral
 from ..payments.claim_file import ClaimFile
 from ..payments.lines import PaymentLine
+from ..payments.supply_chain import Obligation, PassThrough
+from ..payments.validation import Check, SampleRate
 
 
 class UnitOfWork(Protocol):
@@ -65,6 +67,10 @@ class Referrals(Protocol):
 
     def add_commitment(self, tx: UnitOfWork, programme_id: str, amount: int, contract_value: int) -> None: ...
 
+    def add_referral_counter(self, tx: UnitOfWork, programme_id: str, counter: str) -> None:
+        """One more on a programme's named counter (read with allocation_used, as a place count is)."""
+        ...
+
     def allocation_used(self, programme_id: str, org_ids: Iterable[str]) -> dict[str, int]: ...
 
 
@@ -97,6 +103,8 @@ class Lines(Protocol):
 
     def in_file(self, claim_file_id: str) -> Iterator[PaymentLine]: ...
 
+    def add_removal(self, tx: UnitOfWork, line: PaymentLine, reason: str, actor: str, now: datetime) -> None: ...
+
 
 class ClaimFiles(Protocol):
     def get(self, claim_file_id: str) -> ClaimFile | None: ...
@@ -104,6 +112,47 @@ class ClaimFiles(Protocol):
     def create(self, record: ClaimFile) -> bool: ...
 
     def finish(self, record: ClaimFile, line_count: int, totals: dict, s3_key: str) -> ClaimFile: ...
+
+    def start_sample(self, record: ClaimFile, seed: str, rate_bp: int, by: str, now: datetime) -> ClaimFile: ...
+
+    def finish_sample(self, record: ClaimFile, size: int) -> ClaimFile: ...
+
+    def add_check_count(self, tx: UnitOfWork, record: ClaimFile, removed: PaymentLine | None) -> None: ...
+
+    def add_payment(self, tx: UnitOfWork, record: ClaimFile, paid_on: date, reference: str, by: str,
+                    now: datetime) -> None: ...
+
+
+class Validation(Protocol):
+    """The commissioner's sample rates (with their history) and each claim file's drawn and checked lines."""
+
+    def sample_rate(self, programme_id: str) -> SampleRate | None: ...
+
+    def add_sample_rate(self, tx: UnitOfWork, rate: SampleRate) -> None: ...
+
+    def sample_rate_history(self, programme_id: str, limit: int) -> list[SampleRate]: ...
+
+    def add_drawn(self, checks: list[Check]) -> None: ...
+
+    def check(self, claim_file_id: str, line_id: str) -> Check | None: ...
+
+    def checks_page(self, claim_file_id: str, limit: int, cursor: str | None) -> tuple[list[Check], str | None]: ...
+
+    def all_checks(self, claim_file_id: str) -> Iterator[Check]: ...
+
+    def add_outcome(self, tx: UnitOfWork, check: Check, phase: str, existed: bool) -> None: ...
+
+
+class SupplyChain(Protocol):
+    """What each prime owes its subcontractors once the commissioner paid it, and what it passed on."""
+
+    def obligation(self, programme_id: str, period: str, subcontractor_org_id: str) -> Obligation | None: ...
+
+    def put_obligation(self, tx: UnitOfWork, after: Obligation, before: Obligation | None) -> None: ...
+
+    def add_pass_through(self, tx: UnitOfWork, payment: PassThrough) -> None: ...
+
+    def chain(self, programme_id: str, period: str) -> tuple[list[Obligation], list[PassThrough]]: ...
 
 
 class Compliance(Protocol):
@@ -161,3 +210,5 @@ class Store:
     claim_files: ClaimFiles
     compliance: Compliance
     files: Files
+    validation: Validation
+    supply_chain: SupplyChain

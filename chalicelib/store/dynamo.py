@@ -1,7 +1,7 @@
 """The services' persistence ports (chalicelib/services/ports.py) on DynamoDB and S3."""
 from __future__ import annotations
 
-from . import compliance, files, payments, repository
+from . import compliance, files, payment_records, payments, repository
 from .transaction import Transaction
 
 
@@ -22,6 +22,7 @@ class DynamoReferrals:
     add_release = staticmethod(repository.add_release)
     add_transfer_places = staticmethod(repository.add_transfer_places)
     add_commitment = staticmethod(repository.add_commitment)
+    add_referral_counter = staticmethod(repository.add_referral_counter)
     allocation_used = staticmethod(repository.allocation_used)
 
 
@@ -40,12 +41,35 @@ class DynamoLines:
     queued = staticmethod(payments.queued_lines)
     lock = staticmethod(payments.lock_lines)
     in_file = staticmethod(payments.lines_in_file)
+    add_removal = staticmethod(payments.add_removal)
 
 
 class DynamoClaimFiles:
     get = staticmethod(payments.get_file)
     create = staticmethod(payments.create_file)
     finish = staticmethod(payments.finish_file)
+    start_sample = staticmethod(payments.start_sample)
+    finish_sample = staticmethod(payments.finish_sample)
+    add_check_count = staticmethod(payments.add_check_count)
+    add_payment = staticmethod(payments.add_payment)
+
+
+class DynamoValidation:
+    sample_rate = staticmethod(payment_records.get_sample_rate)
+    add_sample_rate = staticmethod(payment_records.add_sample_rate)
+    sample_rate_history = staticmethod(payment_records.sample_rate_history)
+    add_drawn = staticmethod(payment_records.add_drawn)
+    check = staticmethod(payment_records.get_check)
+    checks_page = staticmethod(payment_records.list_checks)
+    all_checks = staticmethod(payment_records.all_checks)
+    add_outcome = staticmethod(payment_records.add_outcome)
+
+
+class DynamoSupplyChain:
+    obligation = staticmethod(payment_records.get_obligation)
+    put_obligation = staticmethod(payment_records.put_obligation)
+    add_pass_through = staticmethod(payment_records.add_pass_through)
+    chain = staticmethod(payment_records.chain)
 
 
 class DynamoCompliance:
@@ -75,4 +99,5 @@ def components() -> dict:
     """The arguments of a `services.ports.Store` on DynamoDB (the store cannot import the services' types)."""
     return {"transaction": Transaction, "organisations": DynamoOrganisations(), "referrals": DynamoReferrals(),
             "idempotency": DynamoIdempotency(), "lines": DynamoLines(), "claim_files": DynamoClaimFiles(),
-            "compliance": DynamoCompliance(), "files": S3Files()}
+            "compliance": DynamoCompliance(), "files": S3Files(), "validation": DynamoValidation(),
+            "supply_chain": DynamoSupplyChain()}

@@ -282,7 +282,7 @@ class PaymentLineItem(Model):
     amount_pence = NumberAttribute()
     prime_retained_pence = NumberAttribute(default=0)
     payee_net_pence = NumberAttribute()
-    status = UnicodeAttribute()  # submitted | approved | rejected | filed | match_funding
+    status = UnicodeAttribute()  # submitted | approved | rejected | filed | match_funding | removed
     event_date = UnicodeAttribute()
     last_day_on_provision = UnicodeAttribute(null=True)
     period = UnicodeAttribute()  # YYYY-MM of the event
@@ -325,6 +325,93 @@ class ClaimFileItem(Model):
     s3_key = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     created_by = UnicodeAttribute()
+    # The commissioner's validation: the sample's seed and rate (recorded first), its size once drawn, the
+    # lines checked, and the lines removed before payment.
+    sample_seed = UnicodeAttribute(null=True)
+    sample_rate_bp = NumberAttribute(null=True)
+    sample_size = NumberAttribute(null=True)
+    sample_checked = NumberAttribute(default=0)
+    sampled_by = UnicodeAttribute(null=True)
+    sampled_at = UnicodeAttribute(null=True)
+    removed_line_count = NumberAttribute(default=0)
+    removed_pence = NumberAttribute(default=0)
+    paid_on = UnicodeAttribute(null=True)
+    paid_pence = NumberAttribute(null=True)
+    paid_reference = UnicodeAttribute(null=True)
+    paid_by = UnicodeAttribute(null=True)
+    paid_at = UnicodeAttribute(null=True)
+
+
+class _PaymentRecord(Model):
+    """The payment-records table: what the commissioner and the primes record about money beyond the lines.
+    `pk` scopes a small collection (a programme's sample rate, one claim file's checks, one programme and
+    period of a supply chain); `sk` orders it."""
+
+    class Meta:
+        table_name = _TableName("payment-records")
+        region = _Region()
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
+class SampleRateItem(_PaymentRecord):
+    """pk `sample-rate#<programme>`; sk `current`, and `<set_at>#<key id>` for each change (the audit trail)."""
+
+    programme_id = UnicodeAttribute()
+    rate_bp = NumberAttribute()
+    set_by_org_id = UnicodeAttribute()
+    set_by_key_id = UnicodeAttribute()
+    set_at = UnicodeAttribute()
+
+
+class LineCheckItem(_PaymentRecord):
+    """pk `checks#<claim file>`; sk the line id: drawn for the sample, and what each check found."""
+
+    claim_file_id = UnicodeAttribute()
+    line_id = UnicodeAttribute()
+    payee_org_id = UnicodeAttribute()
+    amount_pence = NumberAttribute()
+    payee_net_pence = NumberAttribute()
+    drawn = BooleanAttribute(default=True)
+    before_payment = JSONAttribute(null=True)
+    after_payment = JSONAttribute(null=True)
+
+
+class ObligationItem(_PaymentRecord):
+    """pk `chain#<programme>#<period>`; sk `owed#<subcontractor>`: what its prime owes it from the files the
+    commissioner paid, and what the prime passed on."""
+
+    programme_id = UnicodeAttribute()
+    period = UnicodeAttribute()
+    prime_org_id = UnicodeAttribute()
+    subcontractor_org_id = UnicodeAttribute()
+    owed_pence = NumberAttribute(default=0)
+    commissioner_paid_on = UnicodeAttribute(null=True)
+    due_on = UnicodeAttribute(null=True)
+    passed_pence = NumberAttribute(default=0)
+    first_passed_on = UnicodeAttribute(null=True)
+    last_passed_on = UnicodeAttribute(null=True)
+    settled_on = UnicodeAttribute(null=True)
+    paid_files = ListAttribute(of=UnicodeAttribute, default=list)
+    version = NumberAttribute()
+
+
+class PassThroughItem(_PaymentRecord):
+    """pk `chain#<programme>#<period>`; sk `pass-through#<subcontractor>#<recorded at>#<id>`: a payment the prime
+    passed on."""
+
+    pass_through_id = UnicodeAttribute()
+    programme_id = UnicodeAttribute()
+    period = UnicodeAttribute()
+    prime_org_id = UnicodeAttribute()
+    subcontractor_org_id = UnicodeAttribute()
+    amount_pence = NumberAttribute()
+    paid_on = UnicodeAttribute()
+    reference = UnicodeAttribute()
+    line_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    recorded_by = UnicodeAttribute()
+    recorded_at = UnicodeAttribute()
 
 
 class PendingWorkItem(Model):
@@ -423,4 +510,5 @@ class RunItem(Model):
 
 ALL_MODELS = (OrganisationItem, ApiKey, ReferralItem, ReferralEventItem, ParticipantItem, AllocationItem,
               IdempotencyItem,
-              PaymentLineItem, ClaimFileItem, PendingWorkItem, FlagItem, RunItem, ProgrammeStatsItem)
+              PaymentLineItem, ClaimFileItem, PendingWorkItem, FlagItem, RunItem, ProgrammeStatsItem,
+              SampleRateItem, LineCheckItem, ObligationItem, PassThroughItem)

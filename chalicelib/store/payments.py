@@ -8,9 +8,9 @@ from typing import Any
 
 from pynamodb.exceptions import PynamoDBException
 
-from ..domain.errors import AlreadyClaimed
+from ..domain.errors import AlreadyClaimed, Conflict
 from ..payments.claim_file import READY, ClaimFile
-from ..payments.lines import APPROVED, FILED, REJECTED, SUBMITTED, PaymentLine
+from ..payments.lines import APPROVED, FILED, REJECTED, REMOVED, SUBMITTED, PaymentLine
 from .models import ClaimFileItem, PaymentLineItem
 from .repository import all_equal, get_item, query_page
 from .transaction import Transaction, aws_error_code, translate_read_error
@@ -112,11 +112,21 @@ def lines_of_referral(referral_id: str) -> list[PaymentLine]:
 # ---------------------------------------------------------------- claim files
 
 
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
 def _claim_file(item: ClaimFileItem) -> ClaimFile:
     return ClaimFile(claim_file_id=item.claim_file_id, programme_id=item.programme_id, period=item.period,
                      owner_org_id=item.owner_org_id, status=item.status, created_at=item.created_at,
                      created_by=item.created_by, payee_org_id=item.payee_org_id,
-                     line_count=int(item.line_count or 0), totals=dict(item.totals or {}), s3_key=item.s3_key)
+                     line_count=int(item.line_count or 0), totals=dict(item.totals or {}), s3_key=item.s3_key,
+                     sample_seed=item.sample_seed, sample_rate_bp=_int(item.sample_rate_bp),
+                     sample_size=_int(item.sample_size), sample_checked=int(item.sample_checked or 0),
+                     sampled_by=item.sampled_by, removed_line_count=int(item.removed_line_count or 0),
+                     removed_pence=int(item.removed_pence or 0),
+                     paid_on=date.fromisoformat(item.paid_on) if item.paid_on else None,
+                     paid_pence=_int(item.paid_pence), paid_reference=item.paid_reference, paid_by=item.paid_by)
 
 
 def get_file(claim_file_id: str) -> ClaimFile | None:
@@ -124,10 +134,16 @@ def get_file(claim_file_id: str) -> ClaimFile | None:
     return _claim_file(item) if item else None
 
 
+_CUT_FIELDS = ("claim_file_id", "programme_id", "period", "payee_org_id", "owner_org_id", "status", "line_count",
+               "totals", "s3_key", "created_at", "created_by")
+
+
 def create_file(record: ClaimFile) -> bool:
     """Create the file record if it does not exist yet; False if another cut already created it."""
     try:
-        ClaimFileItem(**asdict(record)).save(condition=ClaimFileItem.claim_file_id.does_not_exist())
+        fields = asdict(record)
+        ClaimFileItem(**{k: fields[k] for k in _CUT_FIELDS}).save(
+            condition=ClaimFileItem.claim_file_id.does_not_exist())
         return True
     except PynamoDBException as exc:
         if aws_error_code(exc) == "ConditionalCheckFailedException":
@@ -177,3 +193,61 @@ def finish_file(record: ClaimFile, line_count: int, totals: dict, s3_key: str) -
         ClaimFileItem.status.set(READY), ClaimFileItem.line_count.set(line_count),
         ClaimFileItem.totals.set(totals), ClaimFileItem.s3_key.set(s3_key)])
     return replace(record, status=READY, line_count=line_count, totals=totals, s3_key=s3_key)
+
+
+# ---------------------------------------------------------------- validation and payment of a claim file
+
+
+def start_sample(record: ClaimFile, seed: str, rate_bp: int, by: str, now: datetime) -> ClaimFile:
+    """Record the sample's seed and rate before any line is drawn, once: a second draw with the same seed
+    resumes; with another seed it is refused (the first seed stands)."""
+    try:
+        ClaimFileItem(claim_file_id=record.claim_file_id).update(
+            actions=[ClaimFileItem.sample_seed.set(seed), ClaimFileItem.sample_rate_bp.set(rate_bp),
+                     ClaimFileItem.sampled_by.set(by), ClaimFileItem.sampled_at.set(now.isoformat())],
+            condition=ClaimFileItem.sample_seed.does_not_exist() & ClaimFileItem.paid_on.does_not_exist())
+    except PynamoDBException as exc:
+        if aws_error_code(exc) != "ConditionalCheckFailedException":
+            raise translate_read_error(exc) from None
+        found = get_file(record.claim_file_id)
+        if found is None or found.sample_seed != seed:
+            raise Conflict("the claim file was sampled with another seed, or paid, first",
+                           reason="sampled_with_another_seed") from None
+        return found
+    return replace(record, sample_seed=seed, sample_rate_bp=rate_bp, sampled_by=by)
+
+
+def finish_sample(record: ClaimFile, size: int) -> ClaimFile:
+    ClaimFileItem(claim_file_id=record.claim_file_id).update(actions=[ClaimFileItem.sample_size.set(size)])
+    return replace(record, sample_size=size)
+
+
+def add_check_count(tx: Transaction, record: ClaimFile, removed: PaymentLine | None) -> None:
+    """One more drawn line checked before payment (and, if it failed, removed from the claim): only while the
+    file is unpaid."""
+    actions = [ClaimFileItem.sample_checked.add(1)]
+    if removed is not None:
+        actions += [ClaimFileItem.removed_line_count.add(1), ClaimFileItem.removed_pence.add(removed.amount_pence)]
+    tx.update(ClaimFileItem(claim_file_id=record.claim_file_id), actions=actions,
+              condition=ClaimFileItem.paid_on.does_not_exist(),
+              on_fail=lambda: Conflict("the claim file was paid first", reason="already_paid"))
+
+
+def add_payment(tx: Transaction, record: ClaimFile, paid_on: date, reference: str, by: str, now: datetime) -> None:
+    """The commissioner paid the file: what it paid is the file less the lines removed, as read (a check
+    recorded meanwhile makes this fail rather than pay the wrong amount)."""
+    tx.update(ClaimFileItem(claim_file_id=record.claim_file_id),
+              actions=[ClaimFileItem.paid_on.set(paid_on.isoformat()), ClaimFileItem.paid_pence.set(
+                  record.payable_pence), ClaimFileItem.paid_reference.set(reference), ClaimFileItem.paid_by.set(by),
+                  ClaimFileItem.paid_at.set(now.isoformat())],
+              condition=ClaimFileItem.paid_on.does_not_exist()
+              & (ClaimFileItem.sample_checked == record.sample_checked))
+
+
+def add_removal(tx: Transaction, line: PaymentLine, reason: str, actor: str, now: datetime) -> None:
+    """Take a filed, unpaid line out of its claim file's payment (validation failed before payment)."""
+    tx.update(PaymentLineItem(line_id=line.line_id),
+              actions=[PaymentLineItem.status.set(REMOVED), PaymentLineItem.reason.set(reason),
+                       PaymentLineItem.decided_at.set(now.isoformat()), PaymentLineItem.decided_by.set(actor),
+                       PaymentLineItem.version.add(1)],
+              condition=(PaymentLineItem.status == FILED) & (PaymentLineItem.version == line.version))

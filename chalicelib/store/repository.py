@@ -303,6 +303,11 @@ def add_commitment(tx: Transaction, programme_id: str, amount: int, contract_val
                                            "the programme's contract value would be exceeded", "amount_pence"))
 
 
+def add_referral_counter(tx: Transaction, programme_id: str, counter: str) -> None:
+    """A programme's named count (referrals by the referring organisation's kind), beside its place counts."""
+    tx.update(AllocationItem(programme_id=programme_id, org_id=counter), actions=[AllocationItem.used.add(1)])
+
+
 def allocation_used(programme_id: str, org_ids: Iterable[str]) -> dict[str, int]:
     wanted = list(org_ids)
     keys = [(programme_id, o) for o in wanted]

@@ -147,8 +147,15 @@ class File:
 
     @property
     def viewers(self) -> set[str]:
-        """Who may GET the file: the prime that cut it."""
+        """Who may GET the file: the prime that cut it (and the commissioner's finance, see visible_to)."""
         return {self.tenant.prime}
+
+    def visible_to(self, caller: Caller) -> bool:
+        return caller.org in self.viewers or self.commissioner_finance(caller)
+
+    def commissioner_finance(self, caller: Caller) -> bool:
+        """The commissioner's finance validates and pays the file: only it samples, checks and pays."""
+        return caller.org == self.tenant.commissioner and _has(caller, "finance")
 
     @property
     def id_viewers(self) -> set[str]:
@@ -305,6 +312,26 @@ def _lines_snapshot(w: World, tenant: Tenant):
     return snap
 
 
+def _file_snapshot(w: World, f: File):
+    def snap():
+        body = w.api.get(f"/claim-files/{f.id}", w.key(f.tenant.prime, "finance")).body
+        return (body.get("sample"), body.get("removed_pence"), body.get("paid_on"), _lines_snapshot(w, f.tenant)())
+    return snap
+
+
+def _chain_snapshot(w: World, t: Tenant):
+    def snap():
+        return w.api.get(f"/payments/supply-chain?programme={t.programme}&period={PERIOD}",
+                         w.key(t.prime, "finance")).body
+    return snap
+
+
+def _rate_snapshot(w: World, t: Tenant):
+    def snap():
+        return w.api.get(f"/programmes/{t.programme}/sample-rate", w.key(t.commissioner, "finance")).body
+    return snap
+
+
 def _world_snapshot(w: World):
     state = []
     for t in TENANTS.values():
@@ -404,7 +431,35 @@ def build_calls(w: World) -> list[Call]:
 
     for f in w.files:
         calls.append(Call("GET /claim-files/{claim_file_id}", f.label, "GET", f"/claim-files/{f.id}", None,
-                          lambda c, fl=f: c.org in fl.viewers))
+                          f.visible_to))
+        filed = next(ln for ln in w.lines if ln.label == f"{f.tenant.name}.line-filed")
+        calls.append(Call("GET /claim-files/{claim_file_id}/sample", f.label, "GET", f"/claim-files/{f.id}/sample",
+                          None, f.commissioner_finance))
+        for action, body in (("sample", {}), ("checks", {"line_id": filed.id, "result": "passed"}),
+                             ("payment", {"paid_on": TODAY, "reference": "MATRIX-1"})):
+            calls.append(Call(f"POST /claim-files/{{claim_file_id}}/{action}", f.label, "POST",
+                              f"/claim-files/{f.id}/{action}", body, f.commissioner_finance, write=True,
+                              snapshot=_file_snapshot(w, f)))
+    for t in TENANTS.values():
+        chain = lambda c, tt=t: _has(c, "finance") and c.org in (tt.prime, tt.commissioner, *tt.subs)
+        calls.append(Call("GET /payments/supply-chain", f"{t.name}.programme", "GET",
+                          f"/payments/supply-chain?programme={t.programme}&period={PERIOD}", None, chain))
+        for i, sub in enumerate(t.subs, start=1):
+            own_row = lambda c, tt=t, s=sub: _has(c, "finance") and c.org in (tt.prime, tt.commissioner, s)
+            calls.append(Call("GET /payments/supply-chain", f"{t.name}.s{i}-row", "GET",
+                              f"/payments/supply-chain?programme={t.programme}&period={PERIOD}&subcontractor={sub}",
+                              None, own_row))
+        calls.append(Call("POST /payments/pass-throughs", f"{t.name}.s1", "POST", "/payments/pass-throughs",
+                          {"programme_id": t.programme, "period": PERIOD, "subcontractor_org_id": t.subs[0],
+                           "amount_pence": 100, "paid_on": TODAY, "reference": "MATRIX-PT"},
+                          lambda c, tt=t: _has(c, "finance") and c.org == tt.prime, write=True,
+                          snapshot=_chain_snapshot(w, t)))
+        rate = f"/programmes/{t.programme}/sample-rate"
+        sets_rates = lambda c, tt=t: c.org == tt.commissioner and _has(c, "finance")
+        calls.append(Call("GET /programmes/{programme_id}/sample-rate", f"{t.name}.programme", "GET", rate, None,
+                          sets_rates))
+        calls.append(Call("POST /programmes/{programme_id}/sample-rate", f"{t.name}.programme", "POST", rate,
+                          {"sample_rate_bp": 10000}, sets_rates, write=True, snapshot=_rate_snapshot(w, t)))
     for t in TENANTS.values():
         other = next(o for o in TENANTS.values() if o is not t)
         cutter = lambda c, tt=t: _has(c, "finance") and c.org == tt.prime
@@ -581,6 +636,7 @@ def test_mass_assignment_is_refused_with_unknown_field_and_changes_nothing(api, 
     waiting = next(r for r in w.refs if r.label == "A.ref-waiting")
     line_live = next(ln for ln in w.lines if ln.label == "A.line-live")
     line_filed = next(ln for ln in w.lines if ln.label == "A.line-filed")
+    a_file = next(f for f in w.files if f.label == "A.file")
     sub1, sub2 = a.subs
 
     def step(ref, name, org):
@@ -616,6 +672,20 @@ def test_mass_assignment_is_refused_with_unknown_field_and_changes_nothing(api, 
                                             {"reason": "mass"}),
         "POST /claim-files": ("/claim-files", w.key(a.prime, "finance"), {"programme_id": a.programme,
                                                                           "period": PERIOD}),
+        "POST /payments/pass-throughs": ("/payments/pass-throughs", w.key(a.prime, "finance"),
+                                         {"programme_id": a.programme, "period": PERIOD,
+                                          "subcontractor_org_id": sub1, "amount_pence": 100, "paid_on": TODAY,
+                                          "reference": "MASS-PT"}),
+        "POST /programmes/{programme_id}/sample-rate": (f"/programmes/{a.programme}/sample-rate",
+                                                        w.key(a.commissioner, "finance"), {"sample_rate_bp": 500}),
+        "POST /claim-files/{claim_file_id}/sample": (f"/claim-files/{a_file.id}/sample",
+                                                     w.key(a.commissioner, "finance"), {}),
+        "POST /claim-files/{claim_file_id}/checks": (f"/claim-files/{a_file.id}/checks",
+                                                     w.key(a.commissioner, "finance"),
+                                                     {"line_id": line_filed.id, "result": "passed"}),
+        "POST /claim-files/{claim_file_id}/payment": (f"/claim-files/{a_file.id}/payment",
+                                                      w.key(a.commissioner, "finance"),
+                                                      {"paid_on": TODAY, "reference": "MASS-1"}),
     }
     for name in STEPS:
         targets.setdefault(f"POST /referrals/{{referral_id}}/{name}", step(live, name, sub2))

@@ -1,9 +1,7 @@
 """Over HTTP: the payer's finance decides (never the payee's own), match funding, PRaP-shaped lines."""
 from __future__ import annotations
 
-import csv
-import io
-
+from tests.api.test_payments import _csv
 from tests.conftest import referral_body
 
 NOV = "2026-11"
@@ -21,16 +19,6 @@ def _started(api, keys, programme, provider, nino="AB123456C", support_level="st
     for step in ("accept", "start"):
         assert api.post(f"/referrals/{rid}/{step}", key, {"date": "2026-11-24"}).status == 200
     return rid
-
-
-def _csv_rows(reply_body):
-    from urllib.parse import unquote, urlparse
-
-    from chalicelib.store import files
-
-    key = unquote(urlparse(reply_body["download_url"]).path).lstrip("/").removeprefix(f"{files.bucket()}/")
-    text = files.client().get_object(Bucket=files.bucket(), Key=key)["Body"].read().decode()
-    return list(csv.DictReader(io.StringIO(text)))
 
 
 def test_a_council_is_refused_its_own_approval_and_the_combined_authority_approves(api, keys):
@@ -63,7 +51,7 @@ def test_a_council_is_refused_its_own_approval_and_the_combined_authority_approv
 
     cut = api.post("/claim-files", orgs["hartlepool-council"]["finance"], {"programme_id": TEES, "period": NOV})
     assert cut.status == 201, cut.body
-    (row,) = [r for r in _csv_rows(cut.body) if r["line_id"] == line["line_id"]]
+    (row,) = [r for r in _csv(cut.body)[1] if r["line_id"] == line["line_id"]]
     assert (row["line_ref"], row["provider_ref"], row["event_date"], row["last_day_on_provision"]) == (
         line["line_ref"], "HBC-RTW-0042", "2026-11-24", "")
     assert row["funder_org_id"] == "tees-valley-combined-authority"
@@ -85,7 +73,7 @@ def test_the_trailblazer_co_funding_is_match_funding_and_in_no_claim_file(api, k
 
     cut = api.post("/claim-files", leeds, {"programme_id": TRAILBLAZER, "period": NOV})
     assert cut.status == 201 and cut.body["total_pence"] == 140000
-    assert [r["fee_id"] for r in _csv_rows(cut.body)] == ["dwp-participant-fee"]
+    assert [r["fee_id"] for r in _csv(cut.body)[1]] == ["dwp-participant-fee"]
     assert api.get(f"/claims/{co['line_id']}", leeds).body["claim_file_id"] is None
     # DWP's finance lists what it pays: the DWP line, not the council's own money.
     dwp_view = api.get("/claims", keys["commissioner_finance"]).body["items"]

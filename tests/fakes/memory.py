@@ -20,6 +20,7 @@ from chalicelib.domain.errors import (
     AlreadyClaimed,
     ClaimRefused,
     ConcurrentUpdate,
+    Conflict,
     FieldError,
     FlagExists,
     IdempotencyKeyTaken,
@@ -29,7 +30,9 @@ from chalicelib.domain.idempotency import IdempotencyRecord
 from chalicelib.domain.journey import already_active
 from chalicelib.domain.referral import Event, ParticipantRecord, RecordedEvent, Referral
 from chalicelib.payments.claim_file import READY, ClaimFile
-from chalicelib.payments.lines import APPROVED, FILED, REJECTED, SUBMITTED, PaymentLine
+from chalicelib.payments.lines import APPROVED, FILED, REJECTED, REMOVED, SUBMITTED, PaymentLine
+from chalicelib.payments.supply_chain import Obligation, PassThrough
+from chalicelib.payments.validation import PRE_PAYMENT, Check, SampleRate
 from chalicelib.services.ports import Store
 
 SECRET = b"memory-store-cursor-secret"
@@ -96,6 +99,10 @@ class Data:
     flags: dict[str, Flag] = field(default_factory=dict)
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)
     stats: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    sample_rates: dict[str, list[SampleRate]] = field(default_factory=dict)
+    checks: dict[tuple[str, str], Check] = field(default_factory=dict)
+    obligations: dict[tuple[str, str, str], Obligation] = field(default_factory=dict)
+    pass_throughs: list[PassThrough] = field(default_factory=list)
 
 
 class Organisations:
@@ -226,6 +233,10 @@ class Referrals:
                lambda: ClaimRefused("contract_value_exhausted", "the programme's contract value would be exceeded",
                                     "amount_pence"))
 
+    def add_referral_counter(self, tx: MemoryTransaction, programme_id: str, counter: str) -> None:
+        key = (programme_id, counter)
+        tx.add(lambda: self.d.allocations.__setitem__(key, self.d.allocations.get(key, 0) + 1))
+
     def allocation_used(self, programme_id: str, org_ids: Iterable[str]) -> dict[str, int]:
         return {o: self.d.allocations.get((programme_id, o), 0) for o in org_ids}
 
@@ -311,6 +322,15 @@ class Lines:
         return iter(sorted((x for x in self.d.lines.values() if x.claim_file_id == claim_file_id),
                            key=lambda x: x.line_id))
 
+    def add_removal(self, tx: MemoryTransaction, line: PaymentLine, reason: str, actor: str, now: datetime) -> None:
+        removed = replace(line, status=REMOVED, reason=reason, version=line.version + 1)
+
+        def still_filed() -> bool:
+            current = self.d.lines[line.line_id]
+            return current.status == FILED and current.version == line.version
+
+        tx.add(lambda: self.d.lines.__setitem__(line.line_id, removed), still_filed)
+
 
 class ClaimFiles:
     def __init__(self, data: Data) -> None:
@@ -329,6 +349,93 @@ class ClaimFiles:
         done = replace(record, status=READY, line_count=line_count, totals=totals, s3_key=s3_key)
         self.d.files[record.claim_file_id] = done
         return done
+
+    def start_sample(self, record: ClaimFile, seed: str, rate_bp: int, by: str, now: datetime) -> ClaimFile:
+        current = self.d.files[record.claim_file_id]
+        if current.sample_seed is None and current.paid_on is None:
+            self.d.files[record.claim_file_id] = replace(current, sample_seed=seed, sample_rate_bp=rate_bp,
+                                                         sampled_by=by)
+        elif current.sample_seed != seed:
+            raise Conflict("the claim file was sampled with another seed, or paid, first",
+                           reason="sampled_with_another_seed")
+        return self.d.files[record.claim_file_id]
+
+    def finish_sample(self, record: ClaimFile, size: int) -> ClaimFile:
+        self.d.files[record.claim_file_id] = replace(self.d.files[record.claim_file_id], sample_size=size)
+        return self.d.files[record.claim_file_id]
+
+    def add_check_count(self, tx: MemoryTransaction, record: ClaimFile, removed: PaymentLine | None) -> None:
+        fid = record.claim_file_id
+
+        def count() -> None:
+            current = self.d.files[fid]
+            self.d.files[fid] = replace(
+                current, sample_checked=current.sample_checked + 1,
+                removed_line_count=current.removed_line_count + (1 if removed else 0),
+                removed_pence=current.removed_pence + (removed.amount_pence if removed else 0))
+
+        tx.add(count, lambda: self.d.files[fid].paid_on is None,
+               lambda: Conflict("the claim file was paid first", reason="already_paid"))
+
+    def add_payment(self, tx: MemoryTransaction, record: ClaimFile, paid_on: date, reference: str, by: str,
+                    now: datetime) -> None:
+        fid = record.claim_file_id
+
+        def as_read() -> bool:
+            current = self.d.files[fid]
+            return current.paid_on is None and current.sample_checked == record.sample_checked
+
+        tx.add(lambda: self.d.files.__setitem__(fid, replace(
+            self.d.files[fid], paid_on=paid_on, paid_pence=record.payable_pence, paid_reference=reference,
+            paid_by=by)), as_read)
+
+
+class Validation:
+    def __init__(self, data: Data) -> None:
+        self.d = data
+
+    def sample_rate(self, programme_id: str) -> SampleRate | None:
+        history = self.d.sample_rates.get(programme_id)
+        return history[-1] if history else None
+
+    def add_sample_rate(self, tx: MemoryTransaction, rate: SampleRate) -> None:
+        tx.add(lambda: self.d.sample_rates.setdefault(rate.programme_id, []).append(rate))
+
+    def sample_rate_history(self, programme_id: str, limit: int) -> list[SampleRate]:
+        return list(reversed(self.d.sample_rates.get(programme_id, [])))[:limit]
+
+    def add_drawn(self, checks: list[Check]) -> None:
+        for check in checks:
+            self.d.checks.setdefault((check.claim_file_id, check.line_id), check)
+
+    def check(self, claim_file_id: str, line_id: str) -> Check | None:
+        return self.d.checks.get((claim_file_id, line_id))
+
+    def _of_file(self, claim_file_id: str) -> list[Check]:
+        return sorted((c for (f, _), c in self.d.checks.items() if f == claim_file_id), key=lambda c: c.line_id)
+
+    def checks_page(self, claim_file_id: str, limit: int, cursor: str | None) -> tuple[list[Check], str | None]:
+        return _page(self._of_file(claim_file_id), f"checks:{claim_file_id}", limit, cursor)
+
+    def all_checks(self, claim_file_id: str) -> Iterator[Check]:
+        return iter(self._of_file(claim_file_id))
+
+    def add_outcome(self, tx: MemoryTransaction, check: Check, phase: str, existed: bool) -> None:
+        key = (check.claim_file_id, check.line_id)
+        field_name = "before_payment" if phase == PRE_PAYMENT else "after_payment"
+
+        def record() -> None:
+            current = self.d.checks.get(key)
+            self.d.checks[key] = replace(current, **{field_name: getattr(check, field_name)}) if current else check
+
+        def first() -> bool:
+            current = self.d.checks.get(key)
+            if existed:
+                return current is not None and getattr(current, field_name) is None
+            return current is None
+
+        tx.add(record, first, lambda: ClaimRefused("already_checked", "another check of this line was recorded first",
+                                                   "line_id"))
 
 
 class Compliance:
@@ -442,6 +549,33 @@ class Compliance:
         return {org: {n: c.get(n, 0) for n in names} for (p, org), c in self.d.stats.items() if p == programme_id}
 
 
+class SupplyChain:
+    def __init__(self, data: Data) -> None:
+        self.d = data
+
+    def obligation(self, programme_id: str, period: str, subcontractor_org_id: str) -> Obligation | None:
+        return self.d.obligations.get((programme_id, period, subcontractor_org_id))
+
+    def put_obligation(self, tx: MemoryTransaction, after: Obligation, before: Obligation | None) -> None:
+        key = (after.programme_id, after.period, after.subcontractor_org_id)
+
+        def unchanged() -> bool:
+            current = self.d.obligations.get(key)
+            return current is None if before is None else current is not None and current.version == before.version
+
+        tx.add(lambda: self.d.obligations.__setitem__(key, after), unchanged)
+
+    def add_pass_through(self, tx: MemoryTransaction, payment: PassThrough) -> None:
+        tx.add(lambda: self.d.pass_throughs.append(payment),
+               lambda: all(p.pass_through_id != payment.pass_through_id for p in self.d.pass_throughs))
+
+    def chain(self, programme_id: str, period: str) -> tuple[list[Obligation], list[PassThrough]]:
+        obligations = [o for (p, m, _), o in sorted(self.d.obligations.items()) if (p, m) == (programme_id, period)]
+        payments = sorted((x for x in self.d.pass_throughs if (x.programme_id, x.period) == (programme_id, period)),
+                          key=lambda x: (x.subcontractor_org_id, x.recorded_at, x.pass_through_id))
+        return obligations, payments
+
+
 class Files:
     def __init__(self, data: Data) -> None:
         self.d = data
@@ -461,4 +595,5 @@ def memory_store() -> tuple[Store, Data]:
     data = Data()
     return Store(transaction=MemoryTransaction, organisations=Organisations(data), referrals=Referrals(data),
                  idempotency=Idempotency(data), lines=Lines(data), claim_files=ClaimFiles(data),
-                 compliance=Compliance(data), files=Files(data)), data
+                 compliance=Compliance(data), files=Files(data), validation=Validation(data),
+                 supply_chain=SupplyChain(data)), data

@@ -50,7 +50,7 @@ LOGICAL = {"organisations": "OrganisationsTable", "api-keys": "ApiKeysTable", "r
            "referral-events": "ReferralEventsTable", "participants": "ParticipantsTable",
            "allocations": "AllocationsTable", "idempotency": "IdempotencyTable", "payment-lines": "PaymentLinesTable",
            "claim-files": "ClaimFilesTable", "pending-work": "PendingWorkTable", "flags": "FlagsTable",
-           "runs": "RunsTable"}
+           "runs": "RunsTable", "payment-records": "PaymentRecordsTable"}
 
 
 def granted(role: str) -> set[tuple[str, str]]:
@@ -125,6 +125,25 @@ def _record_everything(api, keys, monkeypatch) -> Recorder:
     cut = api.post("/claim-files", finance, {"programme_id": "flexible-routeways-norfolk", "period": "2026-11"}).body
     api.get(f"/claim-files/{cut['id']}", finance)
     api.post(f"/claims/{line}/clawback", finance, {"reason": "error"})
+    # The commissioner validates the file: its rate, a sample, checks before and after paying, the payment.
+    dwp = keys["commissioner_finance"]
+    assert api.post("/programmes/flexible-routeways-norfolk/sample-rate", dwp, {"sample_rate_bp": 10000}).status == 200
+    api.get("/programmes/flexible-routeways-norfolk/sample-rate", dwp)
+    assert api.post(f"/claim-files/{cut['id']}/sample", dwp, {}).status == 201
+    drawn = [c["line_id"] for c in api.get(f"/claim-files/{cut['id']}/sample", dwp).body["items"]]
+    for line_id in drawn:
+        assert api.post(f"/claim-files/{cut['id']}/checks", dwp, {"line_id": line_id, "result": "passed"}).status == 200
+    assert api.post(f"/claim-files/{cut['id']}/payment", dwp, {"paid_on": "2026-11-24", "reference": "P-1"}).status == 200
+    after = next(i for i in drawn if i != line)
+    assert api.post(f"/claim-files/{cut['id']}/checks", dwp, {"line_id": after, "result": "failed",
+                                                            "reason": "audit"}).status == 200
+    # The prime passes the money on; the supply chain as the commissioner sees it (a late flag is looked for).
+    assert api.post("/payments/pass-throughs", finance, {
+        "programme_id": "flexible-routeways-norfolk", "period": "2026-11", "subcontractor_org_id": "kings-lynn-works",
+        "amount_pence": 100, "paid_on": "2026-11-24", "reference": "P-2"}).status == 201
+    monkeypatch.setenv("REFPAY_TODAY", "2027-01-30")
+    assert api.get("/payments/supply-chain?programme=flexible-routeways-norfolk&period=2026-11", dwp).status == 200
+    monkeypatch.setenv("REFPAY_TODAY", "2026-11-24")
     assert api.post(f"/referrals/{rid}/exit", mentor, {"date": "2026-11-24", "reason": "withdrew",
                     "exit_review": {"date": "2026-11-24", "destination": "unemployed"}}).status == 200
     api.get("/referrals", referrer)

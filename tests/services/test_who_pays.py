@@ -12,7 +12,7 @@ from chalicelib.domain.access import Principal
 from chalicelib.domain.errors import ClaimRefused, Forbidden, NotFound
 from chalicelib.payments import lines as pl
 from chalicelib.services import claim_files, deps, journey, payments
-from tests.fakes.memory import memory_store
+from tests.services.money_helpers import STARTED, commit, in_memory, journey_to
 
 TODAY = date(2026, 11, 24)
 JCP = Principal("tees-valley-jcp", "referrer", frozenset({"referrer"}), "key_jcp")
@@ -28,32 +28,16 @@ DWP_FINANCE = Principal("dwp-commissioning", "commissioner", frozenset({"finance
 
 @pytest.fixture
 def data():
-    store, data = memory_store()
-    with deps.using(store):
-        yield data
-
-
-def _commit(fn, *args):
-    tx = deps.store().transaction()
-    result = fn(*args, tx)
-    tx.commit()
-    return result
+    yield from in_memory()
 
 
 def started(programme: str, provider: Principal, support_level: str, nino: str = "AB123456C") -> str:
-    payload = {"programme_id": programme, "provider_id": provider.org_id, "support_level": support_level,
-               "consent": {"given": True, "date": TODAY},
-               "participant": {"nino": nino, "given_name": "Ada", "family_name": "Lovelace",
-                               "date_of_birth": date(1980, 5, 17), "postcode": "TS24 7BT",
-                               "eligibility": {"right_to_work": True, "seeking_work": True}}}
-    rid = _commit(journey.create_referral, JCP, payload).referral.id
-    for name in ("accept", "start"):
-        _commit(lambda tx, n=name: journey.record(provider, rid, steps.get(n), {"date": TODAY}, tx))
-    return rid
+    return journey_to(JCP, provider, programme, nino, {"right_to_work": True, "seeking_work": True}, STARTED,
+                      support_level)
 
 
 def flexible_fund_claim(rid: str, **extra) -> pl.PaymentLine:
-    return _commit(payments.submit_claim, HARTLEPOOL, {
+    return commit(payments.submit_claim, HARTLEPOOL, {
         "referral_id": rid, "fee_id": "flexible-fund", "amount_pence": 12000, "event_date": TODAY,
         "evidence_ref": "receipts/bus-pass", **extra})
 
@@ -72,7 +56,7 @@ def test_a_council_cannot_approve_its_own_flexible_fund_claim_and_the_combined_a
     # The combined authority's finance finds the claim waiting for it, and approves it.
     waiting, _ = payments.list_claims(TVCA_FINANCE, {"status": "submitted", "limit": 50})
     assert [x.line_id for x in waiting] == [line.line_id]
-    _commit(payments.decide, TVCA_FINANCE, [line.line_id], True, None)
+    commit(payments.decide, TVCA_FINANCE, [line.line_id], True, None)
     assert data.lines[line.line_id].status == "approved"
     # A commissioner key without the finance role lists and reads nothing.
     assert payments.list_claims(TVCA_ADMIN, {"limit": 50}) == ([], None)
@@ -110,7 +94,7 @@ def test_the_trailblazer_co_funding_is_match_funding_shown_but_never_approved_or
 def test_prap_fields_reach_the_claim_file(data):
     rid = started("tees-valley-routes-to-work", HARTLEPOOL, "weekly")
     line = flexible_fund_claim(rid, provider_ref="HBC-RTW-0042")
-    _commit(payments.decide, TVCA_FINANCE, [line.line_id], True, None)
+    commit(payments.decide, TVCA_FINANCE, [line.line_id], True, None)
     record = claim_files.cut(HARTLEPOOL_FINANCE, "tees-valley-routes-to-work", "2026-11", None)
     (row,) = csv.DictReader(io.StringIO(deps.store().files.text(record.s3_key)))
     assert (row["line_ref"], row["provider_ref"], row["event_date"], row["last_day_on_provision"]) == (
@@ -119,7 +103,7 @@ def test_prap_fields_reach_the_claim_file(data):
 
 def test_a_claim_after_an_exit_carries_the_last_day_on_provision(data):
     rid = started("tees-valley-routes-to-work", HARTLEPOOL, "weekly")
-    _commit(lambda tx: journey.record(HARTLEPOOL, rid, steps.get("exit"), {
+    commit(lambda tx: journey.record(HARTLEPOOL, rid, steps.get("exit"), {
         "date": TODAY, "reason": "withdrew", "exit_review": {"date": TODAY, "destination": "unemployed"}}, tx))
     line = flexible_fund_claim(rid)
     assert line.last_day_on_provision == TODAY and line.provider_ref == rid
