@@ -240,8 +240,13 @@ def add_payment(tx: Transaction, record: ClaimFile, paid_on: date, reference: st
               actions=[ClaimFileItem.paid_on.set(paid_on.isoformat()), ClaimFileItem.paid_pence.set(
                   record.payable_pence), ClaimFileItem.paid_reference.set(reference), ClaimFileItem.paid_by.set(by),
                   ClaimFileItem.paid_at.set(now.isoformat())],
-              condition=ClaimFileItem.paid_on.does_not_exist()
-              & (ClaimFileItem.sample_checked == record.sample_checked))
+              condition=ClaimFileItem.paid_on.does_not_exist() & _checked_as_read(record.sample_checked))
+
+
+def _checked_as_read(checked: int) -> Any:
+    """The file's count of checks is still what was read (a file recorded before checks were counted has none)."""
+    same = ClaimFileItem.sample_checked == checked
+    return same | ClaimFileItem.sample_checked.does_not_exist() if checked == 0 else same
 
 
 def add_removal(tx: Transaction, line: PaymentLine, reason: str, actor: str, now: datetime) -> None:
