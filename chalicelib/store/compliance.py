@@ -143,12 +143,11 @@ def _shard_counts(item: RunItem) -> dict[str, Any]:
 
 
 def _run(item: RunItem) -> Run:
-    counts = item.counts or {}
-    if not item.finished_at:
-        counts = merged_counts(_shard_counts(item))
+    # Every invocation's counts, merged on each read: an overlapping run that finishes a shard after the run
+    # was closed still counts what it did.
     return Run(run_id=item.run_id, run_date=date.fromisoformat(item.run_date), started_at=item.started_at,
-               finished_at=item.finished_at, shards_done=strings(item.shards_done), counts=counts,
-               checks=list(item.checks or []))
+               finished_at=item.finished_at, shards_done=strings(item.shards_done),
+               counts=merged_counts(_shard_counts(item)), checks=list(item.checks or []))
 
 
 def get_run(run_id: str) -> Run | None:
@@ -161,7 +160,7 @@ def start_run(run_id: str, run_date: date, now: datetime) -> Run:
     if existing is not None:
         return existing
     item = RunItem(run_id=run_id, run_date=run_date.isoformat(), started_at=now.isoformat(), shards_done=[],
-                   shard_counts={}, counts={})
+                   shard_counts={})
     try:
         item.save(condition=RunItem.run_id.does_not_exist())
     except PynamoDBException:
@@ -172,7 +171,10 @@ def start_run(run_id: str, run_date: date, now: datetime) -> Run:
 
 
 def finish_shard(run_id: str, shard: str, counts: dict) -> None:
-    """Record a shard as done with what it found, once, without reading the run record."""
+    """Record a shard as done, once, with what this invocation found there, without reading the run record.
+    Overlapping runs of one date each settle part of the same shard: an invocation that finds the shard already
+    done keeps its own counts beside the others' (each flag, closure and tranche is counted by the one invocation
+    whose transaction made it)."""
     try:
         RunItem(run_id=run_id).update(actions=[RunItem.shards_done.set(RunItem.shards_done.append([shard])),
                                                RunItem.shard_counts[shard].set(json.dumps(counts))],
@@ -180,11 +182,12 @@ def finish_shard(run_id: str, shard: str, counts: dict) -> None:
     except PynamoDBException as exc:
         if aws_error_code(exc) != "ConditionalCheckFailedException":
             raise translate_read_error(exc) from None
-        # another invocation finished this shard first; its counts stand
+        record_partial(run_id, shard, counts)
 
 
 def record_partial(run_id: str, shard: str, counts: dict) -> None:
-    """Counts of part of a shard, settled by an invocation that ran short of time (the shard is not done)."""
+    """Counts of part of a shard under a key of their own: settled by an invocation that ran short of time (the
+    shard is not done), or by one that overlapped another run of the same date."""
     RunItem(run_id=run_id).update(
         actions=[RunItem.shard_counts[f"{shard}+{uuid.uuid4().hex[:8]}"].set(json.dumps(counts))])
 
@@ -198,10 +201,8 @@ def merged_counts(shard_counts: dict[str, str]) -> dict:
 
 
 def finish_run(run_id: str, checks: list[dict], now: datetime) -> None:
-    item = get_item(RunItem, run_id)
-    merged = merged_counts(_shard_counts(item))
-    item.update(actions=[RunItem.checks.set(checks), RunItem.counts.set(merged),
-                         RunItem.finished_at.set(now.isoformat())])
+    """Close the run with its programme checks. Its counts are not frozen here: they are merged on every read."""
+    RunItem(run_id=run_id).update(actions=[RunItem.checks.set(checks), RunItem.finished_at.set(now.isoformat())])
 
 
 # ---------------------------------------------------------------- programme counters

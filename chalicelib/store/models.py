@@ -503,8 +503,9 @@ class RunItem(Model):
     started_at = UnicodeAttribute()
     finished_at = UnicodeAttribute(null=True)
     shards_done = ListAttribute(of=UnicodeAttribute, default=list)
-    shard_counts: MapAttribute = MapAttribute(default=dict)  # shard -> JSON of what it found: written without reading
-    counts = JSONAttribute(default=dict)  # the shards' counts merged when the run finishes
+    # shard (or shard+invocation) -> JSON of what one invocation found there: written without reading, merged
+    # when the run is read
+    shard_counts: MapAttribute = MapAttribute(default=dict)
     checks = JSONAttribute(default=list)
 
 

@@ -501,11 +501,9 @@ class Compliance:
         return _page(found, f"flags:{view}:{org_id}", limit, cursor)
 
     def _run(self, raw: dict[str, Any]) -> Run:
-        counts = raw["counts"]
-        if not raw["finished_at"]:
-            counts = {}
-            for key in sorted(raw["shard_counts"]):
-                counts = merge_counts(counts, raw["shard_counts"][key])
+        counts: dict = {}
+        for key in sorted(raw["shard_counts"]):
+            counts = merge_counts(counts, raw["shard_counts"][key])
         return Run(raw["run_id"], raw["run_date"], raw["started_at"], raw["finished_at"], tuple(raw["shards_done"]),
                    counts, list(raw["checks"]))
 
@@ -515,15 +513,16 @@ class Compliance:
 
     def start_run(self, run_id: str, run_date: date, now: datetime) -> Run:
         self.d.runs.setdefault(run_id, {"run_id": run_id, "run_date": run_date, "started_at": now.isoformat(),
-                                        "finished_at": None, "shards_done": [], "shard_counts": {}, "counts": {},
-                                        "checks": []})
+                                        "finished_at": None, "shards_done": [], "shard_counts": {}, "checks": []})
         return self._run(self.d.runs[run_id])
 
     def finish_shard(self, run_id: str, shard: str, counts: dict) -> None:
         raw = self.d.runs[run_id]
-        if shard not in raw["shards_done"]:
-            raw["shards_done"].append(shard)
-            raw["shard_counts"][shard] = counts
+        if shard in raw["shards_done"]:  # another run of the date finished it: these counts are kept beside
+            self.record_partial(run_id, shard, counts)
+            return
+        raw["shards_done"].append(shard)
+        raw["shard_counts"][shard] = counts
 
     def record_partial(self, run_id: str, shard: str, counts: dict) -> None:
         raw = self.d.runs[run_id]
@@ -531,7 +530,6 @@ class Compliance:
 
     def finish_run(self, run_id: str, checks: list[dict], now: datetime) -> None:
         raw = self.d.runs[run_id]
-        raw["counts"] = self._run({**raw, "finished_at": None}).counts
         raw["checks"] = checks
         raw["finished_at"] = now.isoformat()
 
