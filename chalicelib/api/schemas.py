@@ -648,10 +648,13 @@ class SubcontractorRowOut(Schema):
     pass_throughs = fields.List(fields.Nested(PassThroughRowOut))
 
 
-class CommissionerPaymentOut(Schema):
+class ChainClaimFileOut(Schema):
     claim_file_id = fields.String()
-    paid_on = fields.Date()
-    paid_pence = fields.Integer()
+    status = fields.String()
+    total_pence = fields.Integer()
+    payable_pence = fields.Integer(metadata={"description": "the total less the lines validation removed"})
+    paid_on = fields.Date(allow_none=True, metadata={"description": "when the commissioner paid the prime"})
+    paid_pence = fields.Integer(allow_none=True)
     reference = fields.String(allow_none=True)
 
 
@@ -665,7 +668,8 @@ class PrimeChainOut(Schema):
     retained_pence = fields.Integer(metadata={"description": "what it kept of its subcontractors' lines"})
     chain_allocation = fields.Integer()
     chain_referrals = fields.Integer()
-    commissioner_payments = fields.List(fields.Nested(CommissionerPaymentOut))
+    claim_files = fields.List(fields.Nested(ChainClaimFileOut), metadata={
+        "description": "the prime's claim files for the period and the commissioner's payment of each"})
     subcontractors = fields.List(fields.Nested(SubcontractorRowOut))
 
 

@@ -222,7 +222,7 @@ def _chain(rulebook: Rulebook, period: str, prime: str, scope: Scope, obligation
             "allocation_share_bp": sc.share_bp(allocation[prime], totals[0]),
             "referral_share_bp": sc.share_bp(used[prime], totals[1]), "earned_pence": mine["earned_pence"],
             "retained_pence": sum(r["prime_retained_pence"] for r in rows),
-            "commissioner_payments": _commissioner_payments(rulebook.id, period, prime, subs)})
+            "claim_files": _claim_files(rulebook.id, period, prime, subs)})
     return chain
 
 
@@ -262,15 +262,17 @@ def _flagged(ob: sc.Obligation, today: date) -> bool:
     return any(f.rule == sc.LATE_RULE for f in store().compliance.open_flags(ob.subject))
 
 
-def _commissioner_payments(programme_id: str, period: str, prime: str, subs: Iterable[str]) -> list[dict[str, Any]]:
-    """The prime's claim files for the period the commissioner paid (the whole file, and any cut per payee)."""
+def _claim_files(programme_id: str, period: str, prime: str, subs: Iterable[str]) -> list[dict[str, Any]]:
+    """The prime's claim files for the period (the whole file, and any cut per payee), whether the commissioner
+    has paid them and what (so the commissioner finds the files it is to validate and pay)."""
     out = []
     for fid in [file_id(programme_id, period, prime, None), *(file_id(programme_id, period, prime, s)
                                                                for s in sorted(subs))]:
         record = store().claim_files.get(fid)
-        if record is not None and record.paid_on is not None:
-            out.append({"claim_file_id": fid, "paid_on": record.paid_on, "paid_pence": record.paid_pence,
-                        "reference": record.paid_reference})
+        if record is not None:
+            out.append({"claim_file_id": fid, "status": record.status, "total_pence": record.total_pence,
+                        "payable_pence": record.payable_pence, "paid_on": record.paid_on,
+                        "paid_pence": record.paid_pence, "reference": record.paid_reference})
     return out
 
 

@@ -45,6 +45,9 @@ def test_the_supply_chain_report_over_http(api, keys, monkeypatch):
     _job(api, keys, SUB2, "AB000002A")
     cut = api.post("/claim-files", prime, {"programme_id": WORK_CHOICE, "period": NOV}).body
     fid = cut["id"]
+    # The commissioner finds the file waiting for it in the supply chain.
+    waiting = api.get(REPORT, dwp).body["primes"][0]["claim_files"]
+    assert [(f["claim_file_id"], f["paid_on"], f["payable_pence"]) for f in waiting] == [(fid, None, 350000)]
     api.post(f"/claim-files/{fid}/sample", dwp, {"seed": "work-choice-nov-a"})
     for item in api.get(f"/claim-files/{fid}/sample", dwp).body["items"]:
         assert api.post(f"/claim-files/{fid}/checks", dwp, {"line_id": item["line_id"], "result": "passed"}).status == 200
@@ -76,8 +79,9 @@ def test_the_supply_chain_report_over_http(api, keys, monkeypatch):
     assert (rows[SUB2]["late"], rows[SUB2]["flagged"], rows[SUB2]["outstanding_pence"]) == (True, True, 157500)
     assert (rows[SUB2]["earned_pence"], rows[SUB2]["prime_retained_pence"]) == (175000, 17500)
     chain = report.body["primes"][0]
-    assert chain["commissioner_payments"] == [{"claim_file_id": fid, "paid_on": "2026-11-24", "paid_pence": 350000,
-                                               "reference": "DWP-1124"}]
+    assert chain["claim_files"] == [{"claim_file_id": fid, "status": "ready", "total_pence": 350000,
+                                     "payable_pence": 350000, "paid_on": "2026-11-24", "paid_pence": 350000,
+                                     "reference": "DWP-1124"}]
     assert report.body["pass_through_days"] == 30
 
     late = _pass_on(api, keys, SUB2, 157500, "2026-12-26", "PEP-0043")
@@ -89,7 +93,7 @@ def test_the_supply_chain_report_over_http(api, keys, monkeypatch):
     # Each subcontractor sees its own row only; nobody outside the chain sees anything.
     own = api.get(REPORT, orgs[SUB1]["finance"])
     assert own.status == 200 and list(_rows(own.body)) == [SUB1]
-    assert "commissioner_payments" not in own.body["primes"][0]
+    assert "claim_files" not in own.body["primes"][0]
     assert api.get(REPORT + f"&subcontractor={SUB2}", orgs[SUB1]["finance"]).status == 404
     assert api.get(REPORT, orgs["trobius"]["finance"]).status == 404
     assert api.get(REPORT, orgs["tees-valley-combined-authority"]["finance"]).status == 404

@@ -99,8 +99,9 @@ def test_one_on_time_and_one_late_pass_through_and_the_nightly_flag(data, monkey
     assert (late["days_to_pass_through"], late["late"], late["flagged"], late["outstanding_pence"]) == (
         34, True, False, 0)
     chain = supply_chain.report(DWP, WORK_CHOICE, NOV)["primes"][0]
-    assert chain["commissioner_payments"] == [{"claim_file_id": fid, "paid_on": TODAY, "paid_pence": 350000,
-                                               "reference": "DWP-BACS-1124"}]
+    assert chain["claim_files"] == [{"claim_file_id": fid, "status": "ready", "total_pence": 350000,
+                                     "payable_pence": 350000, "paid_on": TODAY, "paid_pence": 350000,
+                                     "reference": "DWP-BACS-1124"}]
     assert chain["retained_pence"] == 8750 + 17500
 
 
@@ -121,7 +122,7 @@ def test_each_caller_sees_only_its_part(data, monkeypatch):
     mine = supply_chain.report(BRIGHTSIDE_FINANCE, WORK_CHOICE, NOV)
     (chain,) = mine["primes"]
     assert [r["org_id"] for r in chain["subcontractors"]] == ["brightside-supported-employment"]
-    assert "commissioner_payments" not in chain and "retained_pence" not in chain and mine["vcs_referrals"] is None
+    assert "claim_files" not in chain and "retained_pence" not in chain and mine["vcs_referrals"] is None
     with pytest.raises(NotFound):
         supply_chain.report(BRIGHTSIDE_FINANCE, WORK_CHOICE, NOV, "riverside-disability-works")
     assert _rows(supply_chain.report(BRIGHTSIDE_FINANCE, WORK_CHOICE, NOV, "brightside-supported-employment"))
