@@ -75,6 +75,9 @@ TEES_SLOTS = [("middlesbrough-council", 650), ("stockton-on-tees-council", 625),
               ("hartlepool-council", 400), ("darlington-council", 325)]
 ALL_SLOTS = [(NORFOLK, p, c) for p, c in NORFOLK_SLOTS] + [(TEES, p, c) for p, c in TEES_SLOTS]
 LEVELS = {NORFOLK: "standard", TEES: "weekly"}
+# Each Tees Valley authority serves its own residents: a postcode in a district wholly in its area.
+RESIDENT = {"middlesbrough-council": "TS1 2AA", "stockton-on-tees-council": "TS18 1AA",
+            "redcar-cleveland-council": "TS10 1AA", "hartlepool-council": "TS24 7AA", "darlington-council": "DL3 6AA"}
 
 
 def slot(i: int, slots=ALL_SLOTS) -> tuple[str, str] | None:
@@ -90,7 +93,7 @@ def referral(programme: str, provider: str, person: str, on: str = TODAY) -> dic
     return {"programme_id": programme, "provider_id": provider, "support_level": LEVELS[programme],
             "consent": {"given": True, "date": on},
             "participant": {"nino": person, "given_name": "Ada", "family_name": "Lovelace",
-                            "date_of_birth": "1990-05-17", "postcode": "NR1 3QU",
+                            "date_of_birth": "1990-05-17", "postcode": RESIDENT.get(provider, "NR1 3QU"),
                             "eligibility": {"seeking_work": True, "right_to_work": True}}}
 
 

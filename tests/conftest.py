@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.postcodes import resident_postcode
+
 TODAY = "2026-11-24"  # a Tuesday; every demo programme's referral window is open
 
 
@@ -112,4 +114,6 @@ def referral_body(programme_id="flexible-routeways-norfolk", provider_id="kings-
                         "date_of_birth": "1990-05-17", "postcode": "NR1 3QU", "eligibility": eligibility},
     }
     body.update(overrides)
+    body["participant"]["postcode"] = resident_postcode(body.get("provider_id"), body.get("area"),
+                                                        body["participant"]["postcode"])
     return {k: v for k, v in body.items() if v is not None}

@@ -35,6 +35,7 @@ from ..domain.rulebook import (
     PaymentControls,
     Period,
     ReferrerTarget,
+    Residence,
     Rulebook,
     Targets,
     Tariff,
@@ -83,12 +84,43 @@ class ExtraReviewSchema(Schema):
         return ExtraReview(**data)
 
 
+_DISTRICT = r"^[A-Z]{1,2}[0-9][A-Z0-9]?$"
+
+
+class ResidenceSchema(Schema):
+    local_authority = fields.String(required=True, validate=validate.Regexp(r"^[EWSN][0-9]{8}$"),
+                                    **_d("the local authority's ONS (GSS) code, e.g. E06000005"))
+    postcode_districts = fields.List(fields.String(validate=validate.Regexp(_DISTRICT)), required=True,
+                                     validate=validate.Length(min=1),
+                                     **_d("postcode districts (outward codes) wholly in the authority"))
+    straddling_districts = fields.List(
+        fields.String(validate=validate.Regexp(_DISTRICT)), load_default=list,
+        **_d("districts the authority shares with another: a referral from one states the participant's authority"))
+
+    @validates_schema
+    def check(self, data: dict, **_: Any) -> None:
+        both = set(data.get("postcode_districts") or ()) & set(data.get("straddling_districts") or ())
+        if both:
+            raise ValidationError(f"listed both as wholly in and straddling: {', '.join(sorted(both))}",
+                                  "straddling_districts")
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> Residence:
+        return Residence(data["local_authority"], tuple(data["postcode_districts"]),
+                         tuple(data["straddling_districts"]))
+
+
 class DeliveryOrganisationSchema(Schema):
     org_id = fields.String(required=True, validate=validate.Regexp(_ID))
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     role = fields.String(required=True, validate=validate.OneOf(ORG_ROLES))
-    allocation = fields.Integer(required=True, validate=validate.Range(min=0),
-                                **_d("places allocated to this organisation"))
+    allocation = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0),
+                                **_d("a hard cap on the places of this organisation (absent: no cap)"))
+    minimum = fields.Integer(load_default=None, validate=validate.Range(min=1),
+                             **_d("the least it is to deliver to: a target reported against a pro-rata path over "
+                                  "the referral window, never a reason to refuse"))
+    residence = fields.Nested(ResidenceSchema, load_default=None,
+                              **_d("the residents it serves (absent: anyone the programme takes)"))
     level = fields.Integer(load_default=None, validate=validate.Range(min=1, max=3),
                            **_d("delivery level (Flexible Routeways: 1 referral only, 2 mentoring, 3 delivery)"))
     prime = fields.String(load_default=None, **_d("a subcontractor's prime contractor (its org_id)"))
@@ -108,6 +140,9 @@ class DeliveryOrganisationSchema(Schema):
             raise ValidationError("a subcontractor names its prime", "prime")
         if data["role"] != "subcontractor" and data.get("prime"):
             raise ValidationError("only a subcontractor has a prime", "prime")
+        cap, minimum = data.get("allocation"), data.get("minimum")
+        if cap is not None and minimum is not None and minimum > cap:
+            raise ValidationError("the minimum is above the allocation (the cap)", "minimum")
 
     @post_load
     def make(self, data: dict, **_: Any) -> DeliveryOrganisation:
@@ -339,7 +374,8 @@ class RulebookSchema(Schema):
                                              "validates and pays claim files, and sees the supply chain"))
     payment_controls = fields.Nested(PaymentControlsSchema, load_default=dict)
     referral_window = fields.Nested(WindowSchema, required=True)
-    total_capacity = fields.Integer(required=True, validate=validate.Range(min=1))
+    total_capacity = fields.Integer(load_default=None, validate=validate.Range(min=1),
+                                    **_d("a hard cap on the programme's places (absent: no cap)"))
     delivery_organisations = fields.List(
         fields.Nested(DeliveryOrganisationSchema), required=True, validate=validate.Length(min=1))
     eligibility = fields.Nested(EligibilitySchema, required=True)
@@ -373,7 +409,9 @@ def _organisations_are_consistent(data: dict) -> None:
     for i, org in enumerate(orgs):
         if org.prime and org.prime not in ids:
             raise ValidationError({i: {"prime": [f"unknown prime {org.prime!r}"]}}, "delivery_organisations")
-    if orgs and sum(o.allocation for o in orgs) > data.get("total_capacity", 0):
+    caps = [o.allocation for o in orgs]
+    total = data.get("total_capacity")
+    if total is not None and None not in caps and sum(c or 0 for c in caps) > total:
         raise ValidationError("allocations add up to more than total_capacity", "delivery_organisations")
 
 
@@ -429,7 +467,8 @@ def _payers_are_not_payees(data: dict) -> None:
                 "a delivery organisation funding its own service is contract_holder"]}}}, "tariff")
     targets = data.get("targets")
     target = targets.vcs_referrals if isinstance(targets, Targets) else None
-    if target and target.max > data.get("total_capacity", 0):
+    total = data.get("total_capacity")
+    if target and total is not None and target.max > total:
         raise ValidationError({"vcs_referrals": {"max": ["more than total_capacity"]}}, "targets")
 
 
@@ -519,7 +558,7 @@ def json_schema() -> dict:
 
 _CROSS_FIELD_RULES = {
     "Rulebook": "One programme's rules. Also checked when loaded: org_ids are unique, a prime named by a "
-                "subcontractor exists, allocations add up to at most total_capacity, all four deadlines are "
+                "subcontractor exists, allocations (caps) add up to at most total_capacity, all four deadlines are "
                 "given, module moves name known modules, per-checkpoint payments do not outnumber checkpoints, "
                 "an outcome milestone is earned by some checkpoint, fee levels exist among the organisations, "
                 "the commissioner and the funders named by org_id are not delivery organisations, the VCS "
@@ -528,5 +567,7 @@ _CROSS_FIELD_RULES = {
     "Funder": "org_id or contract_holder, not both; with neither, the commissioner_org_id pays.",
     "Amount": "Either fixed_pence alone, or max_pence with optional min_pence and default_pence "
               "(default_pence is required unless evidence_required).",
-    "DeliveryOrganisation": "A subcontractor names its prime; no other role does.",
+    "DeliveryOrganisation": "A subcontractor names its prime; no other role does. A minimum is at most the "
+                            "allocation.",
+    "Residence": "No district is listed both as wholly in the authority and as straddling.",
 }

@@ -115,6 +115,13 @@ class ParticipantIn(Strict):
         return data
 
 
+def _residence_authority() -> fields.Field:
+    return fields.String(validate=validate.Regexp(
+        r"^[EWSN][0-9]{8}$", error="[format] an ONS local authority code, e.g. E06000005"), metadata={
+        "description": "the participant's local authority (ONS code), required where the provider serves its own "
+                       "residents and the postcode's district straddles two authorities"})
+
+
 class ReferralIn(Strict):
     programme_id = _text(64)
     provider_id = _text(64, required=False, metadata={"description": "delivery organisation; or give area"})
@@ -124,6 +131,7 @@ class ReferralIn(Strict):
     consent = fields.Nested(ConsentIn, required=True)
     participant = fields.Nested(ParticipantIn, required=True)
     notes_ref = _text(100, required=False, metadata={"description": "the referrer's own reference (no personal data)"})
+    residence_authority = _residence_authority()
 
 
 class ReReferralIn(Strict):
@@ -133,6 +141,7 @@ class ReReferralIn(Strict):
     consent = fields.Nested(ConsentIn, required=True)
     eligibility = fields.Nested(EligibilityIn, required=False)
     notes_ref = _text(100, required=False)
+    residence_authority = _residence_authority()
 
 
 # ---- request schemas of the journey steps, generated from the step registry's input declarations
@@ -310,14 +319,26 @@ class EventPage(Schema):
     has_more = fields.Boolean()
 
 
+class MinimumProgressOut(Schema):
+    minimum = fields.Integer(metadata={"description": "the least the organisation is to deliver to (a target)"})
+    started = fields.Integer(metadata={"description": "individuals it has started (delivered the service to)"})
+    pct_of_minimum = fields.Float()
+    indicative_share_pct = fields.Float(metadata={"description": "its minimum's share of all the minimums"})
+    started_share_pct = fields.Float(allow_none=True, metadata={"description": "its share of all starts"})
+    expected_by_now = fields.Integer(metadata={"description": "starts the pro-rata path over the window expects"})
+    behind_pro_rata = fields.Boolean()
+
+
 class AllocationOut(Schema):
     org_id = fields.String()
     name = fields.String()
     role = fields.String()
     level = fields.Integer(allow_none=True)
     prime = fields.String(allow_none=True)
-    allocation = fields.Integer()
-    used = fields.Integer()
+    allocation = fields.Integer(allow_none=True, metadata={"description": "a hard cap on places (null: no cap)"})
+    used = fields.Integer(metadata={"description": "places taken: referrals open, on provision or done"})
+    minimum = fields.Nested(MinimumProgressOut, allow_none=True,
+                            metadata={"description": "progress against the organisation's minimum, if it has one"})
 
 
 class ProgrammeSummary(Schema):
@@ -326,7 +347,7 @@ class ProgrammeSummary(Schema):
     commissioner = fields.String()
     referral_window = fields.Dict()
     referrals_open = fields.Boolean()
-    total_capacity = fields.Integer()
+    total_capacity = fields.Integer(allow_none=True, metadata={"description": "a hard cap on places (null: none)"})
 
 
 class ProgrammeList(Schema):

@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from . import deadlines, states
+from . import deadlines, states, targets
 from .participants import pseudonymous_reference
 from .referral import Referral
 from .rulebook import Rulebook
@@ -99,12 +99,17 @@ class Check:
                 "met": self.met}
 
 
-def programme_checks(rulebook: Rulebook, used: dict[str, int], stats: dict[str, dict[str, int]]) -> list[Check]:
-    """Allocation use against each organisation's share, cohort mix and outcome targets."""
+def programme_checks(rulebook: Rulebook, used: dict[str, int], stats: dict[str, dict[str, int]],
+                     on: date | None = None) -> list[Check]:
+    """Allocation use against each organisation's cap, starts against its minimum and the pro-rata path (on
+    `on`), cohort mix and outcome targets."""
     checks: list[Check] = []
     for org in rulebook.delivery_organisations:
-        checks.append(Check(rulebook.id, org.org_id, "allocation_used", used.get(org.org_id, 0), org.allocation,
-                            None))
+        if org.allocation is not None:
+            checks.append(Check(rulebook.id, org.org_id, "allocation_used", used.get(org.org_id, 0), org.allocation,
+                                None))
+    if on is not None:
+        checks += minimum_checks(rulebook, stats, on)
     targets = rulebook.targets
     cohort = targets.cohort_min_share.get("learning_disability_or_autism")
     for org_id, s in sorted(stats.items()):
@@ -117,6 +122,14 @@ def programme_checks(rulebook: Rulebook, used: dict[str, int], stats: dict[str, 
             if target is not None:
                 checks.append(Check(rulebook.id, org_id, measure, s.get(measure, 0), started, target))
     return checks
+
+
+def minimum_checks(rulebook: Rulebook, stats: dict[str, dict[str, int]], on: date) -> list[Check]:
+    """Each organisation's starts against its minimum, with the pro-rata path as the target: `met` is false when
+    it is behind the path (its starts short of the minimum's share of the window gone by)."""
+    started = {org_id: s.get("started", 0) for org_id, s in stats.items()}
+    return [Check(rulebook.id, p.org_id, "minimum_progress", p.started, p.minimum, p.elapsed_bp / 100)
+            for p in targets.minimum_progress(rulebook, started, on)]
 
 
 # ---------------------------------------------------------------- what the store keeps for compliance

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from . import eligibility, states
+from . import eligibility, residence, states
 from .errors import FieldError, ReferralRefused, ValidationFailed
 from .referral import Change, Event, Participant, Referral, Step
 from .rulebook import DeliveryOrganisation, Rulebook
@@ -89,6 +89,7 @@ def new_referral(*, rulebook: Rulebook, referral_id: str, referrer_org_id: str, 
     if reasons:
         raise ReferralRefused("ineligible", "the participant does not meet the programme's eligibility rules",
                               [FieldError(r.field, r.rule, r.message) for r in reasons])
+    stated_authority = residence.check(provider, person["postcode"], payload.get("residence_authority"))
     module_id = None
     if rulebook.modules:
         module_id = payload.get("module_id") or rulebook.modules[0].id
@@ -112,6 +113,8 @@ def new_referral(*, rulebook: Rulebook, referral_id: str, referrer_org_id: str, 
         data["module_id"] = module_id
     if previous_referral_id:
         data["previous_referral_id"] = previous_referral_id
+    if stated_authority:
+        data["residence_authority"] = stated_authority
     return Step(referral, Event("referral", today, None, states.REFERRED, data))
 
 

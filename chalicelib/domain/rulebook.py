@@ -45,11 +45,21 @@ class ExtraReview:
 
 
 @dataclass(frozen=True)
+class Residence:
+    """The area a delivery organisation serves: its local authority (ONS/GSS code) and the postcode districts of its
+    residents. A straddling district is shared with another authority: a referral from one states the authority."""
+
+    local_authority: str
+    districts: tuple[str, ...]
+    straddling: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class DeliveryOrganisation:
     org_id: str
     name: str
     role: str
-    allocation: int
+    allocation: int | None  # a hard cap on places (None: no cap)
     level: int | None = None
     prime: str | None = None
     areas: tuple[str, ...] = ()
@@ -58,6 +68,8 @@ class DeliveryOrganisation:
     review_every_max: Period | None = None
     extra_reviews: tuple[ExtraReview, ...] = ()
     management_fee_bp: int = 0
+    minimum: int | None = None  # a target: the least it is to deliver to (reported against, never refused)
+    residence: Residence | None = None  # the residents it serves (None: anyone)
 
     @property
     def prime_org_id(self) -> str:
@@ -192,7 +204,7 @@ class Rulebook:
     commissioner: str
     referral_opens: date
     referral_closes: date
-    total_capacity: int
+    total_capacity: int | None  # a hard cap on the programme's places (None: no cap)
     delivery_organisations: tuple[DeliveryOrganisation, ...]
     min_age: int | None
     max_age: int | None

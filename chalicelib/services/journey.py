@@ -97,6 +97,7 @@ def re_refer(principal: Principal, referral_id: str, payload: dict, tx: UnitOfWo
         "module_id": payload.get("module_id"),
         "consent": payload["consent"],
         "notes_ref": payload.get("notes_ref"),
+        "residence_authority": payload.get("residence_authority"),
         "participant": {"nino": p.nino, "given_name": p.given_name, "family_name": p.family_name,
                         "date_of_birth": p.date_of_birth, "postcode": p.postcode,
                         "eligibility": payload.get("eligibility") or p.eligibility},

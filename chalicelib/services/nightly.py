@@ -64,7 +64,7 @@ def run(on: date, shards: list[str] | None = None, time_left: Callable[[], int] 
         db.finish_shard(rid, shard, counts)
     record = db.get_run(rid) or record
     if len(record.shards_done) == compliance.SHARDS and not record.finished_at:
-        db.finish_run(rid, programme_checks(), clock.now())
+        db.finish_run(rid, programme_checks(on), clock.now())
         record = db.get_run(rid) or record
     log.info("nightly run done", extra={"run_id": rid, "counts": record.counts, "unfinished": unfinished})
     return {**summary(record), "unfinished": unfinished}
@@ -168,13 +168,13 @@ def _tranche(work: PendingWork, counts: dict) -> None:
         cleanup.commit()
 
 
-def programme_checks() -> list[dict]:
+def programme_checks(on: date) -> list[dict]:
     db = store()
     checks = []
     for rulebook in all_rulebooks().values():
         used = db.referrals.allocation_used(rulebook.id, [o.org_id for o in rulebook.delivery_organisations])
         stats = db.compliance.programme_stats(rulebook.id)
-        checks += [c.as_dict() for c in compliance.programme_checks(rulebook, used, stats)]
+        checks += [c.as_dict() for c in compliance.programme_checks(rulebook, used, stats, on)]
     return checks
 
 

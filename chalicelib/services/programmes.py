@@ -5,6 +5,7 @@ from typing import Any
 
 from .. import clock
 from ..adapters import rulebooks
+from ..domain import targets
 from ..domain.errors import NotFound
 from ..domain.rulebook import Rulebook
 from .deps import store
@@ -28,10 +29,19 @@ def detail(programme_id: str) -> dict[str, Any]:
     book = rulebooks.get_rulebook(programme_id)
     if book is None:
         raise NotFound(f"no programme {programme_id!r}")
-    used = store().referrals.allocation_used(book.id, [o.org_id for o in book.delivery_organisations])
+    db = store()
+    used = db.referrals.allocation_used(book.id, [o.org_id for o in book.delivery_organisations])
+    progress = minimum_progress(book, db.compliance.programme_stats(book.id))
     allocations = [{"org_id": o.org_id, "name": o.name, "role": o.role, "level": o.level, "prime": o.prime,
-                    "allocation": o.allocation, "used": used[o.org_id]} for o in book.delivery_organisations]
+                    "allocation": o.allocation, "used": used[o.org_id], "minimum": progress.get(o.org_id)}
+                   for o in book.delivery_organisations]
     return {**summary(book), "allocations": allocations, "rulebook": book.document}
+
+
+def minimum_progress(book: Rulebook, stats: dict[str, dict[str, int]]) -> dict[str, dict[str, Any]]:
+    """Each organisation's starts against its minimum and the pro-rata path today."""
+    started = {org_id: s.get("started", 0) for org_id, s in stats.items()}
+    return {p.org_id: p.as_dict() for p in targets.minimum_progress(book, started, clock.today())}
 
 
 def rulebook_schema() -> dict[str, Any]:

@@ -227,7 +227,8 @@ def _event_item(referral: Referral, event: Event, actor_org_id: str, actor_key_i
 
 
 def add_new_referral(tx: Transaction, referral: Referral, event: Event, actor_org_id: str, actor_key_id: str,
-                     now: datetime, participant: ParticipantRecord | None, capacity: int, total_capacity: int) -> None:
+                     now: datetime, participant: ParticipantRecord | None, capacity: int | None,
+                     total_capacity: int | None) -> None:
     """Create the referral, claim the person and a place on the provider's allocation, record the event."""
     tx.put(to_item(referral), condition=ReferralItem.referral_id.does_not_exist())
     tx.put(_event_item(referral, event, actor_org_id, actor_key_id, now))
@@ -255,8 +256,12 @@ def _allocation_full() -> Exception:
                            [FieldError("provider_id", "allocation", "no places left")])
 
 
-def _take_place(tx: Transaction, programme_id: str, org_id: str, capacity: int) -> None:
+def _take_place(tx: Transaction, programme_id: str, org_id: str, capacity: int | None) -> None:
+    """Count a place taken; where there is a cap, only while places are left under it."""
     item = AllocationItem(programme_id=programme_id, org_id=org_id)
+    if capacity is None:
+        tx.update(item, actions=[AllocationItem.used.add(1)])
+        return
     tx.update(item, actions=[AllocationItem.used.add(1)],
               condition=AllocationItem.used.does_not_exist() | (AllocationItem.used < capacity),
               on_fail=_allocation_full)
@@ -289,7 +294,8 @@ def add_release(tx: Transaction, referral: Referral, participated: bool) -> None
         _give_place_back(tx, referral.programme_id, PROGRAMME_TOTAL)
 
 
-def add_transfer_places(tx: Transaction, programme_id: str, from_org: str, to_org: str, to_capacity: int) -> None:
+def add_transfer_places(tx: Transaction, programme_id: str, from_org: str, to_org: str,
+                        to_capacity: int | None) -> None:
     _take_place(tx, programme_id, to_org, to_capacity)
     _give_place_back(tx, programme_id, from_org)
 

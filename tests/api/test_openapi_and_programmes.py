@@ -33,9 +33,9 @@ def test_programmes_list_and_detail(api, keys):
                                           "esf-community-hub", "local-supported-employment"}
     assert all(p["referrals_open"] for p in listing)
     tees = api.get("/programmes/tees-valley-routes-to-work", keys["referrer"]).body
-    assert {a["org_id"]: a["allocation"] for a in tees["allocations"]} == {
-        "middlesbrough-council": 650, "stockton-on-tees-council": 625, "redcar-cleveland-council": 500,
-        "hartlepool-council": 400, "darlington-council": 325}
-    assert tees["total_capacity"] == 2500
+    assert {a["org_id"]: (a["allocation"], a["minimum"]["minimum"]) for a in tees["allocations"]} == {
+        "middlesbrough-council": (None, 650), "stockton-on-tees-council": (None, 625),
+        "redcar-cleveland-council": (None, 500), "hartlepool-council": (None, 400), "darlington-council": (None, 325)}
+    assert tees["total_capacity"] is None  # the seed's numbers are minimums: no cap
     assert tees["rulebook"]["deadlines"]["acknowledge"] == {"amount": 2, "unit": "working_days", "from": "referral"}
     assert api.get("/programmes", None).status == 401

@@ -158,7 +158,8 @@ class Referrals:
                lambda: all(e.seq != referral.version for e in self.d.events.get(referral.id, [])))
 
     def add_new(self, tx: MemoryTransaction, referral: Referral, event: Event, actor_org_id: str, actor_key_id: str,
-                now: datetime, participant: ParticipantRecord | None, capacity: int, total_capacity: int) -> None:
+                now: datetime, participant: ParticipantRecord | None, capacity: int | None,
+                total_capacity: int | None) -> None:
         def create() -> None:
             self.d.referrals[referral.id] = referral
             self.d.listed[referral.id] = f"{referral.created_at.isoformat()}#{referral.id}"
@@ -186,7 +187,7 @@ class Referrals:
 
         tx.add(lambda: self.d.participants.__setitem__(key, updated), unchanged_and_free, already_active)
 
-    def _take_place(self, tx: MemoryTransaction, programme_id: str, org_id: str, capacity: int) -> None:
+    def _take_place(self, tx: MemoryTransaction, programme_id: str, org_id: str, capacity: int | None) -> None:
         key = (programme_id, org_id)
 
         def full() -> Exception:
@@ -194,7 +195,7 @@ class Referrals:
                                    [FieldError("provider_id", "allocation", "no places left")])
 
         tx.add(lambda: self.d.allocations.__setitem__(key, self.d.allocations.get(key, 0) + 1),
-               lambda: self.d.allocations.get(key, 0) < capacity, full)
+               lambda: capacity is None or self.d.allocations.get(key, 0) < capacity, full)
 
     def _give_place_back(self, tx: MemoryTransaction, programme_id: str, org_id: str) -> None:
         key = (programme_id, org_id)
@@ -222,7 +223,7 @@ class Referrals:
             self._give_place_back(tx, referral.programme_id, PROGRAMME_TOTAL)
 
     def add_transfer_places(self, tx: MemoryTransaction, programme_id: str, from_org: str, to_org: str,
-                            to_capacity: int) -> None:
+                            to_capacity: int | None) -> None:
         self._take_place(tx, programme_id, to_org, to_capacity)
         self._give_place_back(tx, programme_id, from_org)
 

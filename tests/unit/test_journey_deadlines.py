@@ -17,6 +17,7 @@ from chalicelib.domain.deadlines import Due
 from chalicelib.domain.errors import FieldError, InvalidTransition, ReferralRefused, ValidationFailed
 from chalicelib.domain.referral import Referral, Step
 from chalicelib.domain.rulebook import Period
+from tests.postcodes import resident_postcode
 
 NORFOLK = get_rulebook("flexible-routeways-norfolk")
 TEES = get_rulebook("tees-valley-routes-to-work")
@@ -42,7 +43,8 @@ PROVIDER = {
 
 
 def payload(rulebook, *, provider_id=None, support_level=None, consent_given=True,
-            consent_date=date(2026, 11, 20), date_of_birth=date(1990, 5, 17), eligibility=None, **extra) -> dict:
+            consent_date=date(2026, 11, 20), date_of_birth=date(1990, 5, 17), eligibility=None, postcode=None,
+            **extra) -> dict:
     body = {
         "programme_id": rulebook.id,
         "provider_id": provider_id or PROVIDER[rulebook.id],
@@ -50,7 +52,7 @@ def payload(rulebook, *, provider_id=None, support_level=None, consent_given=Tru
         "consent": {"given": consent_given, "date": consent_date},
         "participant": {
             "nino": "AB123456C", "given_name": "Ada", "family_name": "Lovelace",
-            "date_of_birth": date_of_birth, "postcode": "NR1 3QU",
+            "date_of_birth": date_of_birth, "postcode": postcode or resident_postcode(provider_id or PROVIDER[rulebook.id]),
             "eligibility": dict(ELIGIBLE[rulebook.id] if eligibility is None else eligibility),
         },
     }
@@ -204,7 +206,7 @@ def test_unknown_provider_fails_validation():
 
 
 def test_provider_found_by_area():
-    body = payload(TEES, area="Hartlepool")
+    body = payload(TEES, area="Hartlepool", provider_id="hartlepool-council")
     del body["provider_id"]
     step = journey.new_referral(rulebook=TEES, referral_id="r", referrer_org_id="x", payload=body,
                                 participant_hash="p_1", today=TODAY, now=datetime(2026, 11, 24),

@@ -50,7 +50,11 @@ def test_every_rulebook_file_loads(path):
     assert isinstance(rulebook, Rulebook)
     assert rulebook.id == path.stem
     assert rulebook.referral_opens < rulebook.referral_closes
-    assert sum(o.allocation for o in rulebook.delivery_organisations) <= rulebook.total_capacity
+    caps = [o.allocation for o in rulebook.delivery_organisations]
+    if rulebook.total_capacity is not None and None not in caps:
+        assert sum(c or 0 for c in caps) <= rulebook.total_capacity
+    for org in rulebook.delivery_organisations:
+        assert org.allocation is None or org.minimum is None or org.minimum <= org.allocation
     assert set(rulebook.deadlines) == {"acknowledge", "start", "assessment", "action_plan"}
     for fee in rulebook.tariff.fees:
         assert sum(p.share_bp for p in fee.payments) == 10000, fee.id
@@ -63,18 +67,45 @@ def test_all_rulebooks_has_the_five_ids():
     assert get_rulebook("no-such-programme") is None
 
 
-def test_tees_valley_allocations():
+def test_tees_valley_minimums_are_targets_not_caps():
+    """Seed 001: each authority 'will deliver the service to a minimum of' 650 / 625 / 500 / 400 / 325."""
     rb = get_rulebook("tees-valley-routes-to-work")
-    allocations = {o.org_id: o.allocation for o in rb.delivery_organisations}
-    assert allocations == {
+    minimums = {o.org_id: o.minimum for o in rb.delivery_organisations}
+    assert minimums == {
         "middlesbrough-council": 650,
         "stockton-on-tees-council": 625,
         "redcar-cleveland-council": 500,
         "hartlepool-council": 400,
         "darlington-council": 325,
     }
-    assert sum(allocations.values()) == 2500 == rb.total_capacity
+    assert sum(minimums.values()) == 2500
+    assert {o.allocation for o in rb.delivery_organisations} == {None} and rb.total_capacity is None  # no cap
     assert all(o.role == "local_authority" for o in rb.delivery_organisations)
+
+
+def test_tees_valley_authorities_serve_their_own_residents():
+    """ONS codes and postcode districts from OS Code-Point Open 2025.4.0 (the rulebook's source)."""
+    rb = get_rulebook("tees-valley-routes-to-work")
+    codes = {o.org_id: o.residence.local_authority for o in rb.delivery_organisations}
+    assert codes == {"hartlepool-council": "E06000001", "middlesbrough-council": "E06000002",
+                     "redcar-cleveland-council": "E06000003", "stockton-on-tees-council": "E06000004",
+                     "darlington-council": "E06000005"}
+    darlington = rb.provider("darlington-council").residence
+    assert (darlington.districts, darlington.straddling) == (("DL3", "DL98"), ("DL1", "DL2", "DL4", "DL5", "TS21"))
+    # A district wholly in one authority is nobody else's; TS28 and TS29 (County Durham) are no authority's.
+    wholly = [d for o in rb.delivery_organisations for d in o.residence.districts]
+    assert len(wholly) == len(set(wholly))
+    everywhere = set(wholly) | {d for o in rb.delivery_organisations for d in o.residence.straddling}
+    assert not {"TS28", "TS29", "DL6", "DL12"} & everywhere
+    # Every straddling district of an authority is listed by at least one other authority or reaches outside.
+    assert "TS21" in rb.provider("stockton-on-tees-council").residence.straddling
+
+
+def test_trailblazer_30_to_80_is_a_minimum_and_a_cap():
+    """Seed 004: each local authority takes 'an additional 30 - 80 jobseekers'."""
+    rb = get_rulebook("local-supported-employment")
+    assert {(o.minimum, o.allocation) for o in rb.delivery_organisations} == {(30, 80)}
+    assert rb.total_capacity == 80 * len(rb.delivery_organisations)
 
 
 def test_tees_valley_provider_rules():
@@ -346,7 +377,7 @@ def test_broken_rulebook_names_the_file_and_the_field(tmp_path, defect, field_pa
     assert words in message
 
 
-@pytest.mark.parametrize("field_name", ["referral_window", "total_capacity", "delivery_organisations",
+@pytest.mark.parametrize("field_name", ["referral_window", "delivery_organisations",
                                         "eligibility", "support_levels", "deadlines", "returns_allowed",
                                         "exit_review_required", "tariff", "commissioner",
                                         "commissioner_org_id"])
