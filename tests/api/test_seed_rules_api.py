@@ -63,7 +63,8 @@ def test_darlington_takes_its_326th_referral_and_reports_progress_against_its_mi
 
 
 def test_a_trailblazer_authority_stops_at_80_and_reports_against_30(api, keys):
-    """Seed 004: each local authority takes 'an additional 30 - 80 jobseekers': 30 a target, 80 a cap."""
+    """Seed 004: each local authority 'can choose to deliver support to an additional 30 - 80 jobseekers': 30 is a
+    target; the number an authority chose, at most 80, a cap (Leeds chose 80)."""
     from chalicelib.store.models import AllocationItem
 
     AllocationItem(programme_id=LSE, org_id="leeds-city-council", used=80).save()

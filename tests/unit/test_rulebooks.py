@@ -102,10 +102,12 @@ def test_tees_valley_authorities_serve_their_own_residents():
 
 
 def test_trailblazer_30_to_80_is_a_minimum_and_a_cap():
-    """Seed 004: each local authority takes 'an additional 30 - 80 jobseekers'."""
+    """Seed 004: each local authority 'can choose to deliver support to an additional 30 - 80 jobseekers'."""
     rb = get_rulebook("local-supported-employment")
-    assert {(o.minimum, o.allocation) for o in rb.delivery_organisations} == {(30, 80)}
-    assert rb.total_capacity == 80 * len(rb.delivery_organisations)
+    assert {o.org_id: (o.minimum, o.allocation) for o in rb.delivery_organisations} == {
+        "bristol-city-council": (30, 60), "leeds-city-council": (30, 80), "cardiff-council": (30, 40)}
+    assert all(30 <= o.allocation <= 80 for o in rb.delivery_organisations)
+    assert rb.total_capacity == 180
 
 
 def test_tees_valley_provider_rules():
