@@ -227,9 +227,12 @@ def _chain(rulebook: Rulebook, period: str, prime: str, scope: Scope, obligation
 
 
 def _allocation(rulebook: Rulebook, org_id: str) -> int:
-    """Places allocated to a delivery organisation; none to a chain member that refers or mentors."""
+    """Places allocated to a delivery organisation (its cap, or where it has none its minimum); none to a chain
+    member that refers or mentors."""
     org = rulebook.provider(org_id)
-    return org.allocation if org else 0
+    if org is None:
+        return 0
+    return org.allocation if org.allocation is not None else org.minimum or 0
 
 
 def _row(org_id: str, allocation: int, referrals: int, totals: tuple[int, int], earned: dict[str, int] | None,

@@ -9,6 +9,7 @@ from chalicelib.domain import steps
 from chalicelib.domain.access import Principal
 from chalicelib.services import deps, journey
 from tests.fakes.memory import Data, memory_store
+from tests.postcodes import resident_postcode
 
 TODAY = date(2026, 11, 24)
 
@@ -33,7 +34,8 @@ def journey_to(referrer: Principal, provider: Principal, programme_id: str, nino
     payload = {"programme_id": programme_id, "provider_id": provider.org_id, "support_level": support_level,
                "consent": {"given": True, "date": on},
                "participant": {"nino": nino, "given_name": "Ada", "family_name": "Lovelace",
-                               "date_of_birth": date(1990, 5, 17), "postcode": "NR1 3QU",
+                               "date_of_birth": date(1990, 5, 17),
+                               "postcode": resident_postcode(provider.org_id),
                                "eligibility": eligibility}}
     rid = commit(journey.create_referral, referrer, payload).referral.id
     for name, extra in taken:
