@@ -30,6 +30,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "forbidden": (403, "Your role does not allow this"),
     "unsupported-media-type": (415, "Send the body as application/json"),
     "payload-too-large": (413, "The body is too large"),
+    "method-not-allowed": (405, "The method is not allowed on this path"),
     "service-unavailable": (503, "The service is busy; retry later"),
 }
 
@@ -60,6 +61,8 @@ def from_domain(exc: DomainError, instance: str | None) -> Response:
         headers["Retry-After"] = str(retry_after)
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="refpay"'
+    if status == 405:
+        headers["Allow"] = ", ".join(exc.extra["allow"])
     extra = {k: v for k, v in exc.extra.items() if k != "retry_after"}
     return problem_response(status, exc.code, title, exc.detail, instance, exc.errors, extra, headers)
 

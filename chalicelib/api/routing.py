@@ -14,15 +14,17 @@ import hashlib
 import json
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from chalice import Blueprint, Response
 from marshmallow import Schema, ValidationError
 
 from ..domain.access import Principal
-from ..domain.errors import DomainError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from ..domain.errors import DomainError, MethodNotAllowed, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from ..domain.idempotency import Resource
 from ..logs import error_summary
 from ..services import writes
@@ -37,6 +39,8 @@ JSON_TYPES = ("application/json",)
 # anything but JSON with a 415 problem.
 ACCEPTED_CONTENT_TYPES = ["*/*"]
 MAX_BODY_BYTES = 1024 * 1024
+# Every path answers these methods: the ones it does not take get a 405 problem naming those it does.
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 __all__ = ["DECLARED", "RouteDoc", "Written", "build_blueprint", "endpoint", "json_response"]
 
@@ -180,8 +184,11 @@ def _write(doc: RouteDoc, principal: Principal, request: Any, params: dict, payl
 
 
 def _view(bp: Blueprint, doc: RouteDoc) -> Callable[..., Response]:
-    def view(**params: str) -> Response:
+    def view(**raw: str) -> Response:
         request = bp.current_request
+        # A client may percent-encode a path parameter (`%3A` for the `:` in a line id): the value is decoded here,
+        # whether the gateway passed it encoded (`chalice local`) or decoded. An id never holds a `%` itself.
+        params = {name: unquote(value) for name, value in raw.items()}
         started = time.perf_counter()
         instance = (request.context or {}).get("path") or None
         response: Response
@@ -212,16 +219,36 @@ def _view(bp: Blueprint, doc: RouteDoc) -> Callable[..., Response]:
     return view
 
 
+def _not_allowed(bp: Blueprint, allow: list[str]) -> Callable[..., Response]:
+    """The view of the methods a path does not take: a 405 problem with an Allow header, from the API itself (so
+    the deployed gateway, which would otherwise answer an unknown method as an unknown path, and the local server
+    answer alike). It needs no key: which methods a path takes is public in the OpenAPI document."""
+
+    def view(**params: str) -> Response:
+        request = bp.current_request
+        return problems.from_domain(MethodNotAllowed(request.method, allow),
+                                    (request.context or {}).get("path") or None)
+
+    return view
+
+
 def build_blueprint(routes: list[RouteDoc]) -> Blueprint:
     """A fresh blueprint serving `routes` (one per app: a blueprint answers the requests of the app it was
-    registered with last)."""
+    registered with last), and a 405 problem for every other method on their paths."""
     bp = Blueprint(__name__)
+    taken: dict[str, list[str]] = defaultdict(list)
     for doc in routes:
         view = _view(bp, doc)
         functools.update_wrapper(view, doc.handler)
         view.__name__ = doc.name
         bp.route(doc.path, methods=[doc.method], authorizer=api_key if doc.authenticated else None,
                  content_types=ACCEPTED_CONTENT_TYPES)(view)
+        taken[doc.path].append(doc.method)
+    for n, (path, methods) in enumerate(sorted(taken.items())):
+        others = [m for m in METHODS if m not in methods]
+        if others:
+            bp.route(path, methods=others, content_types=ACCEPTED_CONTENT_TYPES,
+                     name=f"method_not_allowed_{n}")(_not_allowed(bp, sorted(methods)))
     return bp
 
 

@@ -101,6 +101,15 @@ class PayloadTooLarge(DomainError):
     code = "payload-too-large"
 
 
+class MethodNotAllowed(DomainError):
+    """The path exists, but not with this method: `allow` lists the methods it takes."""
+
+    code = "method-not-allowed"
+
+    def __init__(self, method: str, allow: list[str]) -> None:
+        super().__init__(f"{method} is not allowed here; this path takes {', '.join(allow)}", allow=allow)
+
+
 class ClaimRefused(DomainError):
     """A claim or payment action that breaks a payment rule (names the rule as `reason`)."""
 

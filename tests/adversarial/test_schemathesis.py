@@ -18,8 +18,8 @@ module; the schema is loaded from http://127.0.0.1:PORT/openapi.json.
   GET /openapi.json documents no 200 (that operation is therefore left out of the sweep).
 
 Each request carries the role's key as a fixed header: in negative mode schemathesis would otherwise drop the
-security header, and the answer would come from Chalice's local gateway emulation ({"message": "Unauthorized"},
-application/json), not from the API (deployed, infra/template.json maps that gateway answer to a problem).
+security header, and the answer would come from the gateway (the 401 problem of infra/template.json's gateway
+responses, which devtools/chalice_local.py serves locally as the deployed gateway does), not from the API.
 
 Known contract defect tolerated by the sweeps: the published `Problem` schema has additionalProperties: false, but
 problems carry RFC 9457 extension members (required_roles, reason, current_state, action, line_id, request_id).

@@ -154,3 +154,30 @@ def test_a_transaction_cancelled_by_a_conflict_answers_409_and_a_retry_succeeds_
     again = api.post(f"/referrals/{rid}/acknowledgement", keys["provider"], body, headers={"Idempotency-Key": "c-1"})
     assert retry.status == again.status == 200 and again.headers["idempotent-replayed"] == "true"
     assert len(api.get(f"/referrals/{rid}/events", keys["provider"]).body["items"]) == 2
+
+
+@pytest.mark.parametrize("method, path, allow", [
+    ("DELETE", "/referrals", "GET, POST"),
+    ("PUT", "/health", "GET"),
+    ("GET", "/claims/decisions", "POST"),
+    ("PATCH", "/referrals/ref_0123456789abcdef0123", "GET"),
+])
+def test_a_method_a_path_does_not_take_is_a_405_problem_naming_those_it_does(api, keys, method, path, allow):
+    reply = api.call(method, path, keys["referrer"], body={})
+    _is_problem(reply, 405)
+    assert reply.headers["allow"] == allow and reply.body["allow"] == allow.split(", ")
+    assert method in reply.body["detail"]
+    assert api.call(method, path).status == 405  # no key needed to learn that: the OpenAPI document says as much
+
+
+def test_a_path_parameter_sent_percent_encoded_is_decoded(api, keys):
+    rid = api.post("/referrals", keys["referrer"], referral_body()).body["id"]
+    provider = keys["provider"]
+    api.post(f"/referrals/{rid}/acknowledgement", provider, {"decision": "accept", "date": "2026-11-24"})
+    api.post(f"/referrals/{rid}/start", provider, {"date": "2026-11-24"})
+    finance = keys["finance"]
+    line_id = next(x["line_id"] for x in api.get(f"/claims?referral_id={rid}", finance).body["items"])
+    assert ":" in line_id
+    encoded = api.get(f"/claims/{line_id.replace(':', '%3A')}", finance)
+    assert encoded.status == 200 and encoded.body["line_id"] == line_id
+    assert api.get(f"/referrals/{rid.replace('_', '%5F')}", provider).body["id"] == rid
