@@ -20,9 +20,11 @@ from ..domain.eligibility import ATTRIBUTES
 from ..domain.errors import RulebookError
 from ..domain.rulebook import (
     ANCHORS,
+    BEFORE_MIN,
     DEADLINES,
     ORG_ROLES,
     PERIOD_UNITS,
+    REFUSE,
     Amount,
     Checkpoint,
     Deadline,
@@ -193,8 +195,11 @@ class EligibilitySchema(Schema):
 
 
 class DurationSchema(Schema):
-    min = fields.Nested(PeriodSchema, load_default=None)
+    min = fields.Nested(PeriodSchema, load_default=None, **_d("the least time on provision before a completion"))
     max = fields.Nested(PeriodSchema, load_default=None)
+    completion_before_min = fields.String(
+        load_default=REFUSE, validate=validate.OneOf(BEFORE_MIN),
+        **_d("an exit as 'completed' before the minimum: refused, or recorded as an early leaver"))
 
 
 class SustainmentSchema(Schema):
@@ -385,6 +390,9 @@ class RulebookSchema(Schema):
     deadlines = fields.Dict(keys=fields.String(validate=validate.OneOf(DEADLINES)),
                             values=fields.Nested(DeadlineSchema), required=True)
     duration = fields.Nested(DurationSchema, load_default=dict)
+    reassessment_every = fields.Nested(PeriodSchema, load_default=None,
+                                       **_d("a reassessment with the participant this often after the last "
+                                            "assessment, while in support"))
     modules = fields.List(fields.Nested(ModuleSchema), load_default=list)
     module_moves = fields.List(fields.List(fields.String(), validate=validate.Length(equal=2)), load_default=list,
                                **_d("[from, to] pairs of module ids"))
@@ -498,6 +506,8 @@ def parse_rulebook(document: dict, source: str) -> Rulebook:
         tariff=_funders_resolved(data["tariff"], data["commissioner_org_id"]), targets=data["targets"] or Targets(),
         commissioner_org_id=data["commissioner_org_id"],
         payment_controls=data["payment_controls"] or PaymentControls(), document=document,
+        completion_before_min=duration.get("completion_before_min", REFUSE),
+        reassessment_every=data["reassessment_every"],
     )
 
 

@@ -116,10 +116,18 @@ def _max_duration(rulebook: Rulebook, referral: Referral) -> Iterable[Due | None
                   f"time on provision at most {rulebook.max_duration.describe()}")
 
 
+def _reassessment(rulebook: Rulebook, referral: Referral) -> Iterable[Due | None]:
+    """ESF (seed 003): 'a reassessment with the participant every' so often, from the last assessment."""
+    every = rulebook.reassessment_every
+    if every and referral.assessed_on and referral.status in (states.ASSESSED, states.IN_SUPPORT):
+        yield Due("reassessment", every.after(referral.assessed_on, rulebook.nation),
+                  f"reassessment every {every.describe()} after the last assessment")
+
+
 # Every deadline rule, each a function of the rulebook and the referral's state.
 RULES: tuple[Callable[[Rulebook, Referral], Iterable[Due | None]], ...] = (
     _acknowledge, _start, _assessment, _action_plan, _reviews, _extra_reviews, _sustainment, _module_duration,
-    _max_duration)
+    _max_duration, _reassessment)
 
 
 def running(rulebook: Rulebook, referral: Referral) -> list[Due]:

@@ -13,7 +13,7 @@ from typing import Any
 from . import eligibility, residence, states
 from .errors import FieldError, ReferralRefused, ValidationFailed
 from .referral import Change, Event, Participant, Referral, Step
-from .rulebook import DeliveryOrganisation, Rulebook
+from .rulebook import EARLY_LEAVER, DeliveryOrganisation, Rulebook
 
 MAX_HOURS_PER_WEEK = 80
 MAX_WEEKLY_EARNINGS_PENCE = 1_000_000  # GBP 10,000 a week: anything above is a keying error
@@ -214,6 +214,8 @@ def job_start(rulebook: Rulebook, referral: Referral, payload: dict, today: date
            "weekly_earnings_pence": earnings, "self_employed": self_employed}
     data = {"type": "job_start", "hours_per_week": float(hours), "weekly_earnings_pence": earnings,
             "self_employed": self_employed, "hours_band": hours_band(hours)}
+    if rulebook.min_duration is not None:  # an outcome fee needs the minimum delivered first
+        data["minimum_delivery_met"] = minimum_delivery_met(rulebook, referral, on)
     # A new job replaces the previous one; sustainment is counted from the new start.
     return Change(on, data, {"job_start": job, "sustainments": {}})
 
@@ -290,11 +292,34 @@ def exit_provision(rulebook: Rulebook, referral: Referral, payload: dict, today:
     review_given = payload.get("exit_review")
     if rulebook.exit_review_required and not review_given:
         raise ValidationFailed.one("exit_review", "required", f"{rulebook.id} requires an exit review")
-    data: dict[str, Any] = {"reason": payload["reason"]}
+    reason = payload["reason"]
+    data: dict[str, Any] = {"reason": reason}
+    if reason in COMPLETIONS and not minimum_delivery_met(rulebook, referral, on):
+        reason = early_completion(rulebook, on)
+        data = {"reason": reason, "stated_reason": payload["reason"], "minimum_delivery_met": False}
     if review_given:
         _check_date("exit_review.date", review_given["date"], today, (referral.started_on, "the start"))
         data["exit_review"] = {"date": review_given["date"].isoformat(), "destination": review_given["destination"]}
-    return Change(on, data, {"status_reason": payload["reason"], "exit_reason": payload["reason"], "closed_on": on})
+    return Change(on, data, {"status_reason": reason, "exit_reason": reason, "closed_on": on})
+
+
+COMPLETIONS = ("completed",)  # exit reasons that say the provision was delivered in full
+
+
+def minimum_delivery_met(rulebook: Rulebook, referral: Referral, on: date) -> bool:
+    """Whether the programme's minimum time on provision (Norfolk Level 3: at least 1 week) had run by `on`."""
+    if rulebook.min_duration is None or referral.started_on is None:
+        return True
+    return on >= rulebook.min_duration.after(referral.started_on, rulebook.nation)
+
+
+def early_completion(rulebook: Rulebook, on: date) -> str:
+    """A completion before the minimum: refused, or, where the rulebook says so, an early leaver's exit."""
+    assert rulebook.min_duration is not None
+    if rulebook.completion_before_min == EARLY_LEAVER:
+        return "early_leaver"
+    raise ValidationFailed.one("date", "min_duration", f"provision lasts at least {rulebook.min_duration.describe()}"
+                               f" from the start: {on.isoformat()} is too early to complete")
 
 
 def close_unstarted(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:

@@ -16,6 +16,9 @@ PERIOD_UNITS = ("working_days", "days", "weeks", "months")
 ANCHORS = ("referral", "acceptance", "start")
 DEADLINES = ("acknowledge", "start", "assessment", "action_plan")
 ORG_ROLES = ("prime", "local_authority", "subcontractor")
+# What a completion before a programme's minimum duration becomes: refused, or recorded as an early leaver.
+REFUSE, EARLY_LEAVER = "refuse", "early_leaver"
+BEFORE_MIN = (REFUSE, EARLY_LEAVER)
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,8 @@ class Rulebook:
     targets: Targets = field(default_factory=Targets)
     commissioner_org_id: str = ""
     payment_controls: PaymentControls = field(default_factory=PaymentControls)
+    completion_before_min: str = REFUSE  # a completion before the minimum duration: refused, or an early leaver
+    reassessment_every: Period | None = None  # a reassessment with the participant, from the last assessment
     document: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def provider(self, org_id: str) -> DeliveryOrganisation | None:

@@ -32,6 +32,7 @@ class Milestone:
     reached_by: str | None = None   # the step (and event type) that reaches it
     when: Callable[[Mapping[str, Any], str | None], bool] = _always  # (event data, the checkpoint's outcome)
     per_checkpoint: bool = False    # the n-th payment of this milestone is paid at the n-th checkpoint
+    outcome: bool = False           # an outcome fee: not earned before the programme's minimum delivery
 
 
 def _hours_over_8(data: Mapping[str, Any], _earns: str | None) -> bool:
@@ -65,17 +66,17 @@ _MILESTONES: tuple[Milestone, ...] = (
     Milestone(EVIDENCE, "a variable amount claimed with evidence, up to a cap (Level 2)", CLAIMED),
     Milestone(START, "a start payment, the up-front share", ON_STEP, reached_by="start"),
     Milestone(SERVICE_FEE_TRANCHE, "service fees paid monthly in arrears from the start", SCHEDULED),
-    Milestone(JOB_START, "any job start", ON_STEP, reached_by="job_start"),
+    Milestone(JOB_START, "any job start", ON_STEP, reached_by="job_start", outcome=True),
     Milestone(JOB_OVER_8_HOURS, "a job outcome over 8 hours a week", ON_STEP, reached_by="job_start",
-              when=_hours_over_8),
+              when=_hours_over_8, outcome=True),
     Milestone(JOB_OVER_16_HOURS, "a job outcome over 16 hours a week", ON_STEP, reached_by="job_start",
-              when=_hours_over_16),
+              when=_hours_over_16, outcome=True),
     Milestone(SHORT_JOB_OUTCOME, "ESF: 13 weeks in work within 26", ON_STEP, reached_by="sustainment",
-              when=_checkpoint_earns(SHORT_JOB_OUTCOME)),
+              when=_checkpoint_earns(SHORT_JOB_OUTCOME), outcome=True),
     Milestone(SUSTAINED_JOB_OUTCOME, "ESF: 26 weeks in work within 52", ON_STEP, reached_by="sustainment",
-              when=_checkpoint_earns(SUSTAINED_JOB_OUTCOME)),
+              when=_checkpoint_earns(SUSTAINED_JOB_OUTCOME), outcome=True),
     Milestone(SUSTAINMENT_CHECKPOINT, "each sustainment checkpoint reached, in order", ON_STEP,
-              reached_by="sustainment", per_checkpoint=True),
+              reached_by="sustainment", per_checkpoint=True, outcome=True),
 )
 
 MILESTONES: dict[str, Milestone] = {m.name: m for m in _MILESTONES}

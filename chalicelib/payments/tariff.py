@@ -71,6 +71,8 @@ def _fee_earnings(fee: Fee, reached: _Reached, already: set[str]) -> list[Earnin
             continue
         if not milestone.when(reached.data, reached.checkpoint_earns):
             continue
+        if milestone.outcome and reached.data.get("minimum_delivery_met") is False:
+            continue  # an outcome before the programme's minimum delivery earns no outcome fee
         key = f"{fee.id}:{milestone.name}" + (f":{reached.checkpoint_id}" if milestone.per_checkpoint else "")
         if key in already or amount == 0:
             continue

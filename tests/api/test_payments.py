@@ -10,19 +10,28 @@ from tests.conftest import referral_body
 NOV = "2026-11"
 
 
-def _journey(api, keys, provider_id, steps, nino="AB123456C", programme_id="flexible-routeways-norfolk", **kw):
+def _journey(api, keys, provider_id, steps, nino="AB123456C", programme_id="flexible-routeways-norfolk",
+             monkeypatch=None, **kw):
+    """A referral taken through `steps`. With `monkeypatch`, every step before the job is made on 17 November and
+    the job a week later, today (Level 3's minimum delivery of 1 week met)."""
     orgs = keys["organisations"]
+    day = "2026-11-17" if monkeypatch else "2026-11-24"
+    if monkeypatch:
+        monkeypatch.setenv("REFPAY_TODAY", day)
+        kw.setdefault("consent", {"given": True, "date": day})
     body = referral_body(programme_id=programme_id, provider_id=provider_id, nino=nino, **kw)
     rid = api.post("/referrals", keys["referrer"], body).body["id"]
     key = orgs[provider_id]["provider"]
-    plan = {"accept": ("acknowledgement", {"decision": "accept", "date": "2026-11-24"}),
-            "start": ("start", {"date": "2026-11-24"}),
-            "assess": ("assessments", {"date": "2026-11-24"}),
-            "plan": ("action-plans", {"date": "2026-11-24"}),
+    plan = {"accept": ("acknowledgement", {"decision": "accept", "date": day}),
+            "start": ("start", {"date": day}),
+            "assess": ("assessments", {"date": day}),
+            "plan": ("action-plans", {"date": day}),
             "job": ("outcomes", {"type": "job_start", "date": "2026-11-24", "employer_name": "Fen Foods",
                                  "hours_per_week": 20, "weekly_earnings_pence": 24000})}
     for name in steps:
         path, payload = plan[name]
+        if name == "job" and monkeypatch:
+            monkeypatch.setenv("REFPAY_TODAY", "2026-11-24")
         reply = api.post(f"/referrals/{rid}/{path}", key, payload)
         assert reply.status in (200, 201), reply.body
     return rid
@@ -33,9 +42,10 @@ def _lines(api, key, **filters):
     return api.get(f"/claims?limit=200&{query}", key).body["items"]
 
 
-def test_norfolk_level_3_earns_30_percent_on_start_and_70_on_a_job(api, keys):
+def test_norfolk_level_3_earns_30_percent_on_start_and_70_on_a_job(api, keys, monkeypatch):
     orgs = keys["organisations"]
-    rid = _journey(api, keys, "kings-lynn-works", ["accept", "start", "assess", "plan", "job"])
+    rid = _journey(api, keys, "kings-lynn-works", ["accept", "start", "assess", "plan", "job"],
+                   monkeypatch=monkeypatch)
     lines = sorted(_lines(api, orgs["kings-lynn-works"]["provider"]), key=lambda l: l["milestone"])
     assert [(l["milestone"], l["amount_pence"]) for l in lines] == [("job_start", 36750), ("start", 15750)]
     assert sum(l["amount_pence"] for l in lines) == 52500
@@ -150,9 +160,10 @@ def _csv(reply_body):
     return text, list(csv.DictReader(io.StringIO(text)))
 
 
-def test_claim_file_reconciles_locks_lines_and_holds_no_personal_data(api, keys):
+def test_claim_file_reconciles_locks_lines_and_holds_no_personal_data(api, keys, monkeypatch):
     orgs = keys["organisations"]
-    _journey(api, keys, "kings-lynn-works", ["accept", "start", "assess", "plan", "job"], nino="AB000001A")
+    _journey(api, keys, "kings-lynn-works", ["accept", "start", "assess", "plan", "job"], nino="AB000001A",
+             monkeypatch=monkeypatch)
     _journey(api, keys, "norfolk-community-links", ["accept"], nino="AB000002A")
     mentor = orgs["broadland-mentors"]["provider"]
     rid = _journey(api, keys, "broadland-mentors", ["accept", "start"], nino="AB000003A")

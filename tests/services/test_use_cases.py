@@ -182,11 +182,20 @@ def test_a_key_reused_for_another_request_is_refused(data):
 # ------------------------------------------------------------------ payments
 
 
-def test_level_3_delivery_is_paid_30_on_start_and_70_on_a_job(data):
-    rid = started()
+def test_level_3_delivery_is_paid_30_on_start_and_70_on_a_job(data, monkeypatch):
+    monkeypatch.setenv("REFPAY_TODAY", "2026-11-17")
+    payload = {"programme_id": "flexible-routeways-norfolk", "provider_id": "kings-lynn-works",
+               "support_level": "standard", "consent": {"given": True, "date": date(2026, 11, 17)},
+               "participant": person()}
+    tx = deps.store().transaction()
+    rid = journey.create_referral(REFERRER, payload, tx).referral.id
+    tx.commit()
+    take(DELIVERER, rid, "accept", date=date(2026, 11, 17))
+    take(DELIVERER, rid, "start", date=date(2026, 11, 17))
+    monkeypatch.setenv("REFPAY_TODAY", TODAY.isoformat())
     take(DELIVERER, rid, "assessment")
     take(DELIVERER, rid, "job_start", employer_name="Fenland Foods", hours_per_week=20,
-         weekly_earnings_pence=24000)
+         weekly_earnings_pence=24000)  # a week after the start: Level 3's minimum delivery was met
     lines = {x.milestone: x for x in data.lines.values()}
     assert lines["start"].amount_pence == 15750 and lines["job_start"].amount_pence == 36750
     assert all(x.payee_org_id == "kings-lynn-works" and x.prime_org_id == "trobius" for x in lines.values())

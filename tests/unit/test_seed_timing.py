@@ -1,0 +1,100 @@
+"""The seeds' time rules as pure functions: minimum delivery, module extensions, reassessment cadence and late
+recording. Each test names the seed and the numbers it takes from it.
+
+docs/rules.md lists every programme rule with the rulebook field that holds it and the test that proves it.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from chalicelib.adapters.rulebooks import get_rulebook
+from chalicelib.domain.errors import ValidationFailed
+from chalicelib.payments import tariff
+from tests.unit.test_journey_deadlines import TODAY, act, dues, in_support, refer
+
+NORFOLK = get_rulebook("flexible-routeways-norfolk")
+TEES = get_rulebook("tees-valley-routes-to-work")
+WORK_CHOICE = get_rulebook("work-choice")
+ESF = get_rulebook("esf-community-hub")
+
+
+# ------------------------------------------------------------------ minimum delivery (seed 000)
+
+
+def in_work_ready(rulebook):
+    """A referral in support since today (started 24 November 2026), ready for a job start."""
+    return in_support(rulebook, referred=date(2026, 11, 24), started=date(2026, 11, 24), action_plan=TODAY)
+
+
+def _norfolk_started(on=date(2026, 11, 2)):
+    referral = refer(NORFOLK, today=on, consent_date=on).referral
+    for name in ("accept", "start", "assessment"):
+        referral = act(name, referral, {"date": on}, on).referral
+    return referral
+
+
+EXIT = {"reason": "completed", "exit_review": {"date": date(2026, 11, 6), "destination": "unemployed"}}
+
+
+def test_a_completion_before_the_minimum_week_is_refused():
+    """Seed 000: Level 3 'delivery itself will be a minimum of 1 week'."""
+    referral = _norfolk_started(date(2026, 11, 2))
+    with pytest.raises(ValidationFailed) as caught:
+        act("exit", referral, {**EXIT, "date": date(2026, 11, 6)}, date(2026, 11, 6))
+    assert [(e.field, e.rule) for e in caught.value.errors] == [("date", "min_duration")]
+    done = act("exit", referral, {**EXIT, "date": date(2026, 11, 9)}, date(2026, 11, 9))  # a week after the start
+    assert (done.referral.exit_reason, done.event.data["reason"]) == ("completed", "completed")
+    # Leaving early for another reason is not a completion, and is recorded as it is.
+    left = act("exit", referral, {**EXIT, "reason": "withdrew", "date": date(2026, 11, 3)}, date(2026, 11, 6))
+    assert left.referral.exit_reason == "withdrew"
+
+
+def test_where_the_rulebook_says_so_an_early_completion_is_an_early_leaver():
+    lenient = replace(NORFOLK, completion_before_min="early_leaver")
+    referral = _norfolk_started(date(2026, 11, 2))
+    early = act("exit", referral, {**EXIT, "date": date(2026, 11, 6)}, date(2026, 11, 6), lenient)
+    assert early.referral.exit_reason == "early_leaver" and early.referral.status_reason == "early_leaver"
+    assert early.event.data == {"reason": "early_leaver", "stated_reason": "completed",
+                                "minimum_delivery_met": False,
+                                "exit_review": {"date": "2026-11-06", "destination": "unemployed"}}
+
+
+def test_the_outcome_fee_needs_the_minimum_delivered():
+    """Seed 000: 'roughly 30% up front and 70% upon successful completion'; Level 3 GBP 500-550 (525 default)."""
+    referral = _norfolk_started(date(2026, 11, 2))
+    job = {"employer_name": "Norwich Foods", "hours_per_week": 20, "weekly_earnings_pence": 24000}
+    early = act("job_start", referral, {**job, "date": date(2026, 11, 5)}, date(2026, 11, 5))
+    assert early.event.data["minimum_delivery_met"] is False
+    level = NORFOLK.provider("kings-lynn-works").level
+    assert tariff.earnings(NORFOLK.tariff, level, "job_start", early.event.data, (), set()) == []
+    later = act("job_start", referral, {**job, "date": date(2026, 11, 9)}, date(2026, 11, 9))
+    assert later.event.data["minimum_delivery_met"] is True
+    paid = tariff.earnings(NORFOLK.tariff, level, "job_start", later.event.data, (), set())
+    assert [(e.milestone, e.amount_pence) for e in paid] == [("job_start", 36750)]  # 70% of GBP 525
+    # The start's 30% never waits for the minimum.
+    assert [e.amount_pence for e in tariff.earnings(NORFOLK.tariff, level, "start", {}, (), set())] == [15750]
+    # A programme without a minimum marks nothing.
+    tees = act("job_start", in_work_ready(TEES), {**job, "date": TODAY}, TODAY)
+    assert "minimum_delivery_met" not in tees.event.data
+
+
+# ------------------------------------------------------------------ reassessment cadence (seed 003)
+
+
+def test_esf_reassessment_runs_every_3_months_from_the_last_assessment():
+    """Seed 003: 'KWs will complete a reassessment with the participant every REDACTED' (default 3 months)."""
+    on = date(2026, 11, 2)
+    referral = refer(ESF, today=on, consent_date=on).referral
+    for name in ("accept", "start", "assessment"):
+        referral = act(name, referral, {"date": on}, on).referral
+    assert ("reassessment", date(2027, 2, 2)) in dues(ESF, referral)
+    referral = act("action_plan", referral, {"date": on}, on).referral
+    assert ("reassessment", date(2027, 2, 2)) in dues(ESF, referral)
+    again = act("assessment", referral, {"date": date(2027, 1, 20)}, date(2027, 1, 20))
+    assert again.event.data["kind"] == "reassessment"
+    assert ("reassessment", date(2027, 4, 20)) in dues(ESF, again.referral)
+    # Other programmes set no reassessment cadence.
+    assert "reassessment" not in {rule for rule, _ in dues(NORFOLK, in_work_ready(NORFOLK))}
