@@ -117,3 +117,31 @@ def referral_body(programme_id="flexible-routeways-norfolk", provider_id="kings-
     body["participant"]["postcode"] = resident_postcode(body.get("provider_id"), body.get("area"),
                                                         body["participant"]["postcode"])
     return {k: v for k, v in body.items() if v is not None}
+
+
+def chain_referral(api, keys, referrer="broadland-mentors", deliverer="kings-lynn-works", nino="AB123456C",
+                   started=True, price=None):
+    """Seed 000's chain over HTTP: a VCS group's referrer key refers a person to Trobius, Trobius routes them to a
+    Level 3 deliverer (a Level 2 referrer mentors by default), the deliverer accepts (at `price`, or the band's
+    default) and, if `started`, starts them; a mentor records one contact (mc1). Returns the referral id."""
+    orgs = keys["organisations"]
+    body = referral_body(provider_id="trobius", nino=nino)
+    created = api.post("/referrals", orgs[referrer]["referrer"], body)
+    assert created.status == 201, created.body
+    rid = created.body["id"]
+    today = TODAY
+    routed = api.post(f"/referrals/{rid}/route", orgs["trobius"]["provider"], {"date": today,
+                                                                            "to_provider_id": deliverer})
+    assert routed.status == 200, routed.body
+    accept = {"date": today} if price is None else {"date": today, "agreed_price_pence": price,
+                                                    "activity": "1:1 job search support"}
+    steps = [("accept", accept)] + ([("start", {"date": today})] if started else [])
+    for step, payload in steps:
+        reply = api.post(f"/referrals/{rid}/{step}", orgs[deliverer]["provider"], payload)
+        assert reply.status == 200, reply.body
+    mentor = next((p["org_id"] for p in routed.body["parties"] if p["role"] == "mentor" and not p["until"]), None)
+    if mentor:
+        contact = api.post(f"/referrals/{rid}/mentoring_contact", orgs[mentor]["provider"],
+                           {"date": today, "minutes": 45, "mode": "in_person"})
+        assert contact.status == 201, contact.body
+    return rid

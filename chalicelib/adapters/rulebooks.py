@@ -18,6 +18,7 @@ from ..domain.access import ORG_KINDS
 from ..domain.calendar import NATIONS
 from ..domain.eligibility import ATTRIBUTES
 from ..domain.errors import RulebookError
+from ..domain.parties import DELIVERER, MEMBER_ROLES, PARTY_ROLES, PAYEE_ROLES, REFERRER
 from ..domain.rulebook import (
     ANCHORS,
     BEFORE_MIN,
@@ -26,6 +27,7 @@ from ..domain.rulebook import (
     PERIOD_UNITS,
     REFUSE,
     Amount,
+    ChainMember,
     Checkpoint,
     Deadline,
     DeliveryOrganisation,
@@ -135,6 +137,8 @@ class DeliveryOrganisationSchema(Schema):
     extra_reviews = fields.List(fields.Nested(ExtraReviewSchema), load_default=list)
     management_fee_bp = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10000),
                                        **_d("a subcontractor's prime keeps this share (basis points) of each line"))
+    routes_referrals = fields.Boolean(load_default=False, **_d(
+        "a prime that routes: a referral made to it waits until it routes the person to a deliverer"))
 
     @validates_schema
     def check(self, data: dict, **_: Any) -> None:
@@ -145,12 +149,32 @@ class DeliveryOrganisationSchema(Schema):
         cap, minimum = data.get("allocation"), data.get("minimum")
         if cap is not None and minimum is not None and minimum > cap:
             raise ValidationError("the minimum is above the allocation (the cap)", "minimum")
+        if data.get("routes_referrals") and data["role"] != "prime":
+            raise ValidationError("only a prime routes referrals", "routes_referrals")
 
     @post_load
     def make(self, data: dict, **_: Any) -> DeliveryOrganisation:
         data["areas"] = tuple(a.lower() for a in data["areas"])
         data["extra_reviews"] = tuple(data["extra_reviews"])
         return DeliveryOrganisation(**data)
+
+
+class ChainMemberSchema(Schema):
+    org_id = fields.String(required=True, validate=validate.Regexp(_ID))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    roles = fields.List(fields.String(validate=validate.OneOf(MEMBER_ROLES)), required=True,
+                        validate=validate.Length(min=1), **_d("the party roles it takes on a referral"))
+    under = fields.String(required=True, validate=validate.Regexp(_ID), **_d(
+        "the delivery organisation it works under (a prime, or a hub): its fees pass through it"))
+    level = fields.Integer(load_default=None, validate=validate.Range(min=1, max=3),
+                           **_d("its level (Flexible Routeways: 1 referral only, 2 referral and mentoring)"))
+    management_fee_bp = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10000),
+                                       **_d("the share (basis points) of its fees the organisation it works under "
+                                            "keeps"))
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> ChainMember:
+        return ChainMember(**{**data, "roles": tuple(dict.fromkeys(data["roles"]))})
 
 
 class ModuleSchema(Schema):
@@ -267,6 +291,9 @@ class AmountSchema(Schema):
     max_pence = fields.Integer(load_default=None, validate=validate.Range(min=1))
     default_pence = fields.Integer(load_default=None, validate=validate.Range(min=0))
     evidence_required = fields.Boolean(load_default=False, **_d("each claim states its amount and its evidence"))
+    agreed_at_acceptance = fields.Boolean(load_default=False, **_d(
+        "a band: the deliverer agrees the price within min_pence..max_pence when it accepts (default_pence, if "
+        "given, applies when the accept names no price)"))
 
     @validates_schema
     def check(self, data: dict, **_: Any) -> None:
@@ -282,6 +309,11 @@ class AmountSchema(Schema):
         default = data["default_pence"]
         if default is not None and not low <= default <= data["max_pence"]:
             raise ValidationError("default_pence is outside min_pence..max_pence", "default_pence")
+        if data["agreed_at_acceptance"]:
+            if data["evidence_required"] or data["min_pence"] is None:
+                raise ValidationError("a band agreed at acceptance has min_pence and max_pence and no evidence",
+                                      "agreed_at_acceptance")
+            return
         if default is None and not data["evidence_required"]:
             raise ValidationError("a range needs default_pence unless each claim gives evidence", "default_pence")
 
@@ -326,17 +358,26 @@ class FeeSchema(Schema):
                          **_d("delivery levels this fee is for (empty: all)"))
     amount = fields.Nested(AmountSchema, required=True)
     payments = fields.List(fields.Nested(PaymentSchema), required=True, validate=validate.Length(min=1))
+    payee = fields.String(load_default=DELIVERER, validate=validate.OneOf(PAYEE_ROLES), **_d(
+        "the party role it pays; `levels` are the levels of the organisation in that role"))
 
     @validates_schema
     def check(self, data: dict, **_: Any) -> None:
-        total = sum(p.share_bp for p in data.get("payments") or [])
+        payments = data.get("payments") or []
+        total = sum(p.share_bp for p in payments)
         if total != 10000:
             raise ValidationError(f"payment shares sum to {total} basis points, not 10000", "payments")
+        if data.get("payee", DELIVERER) != DELIVERER:
+            if any(ms.get(p.milestone).paid == ms.SCHEDULED for p in payments):
+                raise ValidationError("service-fee tranches pay the deliverer only", "payee")
+            amount = data.get("amount")
+            if amount is not None and amount.agreed_at_acceptance:
+                raise ValidationError("a price agreed at acceptance pays the deliverer only", "payee")
 
     @post_load
     def make(self, data: dict, **_: Any) -> Fee:
         return Fee(id=data["id"], description=data["description"], funder=data["funder"], amount=data["amount"],
-                   payments=tuple(data["payments"]), levels=tuple(data["levels"]))
+                   payments=tuple(data["payments"]), levels=tuple(data["levels"]), payee=data["payee"])
 
 
 class TariffSchema(Schema):
@@ -383,6 +424,12 @@ class RulebookSchema(Schema):
                                     **_d("a hard cap on the programme's places (absent: no cap)"))
     delivery_organisations = fields.List(
         fields.Nested(DeliveryOrganisationSchema), required=True, validate=validate.Length(min=1))
+    party_roles = fields.List(fields.String(validate=validate.OneOf(PARTY_ROLES)),
+                              load_default=lambda: [REFERRER, DELIVERER], **_d(
+                                  "the roles organisations take on this programme's referrals (always referrer and "
+                                  "deliverer; mentor, spoke where the programme has them)"))
+    chain_members = fields.List(fields.Nested(ChainMemberSchema), load_default=list, **_d(
+        "organisations that refer, mentor or take people as spokes without delivery places of their own"))
     eligibility = fields.Nested(EligibilitySchema, required=True)
     support_levels = fields.Dict(
         keys=fields.String(validate=validate.Regexp(r"^[a-z0-9_]{1,30}$")), values=fields.Nested(PeriodSchema),
@@ -405,7 +452,8 @@ class RulebookSchema(Schema):
     @validates_schema
     def check(self, data: dict, **_: Any) -> None:
         for rule in (_organisations_are_consistent, _every_deadline_is_given, _module_moves_name_modules,
-                     _checkpoints_cover_the_tariff, _fee_levels_exist, _payers_are_not_payees):
+                     _checkpoints_cover_the_tariff, _fee_levels_exist, _payers_are_not_payees,
+                     _chain_is_consistent):
             rule(data)
 
 
@@ -454,7 +502,8 @@ def _checkpoints_cover_the_tariff(data: dict) -> None:
 
 
 def _fee_levels_exist(data: dict) -> None:
-    levels = {o.level for o in data.get("delivery_organisations") or [] if o.level is not None}
+    orgs = [*(data.get("delivery_organisations") or []), *(data.get("chain_members") or [])]
+    levels = {o.level for o in orgs if o.level is not None}
     tariff = data.get("tariff")
     for i, fee in enumerate(tariff.fees if tariff else ()):
         for level in fee.levels:
@@ -478,6 +527,36 @@ def _payers_are_not_payees(data: dict) -> None:
     total = data.get("total_capacity")
     if target and total is not None and target.max > total:
         raise ValidationError({"vcs_referrals": {"max": ["more than total_capacity"]}}, "targets")
+
+
+def _chain_is_consistent(data: dict) -> None:
+    roles = data.get("party_roles") or []
+    missing = [r for r in (REFERRER, DELIVERER) if r not in roles]
+    if missing or len(roles) != len(set(roles)):
+        raise ValidationError("party_roles name referrer and deliverer, each role once", "party_roles")
+    delivery = {o.org_id: o for o in data.get("delivery_organisations") or []}
+    seen: set[str] = set()
+    for i, member in enumerate(data.get("chain_members") or []):
+        problem = _member_problem(member, delivery, seen, roles)
+        if problem:
+            raise ValidationError({i: {problem[0]: [problem[1]]}}, "chain_members")
+        seen.add(member.org_id)
+    tariff = data.get("tariff")
+    for i, fee in enumerate(tariff.fees if tariff else ()):
+        if fee.payee not in roles:
+            raise ValidationError({"fees": {i: {"payee": [f"the programme has no {fee.payee} role"]}}}, "tariff")
+
+
+def _member_problem(member: ChainMember, delivery: dict, seen: set[str], roles: list[str]) -> tuple[str, str] | None:
+    if member.org_id in delivery or member.org_id in seen:
+        return "org_id", f"{member.org_id!r} is already an organisation of this programme"
+    under = delivery.get(member.under)
+    if under is None or under.role == "subcontractor":
+        return "under", f"{member.under!r} is not a prime or local authority of this programme"
+    unused = [r for r in member.roles if r not in roles]
+    if unused:
+        return "roles", f"the programme has no {unused[0]} role (party_roles)"
+    return None
 
 
 def parse_rulebook(document: dict, source: str) -> Rulebook:
@@ -505,7 +584,8 @@ def parse_rulebook(document: dict, source: str) -> Rulebook:
         in_work_support=sustainment.get("in_work_support"), checkpoints=tuple(sustainment.get("checkpoints") or ()),
         tariff=_funders_resolved(data["tariff"], data["commissioner_org_id"]), targets=data["targets"] or Targets(),
         commissioner_org_id=data["commissioner_org_id"],
-        payment_controls=data["payment_controls"] or PaymentControls(), document=document,
+        payment_controls=data["payment_controls"] or PaymentControls(), party_roles=tuple(data["party_roles"]),
+        chain_members=tuple(data["chain_members"]), document=document,
         completion_before_min=duration.get("completion_before_min", REFUSE),
         reassessment_every=data["reassessment_every"],
     )
@@ -570,14 +650,18 @@ _CROSS_FIELD_RULES = {
     "Rulebook": "One programme's rules. Also checked when loaded: org_ids are unique, a prime named by a "
                 "subcontractor exists, allocations (caps) add up to at most total_capacity, all four deadlines are "
                 "given, module moves name known modules, per-checkpoint payments do not outnumber checkpoints, "
-                "an outcome milestone is earned by some checkpoint, fee levels exist among the organisations, "
-                "the commissioner and the funders named by org_id are not delivery organisations, the VCS "
-                "referral target is at most total_capacity.",
-    "Fee": "A fee's payment shares sum to exactly 10000 basis points; its funder is one of the tariff's funders.",
+                "an outcome milestone is earned by some checkpoint, fee levels exist among the organisations and "
+                "chain members, the commissioner and the funders named by org_id are not delivery organisations, the "
+                "VCS referral target is at most total_capacity, party_roles name referrer and deliverer, a chain "
+                "member is none of the delivery organisations and works under a prime or local authority in roles "
+                "the programme uses, a fee's payee is one of the programme's party roles.",
+    "Fee": "A fee's payment shares sum to exactly 10000 basis points; its funder is one of the tariff's funders; "
+           "service-fee tranches and prices agreed at acceptance pay the deliverer.",
     "Funder": "org_id or contract_holder, not both; with neither, the commissioner_org_id pays.",
     "Amount": "Either fixed_pence alone, or max_pence with optional min_pence and default_pence "
-              "(default_pence is required unless evidence_required).",
-    "DeliveryOrganisation": "A subcontractor names its prime; no other role does. A minimum is at most the "
-                            "allocation.",
+              "(default_pence is required unless evidence_required or agreed_at_acceptance; a band agreed at "
+              "acceptance also has min_pence and needs no evidence).",
+    "DeliveryOrganisation": "A subcontractor names its prime; no other role does; only a prime routes referrals. A "
+                            "minimum is at most the allocation.",
     "Residence": "No district is listed both as wholly in the authority and as straddling.",
 }

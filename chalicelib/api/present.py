@@ -5,7 +5,8 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-from ..domain import deadlines, lifecycle
+from ..domain import access, deadlines, lifecycle, steps
+from ..domain.access import View
 from ..domain.participants import pseudonymous_reference
 from ..domain.referral import RecordedEvent, Referral
 from ..domain.rulebook import Rulebook
@@ -18,7 +19,8 @@ from . import schemas as s
 DOWNLOAD_SECONDS = 900
 
 
-def referral_body(referral: Referral, rulebook: Rulebook, today: date) -> dict[str, Any]:
+def referral_body(referral: Referral, rulebook: Rulebook, today: date, view: View | None = None) -> dict[str, Any]:
+    """The referral as `view` (the caller's part in it, domain/access.py) lets it be seen; None: everything."""
     data = asdict(referral)
     if referral.job_start:
         data["job_start"]["start_date"] = date.fromisoformat(referral.job_start["start_date"])
@@ -26,12 +28,23 @@ def referral_body(referral: Referral, rulebook: Rulebook, today: date) -> dict[s
     running = deadlines.running(rulebook, referral)
     data["deadlines"] = [d.as_dict(today) for d in running]
     data["next_review_due"] = next((d.due for d in running if d.rule == "review"), None)
-    if referral.status == lifecycle.EXITED:
-        data["allowed_actions"] = ["re_referral"] if rulebook.returns_allowed else []
-    else:
-        data["allowed_actions"] = lifecycle.allowed_actions(referral.status)
+    data["allowed_actions"] = lifecycle.available_actions(rulebook, referral)
+    if view is not None:
+        _as_seen(data, referral, view)
     body: dict[str, Any] = s.ReferralOut().dump(data)
     return body
+
+
+def _as_seen(data: dict[str, Any], referral: Referral, view: View) -> None:
+    """Narrow the body to what the party sees: its fields, its contacts, the steps it may take itself."""
+    data["viewed_as"] = view.role
+    data["contacts"] = [asdict(c) for c in view.contacts(referral)]
+    for name in view.hidden:
+        data.pop(name, None)
+    if view.deadlines is not None:
+        data["deadlines"] = [d for d in data["deadlines"] if d["rule"] in view.deadlines]
+    data["allowed_actions"] = [a for a in data["allowed_actions"] if (step := steps.find(a)) is not None
+                               and access.may_record(view.org_id, view.key_roles, referral, step.actor, step.parties)]
 
 
 def event_body(event: RecordedEvent) -> dict[str, Any]:

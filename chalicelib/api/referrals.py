@@ -19,7 +19,7 @@ WRITE_ERRORS = (401, 403, 404, 409, 415, 422)
 
 
 def written(result: Result, status: int = 200) -> Written:
-    body = referral_body(result.referral, result.rulebook, clock.today())
+    body = referral_body(result.referral, result.rulebook, clock.today(), result.view)
     location = f"/referrals/{result.referral.id}" if result.created else None
     return Written(201 if result.created else status, body, location, Resource("referral", (result.referral.id,)))
 
@@ -27,7 +27,7 @@ def written(result: Result, status: int = 200) -> Written:
 @renderer("referral")
 def render_referral(principal: Principal, resource: Resource) -> dict[str, Any]:
     result = service.read(principal, resource.ids[0])
-    return referral_body(result.referral, result.rulebook, clock.today())
+    return referral_body(result.referral, result.rulebook, clock.today(), result.view)
 
 
 @endpoint("/referrals", "POST", summary="Refer a participant to a programme", tags=TAGS, roles=("referrer",),
@@ -36,26 +36,29 @@ def create_referral(principal: Principal, params: dict, payload: dict, tx: UnitO
     return written(service.create_referral(principal, payload, tx))
 
 
-@endpoint("/referrals", "GET", summary="List your organisation's referrals", tags=TAGS,
+@endpoint("/referrals", "GET", summary="List your organisation's referrals: those it made, holds (a prime: its "
+          "chain's), or mentors or takes as a spoke (view=party)", tags=TAGS,
           query=s.ListReferralsQuery, response=s.ReferralPage, errors=(401, 403, 422))
 def list_referrals(principal: Principal, params: dict, query: dict) -> dict[str, Any]:
     results, cursor = service.list_referrals(
         principal, query.get("view"), query["limit"], query.get("cursor"), query.get("status"),
         query.get("programme_id"), query.get("provider_id"))
     today = clock.today()
-    return {"items": [referral_body(r.referral, r.rulebook, today) for r in results],
+    return {"items": [referral_body(r.referral, r.rulebook, today, r.view) for r in results],
             "cursor": cursor, "has_more": cursor is not None}
 
 
-@endpoint("/referrals/{referral_id}", "GET", summary="A referral: state, running deadlines, next review, and the "
-          "actions allowed next (each the name of a step: POST /referrals/{referral_id}/<action>)", tags=TAGS,
+@endpoint("/referrals/{referral_id}", "GET", summary="A referral as your part in it lets you see it: state, parties, "
+          "running deadlines, next review, and the actions you may take next (each the name of a step: POST "
+          "/referrals/{referral_id}/<action>)", tags=TAGS,
           response=s.ReferralOut, errors=(401, 404))
 def get_referral(principal: Principal, params: dict, query: dict) -> dict[str, Any]:
     result = service.read(principal, params["referral_id"])
-    return referral_body(result.referral, result.rulebook, clock.today())
+    return referral_body(result.referral, result.rulebook, clock.today(), result.view)
 
 
-@endpoint("/referrals/{referral_id}/events", "GET", summary="The referral's audit trail", tags=TAGS,
+@endpoint("/referrals/{referral_id}/events", "GET", summary="The referral's audit trail (a referrer: its status "
+          "events only)", tags=TAGS,
           query=s.PageQuery, response=s.EventPage, errors=(401, 404, 422))
 def referral_events(principal: Principal, params: dict, query: dict) -> dict[str, Any]:
     items, cursor = service.events(principal, params["referral_id"], query["limit"], query.get("cursor"))

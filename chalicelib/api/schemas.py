@@ -14,6 +14,7 @@ from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, post_lo
 from ..domain.eligibility import ATTRIBUTES
 from ..domain.inputs import Input
 from ..domain.participants import is_valid_nino, is_valid_postcode, normalise_nino, normalise_postcode
+from ..domain.parties import MAX_CONTACTS, PARTY_ROLES
 from ..domain.states import STATES
 from ..domain.steps import REJECT_REASONS, StepDef
 
@@ -219,7 +220,10 @@ class ListReferralsQuery(Strict):
     status = fields.String(validate=validate.OneOf(STATES, error="[one_of] must be one of: {choices}"))
     programme_id = _text(64, required=False)
     provider_id = _text(64, required=False)
-    view = fields.String(validate=validate.OneOf(("referrer", "provider"), error="[one_of] must be one of: {choices}"))
+    view = fields.String(validate=validate.OneOf(("referrer", "provider", "party"),
+                                                 error="[one_of] must be one of: {choices}"),
+                         metadata={"description": "referrer: the referrals you made; provider: those you hold (a "
+                                                  "prime: its chain's); party: those you mentor or take as a spoke"})
     limit = _limit(25, 100)
     cursor = _text(2000, required=False)
 
@@ -257,6 +261,25 @@ class JobOut(Schema):
     self_employed = fields.Boolean()
 
 
+class PartyOut(Schema):
+    org_id = fields.String()
+    role = fields.String(metadata={"enum": list(PARTY_ROLES)})
+    since = fields.Date()
+    until = fields.Date(allow_none=True)
+    added_by = fields.String()
+    end_reason = fields.String(allow_none=True)
+    handover_ref = fields.String(allow_none=True)
+
+
+class ContactOut(Schema):
+    id = fields.String()
+    org_id = fields.String()
+    on = fields.Date()
+    minutes = fields.Integer()
+    mode = fields.String()
+    notes_ref = fields.String(allow_none=True)
+
+
 class ReferralOut(Schema):
     id = fields.String()
     programme_id = fields.String()
@@ -286,9 +309,20 @@ class ReferralOut(Schema):
     exit_reason = fields.String(allow_none=True)
     previous_referral_id = fields.String(allow_none=True)
     notes_ref = fields.String(allow_none=True)
-    allowed_actions = fields.List(fields.String())
+    allowed_actions = fields.List(fields.String(), metadata={
+        "description": "the steps you may take next on this referral (each POST /referrals/{id}/<action>)"})
     deadlines = fields.List(fields.Nested(DueOut))
     next_review_due = fields.Date(allow_none=True)
+    parties = fields.List(fields.Nested(PartyOut), metadata={
+        "description": "every organisation on the journey in its role, from a date (and until one, once ended)"})
+    agreed_price_pence = fields.Integer(allow_none=True, metadata={
+        "description": "the deliverer's price agreed within its fee's band when it accepted"})
+    agreed_activity = fields.String(allow_none=True)
+    contacts = fields.List(fields.Nested(ContactOut),
+                           metadata={"description": "mentoring contacts (a mentor: its own)"})
+    viewed_as = fields.String(metadata={
+        "description": "your part in the referral (prime, deliverer, spoke, mentor, referrer): it decides what you "
+                       "see"})
 
 
 class ReferralPage(Schema):
@@ -399,6 +433,9 @@ class ClaimIn(Strict):
     evidence_ref = _text(200, metadata={"description": "where the evidence is kept (no personal data)"})
     provider_ref = _text(64, required=False, metadata={
         "description": "the provider's own reference for this claim (no personal data); default: the referral id"})
+    contact_ids = fields.List(_text(20), validate=validate.Length(min=1, max=MAX_CONTACTS,
+                              error="[length] list 1..{max} contact ids"), metadata={
+        "description": "a mentor's claim: the mentoring contacts recorded on the referral that evidence it"})
 
 
 class DecisionIn(Strict):
@@ -448,6 +485,8 @@ class LineOut(Schema):
     funder = fields.String()
     funder_org_id = fields.String(metadata={"description": "the organisation that funds the line"})
     payee_org_id = fields.String()
+    payee_role = fields.String(metadata={"description": "the payee's part in the referral: referrer, mentor or "
+                                                        "deliverer"})
     prime_org_id = fields.String()
     payer_org_id = fields.String(allow_none=True, metadata={
         "description": "whose finance approves it: the prime for a subcontractor, the funder for a contract "
@@ -468,6 +507,8 @@ class LineOut(Schema):
     reason = fields.String(allow_none=True)
     reverses_line_id = fields.String(allow_none=True)
     claim_file_id = fields.String(allow_none=True)
+    contact_ids = fields.List(fields.String(), metadata={
+        "description": "a mentoring claim's evidence: the mentoring contacts recorded on the referral"})
 
 
 class LinePage(Schema):

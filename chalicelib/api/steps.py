@@ -28,10 +28,11 @@ def step_handler(step: StepDef) -> Callable[[Principal, dict, dict, UnitOfWork],
 
 
 def step_routes(registered: Iterable[StepDef] | None = None) -> list[RouteDoc]:
-    """One route per step a provider records (the system's own steps and the referrer's return are not here)."""
+    """One route per step an organisation records with a provider key: the holder, the prime, a mentor or a spoke
+    (the system's own steps and the referrer's return are not here)."""
     out = []
     for step in registered if registered is not None else steps.all_steps():
-        if step.actor not in (steps.HOLDER, steps.HOLDER_OR_PRIME):
+        if step.actor not in steps.RECORDED_BY_ORGANISATIONS:
             continue
         out.append(route(f"/referrals/{{referral_id}}/{step.name}", "POST", summary=step.summary, tags=TAGS,
                          roles=("provider",), body=s.step_schema(step), response=s.ReferralOut,

@@ -1,12 +1,21 @@
-"""Who may see and do what: organisations, roles and the tenancy rule."""
+"""Who may see and do what: organisations, roles, the tenancy rule, and each party's view of a referral.
+
+An organisation sees a referral through its part in it (`party_role_of`): the prime sees its chain; the deliverer
+holding the referral sees everything it records; a spoke and a mentor see the journey (a mentor only its own
+contacts, neither the deliverer's agreed price); a referrer sees the status and the outcome, not the journey's case
+details; anyone else sees nothing, not even that the referral exists (404).
+"""
 from __future__ import annotations
 
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
+from . import parties
 from .errors import Forbidden, NotFound
-from .referral import Referral
+from .parties import DELIVERER, MENTOR, REFERRER, SPOKE
+from .referral import RecordedEvent, Referral
 
 ROLES = ("referrer", "provider", "finance", "admin")
 ORG_KINDS = ("commissioner", "prime", "local_authority", "subcontractor", "referrer")
@@ -48,30 +57,139 @@ class Principal:
             raise Forbidden(f"this needs the {' or '.join(roles)} role; your key has: "
                             f"{', '.join(sorted(self.roles)) or 'none'}", required_roles=list(roles))
 
-    def list_view(self, wanted: str | None = None) -> str:
-        """Which index lists this caller's referrals: as the referrer, the holder, or the prime."""
+    def list_view(self, wanted: str | None = None, party_only: bool = False) -> str:
+        """Which index lists this caller's referrals: as the referrer, the holder, the prime, or a party (a mentor
+        or a spoke). `party_only`: the organisation takes part in programmes only as a mentor or spoke."""
         if wanted == "referrer" or (wanted is None and self.roles == frozenset({"referrer"})):
             return "referrer"
+        if wanted == "party" or (wanted is None and party_only):
+            return "party"
         return "provider" if self.org_kind == "subcontractor" else "prime"
 
 
-def can_see(principal: Principal, referrer_org_id: str, provider_org_id: str, prime_org_id: str) -> bool:
-    """A caller sees its own organisation's referrals; a prime also sees its subcontractors'."""
-    return principal.org_id in (referrer_org_id, provider_org_id, prime_org_id)
+# ------------------------------------------------------------------ each party's view of a referral
+
+PRIME = "prime"  # not a party role: the organisation holding the contract the referral is delivered under
+# The strongest part an organisation plays decides what it sees (a Level 2 group that referred and mentors sees
+# what a mentor sees).
+_PRECEDENCE = (SPOKE, MENTOR)
+# The journey's case details, recorded as the person is supported: what a referrer does not see.
+CASE_DETAILS = frozenset({"support_level", "assessed_on", "action_plan_on", "last_review_on", "extra_reviews_on", "job_start", "sustainments", "progression_on",
+                          "next_review_due", "contacts", "agreed_price_pence", "agreed_activity"})
+# The deadlines that say whether a referral is being taken up in time: all a referrer sees of the running ones.
+UPTAKE_DEADLINES = frozenset({"acknowledge", "start"})
+PRICE = frozenset({"agreed_price_pence", "agreed_activity"})
+_EVENT_PRICE = ("agreed_price_pence", "activity")  # the accept event's record of the agreed price
+# The events that tell a referrer where the referral stands and how it ended.
+STATUS_EVENTS = frozenset({"referral", "route", "accept", "reject", "start", "did_not_start", "transfer", "job_start",
+                           "exit", "close_unstarted"})
+
+
+@dataclass(frozen=True)
+class View:
+    """What one organisation sees of one referral, through its part in it."""
+
+    org_id: str
+    role: str                                   # prime | deliverer | spoke | mentor | referrer
+    key_roles: frozenset[str]                   # the caller's key's roles (referrer, provider, finance...)
+    hidden: frozenset[str] = frozenset()        # referral fields not shown
+    event_types: frozenset[str] | None = None   # the events shown (None: all)
+    event_data: bool = True                     # whether an event's data is shown
+    own_contacts_only: bool = False
+    deadlines: frozenset[str] | None = None     # the running deadlines shown, by rule (None: all)
+
+    def contacts(self, referral: Referral) -> tuple[parties.Contact, ...]:
+        if self.own_contacts_only:
+            return tuple(c for c in referral.contacts if c.org_id == self.org_id)
+        return referral.contacts
+
+    def event(self, event: RecordedEvent) -> dict[str, Any] | None:
+        """The event's data as this party sees it, or None when the event is not shown at all."""
+        if self.event_types is not None and event.type not in self.event_types:
+            return None
+        if self.own_contacts_only and event.type == "mentoring_contact" and event.actor_org_id != self.org_id:
+            return None
+        if not self.event_data:
+            return {}
+        if "agreed_price_pence" in self.hidden:
+            return {k: v for k, v in event.data.items() if k not in _EVENT_PRICE}
+        return dict(event.data)
+
+
+def party_role_of(principal: Principal, referral: Referral) -> str | None:
+    """The part the caller's organisation plays in the referral now: `prime`, `deliverer` (holding it), `spoke`,
+    `mentor` or `referrer`; None if it plays none (it must not learn the referral exists)."""
+    org = principal.org_id
+    if org == referral.prime_org_id:
+        return PRIME
+    if org == referral.provider_org_id:
+        return DELIVERER
+    held = parties.roles_of(referral.parties, org)
+    role = next((r for r in _PRECEDENCE if r in held), None)
+    if role:
+        return role
+    return REFERRER if org == referral.referrer_org_id else None
+
+
+_VIEWS: dict[str, dict[str, Any]] = {
+    PRIME: {},
+    DELIVERER: {},
+    SPOKE: {"hidden": PRICE},
+    MENTOR: {"hidden": PRICE, "own_contacts_only": True},
+    REFERRER: {"hidden": CASE_DETAILS, "event_types": STATUS_EVENTS, "event_data": False,
+               "deadlines": UPTAKE_DEADLINES},
+}
+
+
+def view_of(principal: Principal, referral: Referral) -> View:
+    """What the caller sees of the referral; NotFound if its organisation plays no part in it."""
+    role = party_role_of(principal, referral)
+    if role is None:
+        raise NotFound("no such referral")
+    return View(principal.org_id, role, principal.roles, **_VIEWS[role])
 
 
 def ensure_visible(principal: Principal, referral: Referral) -> None:
-    if not can_see(principal, referral.referrer_org_id, referral.provider_org_id, referral.prime_org_id):
-        raise NotFound("no such referral")
+    view_of(principal, referral)
 
 
-def ensure_holder(principal: Principal, referral: Referral, prime_may_act: bool = False) -> None:
-    """Journey steps are recorded by the provider holding the referral (and, for some, its prime)."""
+def payee_roles_of(principal: Principal, referral: Referral) -> frozenset[str]:
+    """The roles in which the caller's organisation is paid on the referral now (what it may claim as)."""
+    return parties.roles_of(referral.parties, principal.org_id) & frozenset(parties.PAYEE_ROLES)
+
+
+def may_record(org: str, key_roles: frozenset[str], referral: Referral, actor: str,
+               party_roles: tuple[str, ...]) -> bool:
+    """Whether a key of `org` with `key_roles` may record a step whose recorder is `actor` (steps.HOLDER,
+    HOLDER_OR_PRIME, PRIME, PARTIES or REFERRER) or any active party in `party_roles`."""
+    if actor == "referrer":
+        return "referrer" in key_roles and org == referral.referrer_org_id
+    if "provider" not in key_roles:
+        return False
+    if actor in ("holder", "holder_or_prime") and org == referral.provider_org_id:
+        return True
+    if actor in ("holder_or_prime", "prime") and org == referral.prime_org_id:
+        return True
+    return bool(parties.roles_of(referral.parties, org).intersection(party_roles))
+
+
+def ensure_may_record(principal: Principal, referral: Referral, actor: str, party_roles: tuple[str, ...]) -> None:
+    """A step is recorded by the organisation its declaration names: the provider holding the referral (and, for
+    some, its prime), only the prime (routing, parties), or an active party in a named role (a mentor's contact,
+    a spoke's support)."""
     ensure_visible(principal, referral)
     principal.require("provider")
-    allowed = {referral.provider_org_id} | ({referral.prime_org_id} if prime_may_act else set())
-    if principal.org_id not in allowed:
-        raise Forbidden("only the provider holding this referral may record this step")
+    if not may_record(principal.org_id, principal.roles, referral, actor, party_roles):
+        raise Forbidden(_who_records(actor, party_roles))
+
+
+def _who_records(actor: str, party_roles: tuple[str, ...]) -> str:
+    who = {"holder": "the provider holding this referral", "holder_or_prime": "the provider holding this referral "
+           "or its prime", "prime": "the prime of this referral", "parties": "no one else"}.get(actor, actor)
+    extra = f" (or its active {' or '.join(party_roles)})" if party_roles and actor != "parties" else ""
+    if actor == "parties":
+        who = f"this referral's active {' or '.join(party_roles)}"
+    return f"only {who}{extra} may record this step"
 
 
 KEY_PREFIX = "rp_"

@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from . import eligibility, residence, states
-from .errors import FieldError, ReferralRefused, ValidationFailed
+from . import eligibility, parties, residence, states
+from .errors import Conflict, FieldError, ReferralRefused, ValidationFailed
+from .parties import BY_ACTOR, DELIVERER, MENTOR, REFERRER, SPOKE, Party
 from .referral import Change, Event, Participant, Referral, Step
 from .rulebook import EARLY_LEAVER, DeliveryOrganisation, Rulebook
 
@@ -100,6 +101,11 @@ def new_referral(*, rulebook: Rulebook, referral_id: str, referrer_org_id: str, 
     participant = Participant(
         nino=person["nino"], given_name=person["given_name"], family_name=person["family_name"],
         date_of_birth=person["date_of_birth"], postcode=person["postcode"], eligibility=dict(attributes))
+    # The referrer is a party from the start; so is the deliverer, unless the referral waits for its prime to
+    # route it (then the prime holds it and names the deliverer when it routes).
+    on_referral = [Party(referrer_org_id, REFERRER, today, referrer_org_id)]
+    if not provider.routes_referrals:
+        on_referral.append(Party(provider.org_id, DELIVERER, today, referrer_org_id))
     referral = Referral(
         id=referral_id, programme_id=rulebook.id, status=states.REFERRED, version=1,
         referrer_org_id=referrer_org_id, provider_org_id=provider.org_id, prime_org_id=provider.prime_org_id,
@@ -107,7 +113,7 @@ def new_referral(*, rulebook: Rulebook, referral_id: str, referrer_org_id: str, 
         referred_on=today, created_at=now, consent_given_on=consent["date"],
         priority_groups=tuple(eligibility.priority_groups(rulebook, attributes)),
         module_id=module_id, module_since=None, previous_referral_id=previous_referral_id,
-        notes_ref=payload.get("notes_ref"))
+        notes_ref=payload.get("notes_ref"), parties=tuple(on_referral))
     data = {"programme_id": rulebook.id, "provider_org_id": provider.org_id, "support_level": support_level}
     if module_id:
         data["module_id"] = module_id
@@ -122,9 +128,34 @@ def new_referral(*, rulebook: Rulebook, referral_id: str, referrer_org_id: str, 
 
 
 def accept(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
+    """The deliverer accepts. Where its fee is a band agreed at acceptance, it agrees the price within the band
+    and names the activity that justifies it (no price named: the band's default, if the rulebook gives one)."""
     on = payload["date"]
     _check_date("date", on, today, (referral.referred_on, "the referral date"))
-    return Change(on, {"decision": "accept"}, {"accepted_on": on})
+    if rulebook.routes(referral.provider_org_id):
+        raise Conflict("the referral waits for the prime to route it to a deliverer (route), who then accepts it",
+                       rule="routed_first")
+    price, activity = payload.get("agreed_price_pence"), payload.get("activity")
+    bands = rulebook.agreed_bands(referral.provider_org_id)
+    if not bands:
+        if price is not None or activity is not None:
+            field = "agreed_price_pence" if price is not None else "activity"
+            raise ValidationFailed.one(field, "no_band", "this deliverer's fees have no price agreed at acceptance")
+        return Change(on, {"decision": "accept"}, {"accepted_on": on})
+    band = bands[0].amount
+    if price is None:
+        if band.default_pence is None:
+            raise ValidationFailed.one("agreed_price_pence", "required",
+                                       "the deliverer agrees its price within the band when it accepts")
+        price = band.default_pence
+    elif not activity:
+        raise ValidationFailed.one("activity", "required", "an agreed price names the activity that justifies it")
+    low, high = band.min_pence or 0, band.max_pence or 0
+    if not low <= price <= high:
+        raise ValidationFailed.one("agreed_price_pence", "within_band", f"the price is agreed within {low}..{high} "
+                                   f"pence")
+    data = {"decision": "accept", "agreed_price_pence": price, "activity": activity}
+    return Change(on, data, {"accepted_on": on, "agreed_price_pence": price, "agreed_activity": activity})
 
 
 def reject(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
@@ -271,8 +302,9 @@ def module_move(rulebook: Rulebook, referral: Referral, payload: dict, today: da
 
 
 def transfer(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
+    """The participant moves to another deliverer: the deliverer party ends and the new one is added."""
     target = rulebook.provider(payload["to_provider_id"])
-    if target is None:
+    if target is None or target.routes_referrals:
         raise ValidationFailed.one("to_provider_id", "delivers_programme",
                                    f"{payload['to_provider_id']!r} does not deliver {rulebook.id}")
     if target.org_id == referral.provider_org_id:
@@ -283,7 +315,102 @@ def transfer(rulebook: Rulebook, referral: Referral, payload: dict, today: date)
     _check_date("handover.date", handover["date"], today, (referral.referred_on, "the referral date"))
     data = {"from_provider_org_id": referral.provider_org_id, "to_provider_org_id": target.org_id,
             "handover_ref": handover.get("document_ref"), "handover_date": handover["date"].isoformat()}
-    return Change(on, data, {"provider_org_id": target.org_id, "prime_org_id": target.prime_org_id})
+    moved = parties.replace_deliverer(referral.parties, target.org_id, on, BY_ACTOR, "transferred")
+    return Change(on, data, {"provider_org_id": target.org_id, "prime_org_id": target.prime_org_id,
+                             "parties": moved})
+
+
+# ------------------------------------------------------------------ parties: routing, mentors, spokes
+
+
+def route(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
+    """The prime routes a referral it holds to a deliverer of its own, and names the mentor where there is one:
+    by default the referrer itself, when the referrer is a chain member that mentors."""
+    if not rulebook.routes(referral.provider_org_id):
+        raise Conflict("only a referral waiting with its prime is routed; a routed one moves by transfer",
+                       rule="held_by_prime")
+    target = rulebook.provider(payload["to_provider_id"])
+    if target is None or target.prime != referral.prime_org_id:
+        raise ValidationFailed.one("to_provider_id", "delivers_for_prime",
+                                   f"{payload['to_provider_id']!r} is not a deliverer of {referral.prime_org_id} on "
+                                   f"{rulebook.id}")
+    on = payload["date"]
+    _check_date("date", on, today, (referral.referred_on, "the referral date"))
+    mentor = _mentor_for(rulebook, referral, payload.get("mentor_org_id"))
+    routed = parties.add(referral.parties, Party(target.org_id, DELIVERER, on, BY_ACTOR))
+    if mentor:
+        routed = parties.add(routed, Party(mentor, MENTOR, on, BY_ACTOR))
+    data = {"to_provider_org_id": target.org_id, "mentor_org_id": mentor}
+    return Change(on, data, {"provider_org_id": target.org_id, "prime_org_id": target.prime_org_id,
+                             "parties": routed})
+
+
+def _mentor_for(rulebook: Rulebook, referral: Referral, named: str | None) -> str | None:
+    mentors = {m.org_id for m in rulebook.members_in(MENTOR, referral.prime_org_id)}
+    if named is None:
+        return referral.referrer_org_id if referral.referrer_org_id in mentors else None
+    if named not in mentors:
+        raise ValidationFailed.one("mentor_org_id", "mentors_for_prime",
+                                   f"{named!r} is not a mentor of {referral.prime_org_id} on {rulebook.id}")
+    return named
+
+
+def add_party(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
+    """The prime adds a party from a date (a mentor alongside the deliverer). A role is held by one organisation at
+    a time: a new mentor follows the end of the previous one."""
+    role, org_id = payload["role"], payload["party_org_id"]
+    _check_member(rulebook, referral, role, org_id)
+    on = payload["date"]
+    _check_date("date", on, today, (referral.referred_on, "the referral date"))
+    added = parties.add(referral.parties, Party(org_id, role, on, BY_ACTOR))
+    return Change(on, {"party_org_id": org_id, "role": role}, {"parties": added})
+
+
+def end_party(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
+    """The prime ends a party on a date, with a reason. The referrer stays; a deliverer changes by transfer."""
+    role, org_id = payload["role"], payload["party_org_id"]
+    on = payload["date"]
+    _check_date("date", on, today)
+    ended = parties.end(referral.parties, org_id, role, on, payload["reason"])
+    return Change(on, {"party_org_id": org_id, "role": role, "reason": payload["reason"]}, {"parties": ended})
+
+
+def spoke_handover(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
+    """A hub passes the person to one of its spoke partners with a warm handover (the date and the handover
+    document); the spoke then records the support it gives."""
+    org_id = payload["spoke_org_id"]
+    if org_id not in {m.org_id for m in rulebook.members_in(SPOKE, referral.provider_org_id)}:
+        raise ValidationFailed.one("spoke_org_id", "spoke_of_hub",
+                                   f"{org_id!r} is not a spoke of {referral.provider_org_id} on {rulebook.id}")
+    on = payload["date"]
+    _check_date("date", on, today, (referral.accepted_on, "the acceptance"))
+    ref = payload["handover_ref"]
+    added = parties.add(referral.parties, Party(org_id, SPOKE, on, BY_ACTOR, handover_ref=ref))
+    return Change(on, {"spoke_org_id": org_id, "handover_date": on.isoformat(), "handover_ref": ref},
+                  {"parties": added})
+
+
+def _check_member(rulebook: Rulebook, referral: Referral, role: str, org_id: str) -> None:
+    if role not in rulebook.party_roles:
+        raise ValidationFailed.one("role", "programme_role", f"{rulebook.id} has no {role} role")
+    allowed = {m.org_id for m in rulebook.chain_members
+               if role in m.roles and m.under in (referral.prime_org_id, referral.provider_org_id)}
+    if org_id not in allowed:
+        raise ValidationFailed.one("party_org_id", "chain_member",
+                                   f"{org_id!r} is not a {role} in {referral.prime_org_id}'s chain on {rulebook.id}")
+
+
+def mentoring_contact(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
+    """The mentor records a contact with the person: the evidence its mentoring claim refers to."""
+    mentor = parties.current(referral.parties, MENTOR)
+    assert mentor is not None  # only the active mentor may record it (domain/access.py)
+    on = payload["date"]
+    _check_date("date", on, today, (mentor.since, "the mentor's start"))
+    contacts = parties.add_contact(referral.contacts, mentor.org_id, on, payload["minutes"], payload["mode"],
+                                   payload.get("notes_ref"))
+    added = contacts[-1]
+    return Change(on, {"contact_id": added.id, "minutes": added.minutes, "mode": added.mode},
+                  {"contacts": contacts})
 
 
 def exit_provision(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:

@@ -6,6 +6,8 @@ it leaves the referral in. Anything not in that table is refused with the curren
 from __future__ import annotations
 
 from . import steps
+from .referral import Referral
+from .rulebook import Rulebook
 from .states import (  # noqa: F401  (the states are part of this module's interface)
     ACCEPTED,
     ACTIVE_STATES,
@@ -41,3 +43,13 @@ def system_actions() -> frozenset[str]:
 def allowed_actions(current: str) -> list[str]:
     """What a caller may do next from `current`: the names of the steps it can call."""
     return sorted(s.name for s in steps.all_steps() if s.offered and current in s.transitions)
+
+
+def available_actions(rulebook: Rulebook, referral: Referral) -> list[str]:
+    """The steps that may be taken next on this referral: allowed from its state and applying to its programme
+    and its parties (a route only while its prime holds it, a mentoring contact only with a mentor...). An exited
+    referral offers a return only where the programme allows one."""
+    if referral.status == EXITED:
+        return ["re_referral"] if rulebook.returns_allowed else []
+    return [name for name in allowed_actions(referral.status)
+            if (step := steps.get(name)).available is None or step.available(rulebook, referral)]

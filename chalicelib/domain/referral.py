@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from .parties import Contact, Party
+
 
 @dataclass(frozen=True)
 class Participant:
@@ -49,6 +51,10 @@ class Referral:
     previous_referral_id: str | None = None
     notes_ref: str | None = None
     milestones_earned: tuple[str, ...] = ()  # tariff milestones already paid for (see payments)
+    parties: tuple[Party, ...] = ()          # every organisation on the journey, in its role (see parties.py)
+    agreed_price_pence: int | None = None    # the deliverer's price agreed within its fee's band on acceptance
+    agreed_activity: str | None = None       # the activity that justifies the agreed price
+    contacts: tuple[Contact, ...] = ()       # mentoring contacts, the evidence of a mentoring claim
 
 
 @dataclass(frozen=True)

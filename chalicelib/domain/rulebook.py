@@ -1,8 +1,9 @@
 """A programme's rulebook as typed values: everything the system enforces for one programme.
 
-Its referral window, capacity and allocations per delivery organisation, eligibility, deadlines, review cadence,
-durations, sustainment checkpoints and tariff. Rulebooks are data files (chalicelib/rulebooks/*.json), read and
-validated by chalicelib/adapters/rulebooks.py, which produces these values. Nothing here parses or loads files.
+Its referral window, capacity and allocations per delivery organisation, the party roles it uses and the chain
+members that take them, eligibility, deadlines, review cadence, durations, sustainment checkpoints and tariff.
+Rulebooks are data files (chalicelib/rulebooks/*.json), read and validated by chalicelib/adapters/rulebooks.py,
+which produces these values. Nothing here parses or loads files.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from .calendar import add_period
+from .parties import DELIVERER, REFERRER
 
 PERIOD_UNITS = ("working_days", "days", "weeks", "months")
 ANCHORS = ("referral", "acceptance", "start")
@@ -73,11 +75,26 @@ class DeliveryOrganisation:
     management_fee_bp: int = 0
     minimum: int | None = None  # a target: the least it is to deliver to (reported against, never refused)
     residence: Residence | None = None  # the residents it serves (None: anyone)
+    routes_referrals: bool = False  # referrals made to it wait for it to route them to a deliverer
 
     @property
     def prime_org_id(self) -> str:
         """The organisation holding the contract this one delivers under (itself, unless a subcontractor)."""
         return self.prime or self.org_id
+
+
+@dataclass(frozen=True)
+class ChainMember:
+    """An organisation in a programme's chain that delivers no places of its own: it refers, mentors alongside a
+    deliverer, or takes people from a hub as a spoke. It works under a delivery organisation (`under`: the prime,
+    or the hub), which passes its fees on and keeps `management_fee_bp` of them."""
+
+    org_id: str
+    name: str
+    roles: tuple[str, ...]
+    under: str
+    level: int | None = None
+    management_fee_bp: int = 0
 
 
 @dataclass(frozen=True)
@@ -122,6 +139,7 @@ class Amount:
     max_pence: int | None = None
     default_pence: int | None = None
     evidence_required: bool = False
+    agreed_at_acceptance: bool = False  # a band: the deliverer's accept agrees the price within min..max
 
     @property
     def per_participant(self) -> int | None:
@@ -146,8 +164,10 @@ class Fee:
     amount: Amount
     payments: tuple[FeePayment, ...]
     levels: tuple[int, ...] = ()
+    payee: str = DELIVERER  # the party role this fee pays (referrer, mentor or deliverer)
 
     def applies_to(self, level: int | None) -> bool:
+        """Whether the fee is for a payee at `level` (the level of the organisation in the payee role)."""
         return not self.levels or level in self.levels
 
 
@@ -230,6 +250,8 @@ class Rulebook:
     payment_controls: PaymentControls = field(default_factory=PaymentControls)
     completion_before_min: str = REFUSE  # a completion before the minimum duration: refused, or an early leaver
     reassessment_every: Period | None = None  # a reassessment with the participant, from the last assessment
+    party_roles: tuple[str, ...] = (REFERRER, DELIVERER)
+    chain_members: tuple[ChainMember, ...] = ()
     document: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def provider(self, org_id: str) -> DeliveryOrganisation | None:
@@ -238,6 +260,34 @@ class Rulebook:
     def provider_for_area(self, area: str) -> DeliveryOrganisation | None:
         wanted = area.strip().lower()
         return next((o for o in self.delivery_organisations if wanted in o.areas), None)
+
+    def member(self, org_id: str) -> ChainMember | None:
+        return next((m for m in self.chain_members if m.org_id == org_id), None)
+
+    def level_of(self, org_id: str) -> int | None:
+        """The level of a delivery organisation or a chain member (None: not in the chain, or no levels)."""
+        found = self.provider(org_id) or self.member(org_id)
+        return found.level if found else None
+
+    def management_fee_bp_of(self, org_id: str) -> int:
+        """The share its prime keeps of what `org_id` is paid (0 outside the chain)."""
+        found = self.provider(org_id) or self.member(org_id)
+        return found.management_fee_bp if found else 0
+
+    def routes(self, org_id: str) -> bool:
+        """Whether referrals made to `org_id` wait for it to route them to a deliverer."""
+        provider = self.provider(org_id)
+        return bool(provider and provider.routes_referrals)
+
+    def agreed_bands(self, deliverer_org_id: str) -> tuple[Fee, ...]:
+        """The deliverer's fees whose price it agrees within a band when it accepts."""
+        level = self.level_of(deliverer_org_id)
+        return tuple(f for f in self.tariff.fees
+                     if f.payee == DELIVERER and f.amount.agreed_at_acceptance and f.applies_to(level))
+
+    def members_in(self, role: str, under: str) -> tuple[ChainMember, ...]:
+        """The chain members that may take `role` under the delivery organisation `under`."""
+        return tuple(m for m in self.chain_members if role in m.roles and m.under == under)
 
     def subcontractors_of(self, org_id: str) -> tuple[DeliveryOrganisation, ...]:
         return tuple(o for o in self.delivery_organisations if o.prime == org_id)

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 
 from . import inputs as i
-from . import journey
+from . import journey, parties
 from .errors import InvalidTransition
+from .parties import CONTACT_MODES, MENTOR, SPOKE
 from .referral import Change, Event, Referral, Step
 from .rulebook import Rulebook
 from .states import (
@@ -43,9 +44,13 @@ DESTINATIONS = ("employment", "self_employment", "education_or_training", "other
                 "unemployed", "economically_inactive", "unknown")
 
 Decide = Callable[[Rulebook, Referral, dict, date], Change]
+Available = Callable[[Rulebook, Referral], bool]
 
-# Who may record a step: the provider holding the referral, its prime too, or only the system (nightly run).
-HOLDER, HOLDER_OR_PRIME, SYSTEM, REFERRER = "holder", "holder_or_prime", "system", "referrer"
+# Who may record a step: the provider holding the referral, its prime too, only the prime, only the parties named
+# in the step's `parties`, only the system (nightly run), or the referrer (a return).
+HOLDER, HOLDER_OR_PRIME, PRIME, PARTIES, SYSTEM, REFERRER = (
+    "holder", "holder_or_prime", "prime", "parties", "system", "referrer")
+RECORDED_BY_ORGANISATIONS = (HOLDER, HOLDER_OR_PRIME, PRIME, PARTIES)
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,8 @@ class StepDef:
     actor: str = HOLDER
     metric: str | None = None               # the business metric counting it (CloudWatch EMF)
     creates_record: bool = False            # answered 201: the step adds a record (an assessment, a review...)
+    parties: tuple[str, ...] = ()           # party roles (besides the actor) that may record it too: a spoke...
+    available: Available | None = None      # whether it applies to this programme and referral (None: always)
 
     @property
     def offered(self) -> bool:
@@ -65,12 +72,41 @@ class StepDef:
         return self.actor != SYSTEM
 
 
+def _not_held(rulebook: Rulebook, referral: Referral) -> bool:
+    return not rulebook.routes(referral.provider_org_id)
+
+
+def _held(rulebook: Rulebook, referral: Referral) -> bool:
+    return rulebook.routes(referral.provider_org_id)
+
+
+def _uses(role: str) -> Available:
+    def uses(rulebook: Rulebook, referral: Referral) -> bool:
+        return role in rulebook.party_roles
+
+    return uses
+
+
+def _has_active(*roles: str) -> Available:
+    def has(rulebook: Rulebook, referral: Referral) -> bool:
+        return any(parties.current(referral.parties, r) for r in roles)
+
+    return has
+
+
 DATE = {"date": i.Date(description="the day it happened (YYYY-MM-DD)")}
 _same = {s: s for s in ON_PROVISION}
+_open = {REFERRED: REFERRED, ACCEPTED: ACCEPTED, **_same}
+_delivering = {ACCEPTED: ACCEPTED, **_same}
+_SUPPORT = (SPOKE,)  # a hub's spoke records the support it gives
 
 _STEPS: tuple[StepDef, ...] = (
-    StepDef("accept", "Accept a referral", {REFERRED: ACCEPTED}, journey.accept, DATE,
-            metric="ReferralsAccepted"),
+    StepDef("accept", "Accept a referral (a deliverer whose fee is a band agrees its price within it)",
+            {REFERRED: ACCEPTED}, journey.accept,
+            {**DATE, "agreed_price_pence": i.Int(0, 100_000_000, required=False, description=(
+                "the price agreed within the fee's band (pence); none: the band's default")),
+             "activity": i.Text(200, required=False, description="the activity that justifies the agreed price")},
+            metric="ReferralsAccepted", available=_not_held),
     StepDef("reject", "Reject a referral with a reason", {REFERRED: REJECTED}, journey.reject,
             {**DATE, "reason": i.Choice(REJECT_REASONS)}, metric="ReferralsRejected"),
     StepDef("start", "Record the participant's start", {ACCEPTED: STARTED}, journey.start, DATE, metric="Starts"),
@@ -79,25 +115,25 @@ _STEPS: tuple[StepDef, ...] = (
     StepDef("assessment", "Record an (initial or re-)assessment",
             {STARTED: ASSESSED, ASSESSED: ASSESSED, IN_SUPPORT: IN_SUPPORT, IN_WORK: IN_WORK}, journey.assessment,
             {**DATE, "support_level": i.Text(30, required=False, description="reassessed support level"),
-             "document_ref": i.Text(200, required=False)}, creates_record=True),
+             "document_ref": i.Text(200, required=False)}, creates_record=True, parties=_SUPPORT),
     StepDef("action_plan", "Record an agreed action plan",
             {ASSESSED: IN_SUPPORT, IN_SUPPORT: IN_SUPPORT, IN_WORK: IN_WORK}, journey.action_plan,
-            {**DATE, "document_ref": i.Text(200, required=False)}, creates_record=True),
+            {**DATE, "document_ref": i.Text(200, required=False)}, creates_record=True, parties=_SUPPORT),
     StepDef("review", "Record an action-plan review (or a provider's extra review)",
             {IN_SUPPORT: IN_SUPPORT, IN_WORK: IN_WORK}, journey.review,
             {**DATE, "kind": i.Text(40, required=False, description="'review' or a provider's extra review id"),
-             "notes_ref": i.Text(200, required=False)}, creates_record=True),
+             "notes_ref": i.Text(200, required=False)}, creates_record=True, parties=_SUPPORT),
     StepDef("job_start", "Record a job start: employer, hours and weekly earnings",
             {ASSESSED: IN_WORK, IN_SUPPORT: IN_WORK, IN_WORK: IN_WORK}, journey.job_start,
             {**DATE, "employer_name": i.Text(200),
              "hours_per_week": i.Decimal(0, 168, description="hours a week (a JSON number, up to 2 decimals)"),
              "weekly_earnings_pence": i.Int(0, 100_000_000), "self_employed": i.Bool()},
-            metric="JobStarts", creates_record=True),
+            metric="JobStarts", creates_record=True, parties=_SUPPORT),
     StepDef("sustainment", "Confirm a sustainment checkpoint in work", {IN_WORK: IN_WORK}, journey.sustainment,
             {**DATE, "checkpoint": i.Text(40, description="a checkpoint id of the programme")},
-            metric="SustainmentChecks", creates_record=True),
+            metric="SustainmentChecks", creates_record=True, parties=_SUPPORT),
     StepDef("progression", "Record progression into unsupported work", {IN_WORK: IN_WORK}, journey.progression,
-            DATE, creates_record=True),
+            DATE, creates_record=True, parties=_SUPPORT),
     StepDef("module_move", "Move the participant to another module", dict(_same), journey.module_move,
             {**DATE, "module_id": i.Text(64)}),
     StepDef("transfer", "Transfer the participant to another provider, with handover",
@@ -105,6 +141,32 @@ _STEPS: tuple[StepDef, ...] = (
             {**DATE, "to_provider_id": i.Text(64),
              "handover": i.Object({"date": i.Date(), "document_ref": i.Text(200, required=False)})},
             actor=HOLDER_OR_PRIME, metric="Transfers"),
+    StepDef("route", "Route a referral the prime holds to one of its deliverers (and name the mentor, if any)",
+            {REFERRED: REFERRED}, journey.route,
+            {**DATE, "to_provider_id": i.Text(64, description="the deliverer"),
+             "mentor_org_id": i.Text(64, required=False, description=(
+                 "a chain member mentoring alongside the deliverer; by default the referrer, if it mentors"))},
+            actor=PRIME, metric="ReferralsRouted", available=_held),
+    StepDef("add_party", "Add an organisation to the referral in a role, from a date (the prime)", dict(_open),
+            journey.add_party,
+            {**DATE, "party_org_id": i.Text(64, description="the chain member joining"),
+             "role": i.Choice((MENTOR,), description="its role (a spoke joins by the hub's spoke_handover)")},
+            actor=PRIME, available=_uses(MENTOR)),
+    StepDef("end_party", "End an organisation's part in the referral on a date, with a reason (the prime)",
+            dict(_open), journey.end_party,
+            {**DATE, "party_org_id": i.Text(64), "role": i.Choice((MENTOR, SPOKE)), "reason": i.Text(200)},
+            actor=PRIME, available=_has_active(MENTOR, SPOKE)),
+    StepDef("spoke_handover", "Pass the participant to a spoke partner of the hub, with a warm handover",
+            dict(_delivering), journey.spoke_handover,
+            {**DATE, "spoke_org_id": i.Text(64, description="a spoke partner of the hub holding the referral"),
+             "handover_ref": i.Text(200, description="the warm-handover document")},
+            metric="SpokeHandovers", available=_uses(SPOKE)),
+    StepDef("mentoring_contact", "Record a mentoring contact (the mentor)", dict(_delivering),
+            journey.mentoring_contact,
+            {**DATE, "minutes": i.Int(1, 600, description="how long the contact lasted"),
+             "mode": i.Choice(CONTACT_MODES), "notes_ref": i.Text(200, required=False)},
+            actor=PARTIES, parties=(MENTOR,), metric="MentoringContacts", creates_record=True,
+            available=_has_active(MENTOR)),
     StepDef("exit", "Record the participant's exit, with the exit review", dict.fromkeys(ON_PROVISION, EXITED),
             journey.exit_provision,
             {**DATE, "reason": i.Choice(EXIT_REASONS),
@@ -154,10 +216,15 @@ def next_state(current: str, step: StepDef) -> str:
     return step.transitions[current]
 
 
-def apply(step: StepDef, rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Step:
+def apply(step: StepDef, rulebook: Rulebook, referral: Referral, payload: dict, today: date,
+          actor_org_id: str = "") -> Step:
     """Take `step` on `referral`: the transition is checked first (a wrong state is refused before any field
-    rule), then the step's rule decides, then the change is applied with the next version and its event."""
+    rule), then the step's rule decides, then the change is applied with the next version and its event. Parties
+    the step adds name `actor_org_id` as who added them."""
     to_state = next_state(referral.status, step)
     change = step.decide(rulebook, referral, payload, today)
-    after = replace(referral, status=to_state, version=referral.version + 1, **change.fields)
+    fields = dict(change.fields)
+    if "parties" in fields:
+        fields["parties"] = parties.stamp(fields["parties"], actor_org_id)
+    after = replace(referral, status=to_state, version=referral.version + 1, **fields)
     return Step(after, Event(step.name, change.on, referral.status, to_state, change.data))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from ..domain.errors import AlreadyClaimed, ClaimRefused, Forbidden
+from ..domain.parties import DELIVERER, MENTOR, Contact
 from ..domain.rulebook import Fee, Tariff
 from .tariff import cascade
 
@@ -52,6 +53,8 @@ class PaymentLine:
     line_ref: str = ""
     provider_ref: str | None = None
     last_day_on_provision: date | None = None
+    payee_role: str = DELIVERER            # the payee's part in the referral: referrer, mentor or deliverer
+    contact_ids: tuple[str, ...] = ()      # a mentoring claim's evidence: the contacts recorded on the referral
 
     @property
     def period(self) -> str:
@@ -89,7 +92,8 @@ def new_line(*, referral_id: str, programme_id: str, participant_ref: str, miles
              milestone: str, funder: str, funder_org_id: str, payee_org_id: str, prime_org_id: str,
              management_fee_bp: int, amount_pence: int, event_date: date, kind: str, status: str,
              evidence_ref: str | None = None, provider_ref: str | None = None,
-             last_day_on_provision: date | None = None) -> PaymentLine:
+             last_day_on_provision: date | None = None, payee_role: str = DELIVERER,
+             contact_ids: tuple[str, ...] = ()) -> PaymentLine:
     """A line as earned or claimed. Its payer follows from payee, prime and funder; a line the payee funds
     itself is match funding whatever `status` asks. Without a provider reference, the referral id stands in
     (the one reference the provider and the system both hold)."""
@@ -104,7 +108,8 @@ def new_line(*, referral_id: str, programme_id: str, participant_ref: str, miles
         amount_pence=amount_pence, prime_retained_pence=retained, payee_net_pence=net,
         status=MATCH_FUNDING if payer is None else status, event_date=event_date, evidence_ref=evidence_ref,
         funder_org_id=funder_org_id, payer_org_id=payer, line_ref=line_reference(lid),
-        provider_ref=provider_ref or referral_id, last_day_on_provision=last_day_on_provision)
+        provider_ref=provider_ref or referral_id, last_day_on_provision=last_day_on_provision, payee_role=payee_role,
+        contact_ids=contact_ids)
 
 
 def check_decider(line: PaymentLine, org_id: str) -> None:
@@ -138,11 +143,16 @@ def clawback(line: PaymentLine, reason: str, on: date) -> PaymentLine:
 
 def check_claim(*, tariff: Tariff, level: int | None, referral_status_started: bool, fee_id: str,
                 amount_pence: int | None, event_date: date, today: date,
-                started_on: date | None = None) -> tuple[Fee, int]:
-    """The rules for a provider's evidence claim. Returns (fee, amount) or raises ClaimRefused naming the rule."""
+                started_on: date | None = None, payee_roles: frozenset[str] = frozenset({DELIVERER}),
+                ) -> tuple[Fee, int]:
+    """The rules for an evidence claim by a party in `payee_roles` at `level`. Returns (fee, amount) or raises
+    ClaimRefused naming the rule."""
     fee = tariff.fee(fee_id)
     if fee is None:
         raise ClaimRefused("unknown_fee", f"no fee {fee_id!r} in this programme's tariff", "fee_id")
+    if fee.payee not in payee_roles:
+        raise ClaimRefused("not_eligible", f"{fee_id} pays the {fee.payee}: your organisation is not the "
+                           f"{fee.payee} on this referral", "fee_id")
     if not fee.applies_to(level) or not fee.amount.evidence_required:
         raise ClaimRefused("not_eligible", f"{fee_id} is not claimable with evidence by this provider"
                            + ("" if fee.applies_to(level) else f" (it is for level {list(fee.levels)})"), "fee_id")
@@ -150,6 +160,30 @@ def check_claim(*, tariff: Tariff, level: int | None, referral_status_started: b
         raise ClaimRefused("not_started", "the referral has not started: nothing is claimable yet", "referral_id")
     _check_event_date(tariff, event_date, today, started_on)
     return fee, _claimed_amount(fee, amount_pence)
+
+
+def check_contacts(fee: Fee, contacts: tuple[Contact, ...], org_id: str, contact_ids: list[str] | None,
+                   event_date: date) -> tuple[str, ...]:
+    """A mentor's claim refers to the mentoring contacts it recorded on the referral, none after the claim's event
+    date. Returns the contact ids (none for fees that are not the mentor's)."""
+    if fee.payee != MENTOR:
+        if contact_ids:
+            raise ClaimRefused("not_mentoring", f"{fee.id} is not a mentoring fee: it takes no contacts", "contact_ids")
+        return ()
+    if not contact_ids:
+        raise ClaimRefused("required", "a mentoring claim names the mentoring contacts that evidence it",
+                           "contact_ids")
+    mine = {c.id: c for c in contacts if c.org_id == org_id}
+    for contact_id in contact_ids:
+        contact = mine.get(contact_id)
+        if contact is None:
+            raise ClaimRefused("your_contact", f"{contact_id} is not a contact your organisation recorded on this "
+                               "referral", "contact_ids")
+        if contact.on > event_date:
+            raise ClaimRefused("not_after_event", f"{contact_id} is after the claim's event date", "contact_ids")
+    if len(set(contact_ids)) != len(contact_ids):
+        raise ClaimRefused("unique", "each contact is named once", "contact_ids")
+    return tuple(contact_ids)
 
 
 def _check_event_date(tariff: Tariff, event_date: date, today: date, started_on: date | None) -> None:

@@ -1,8 +1,10 @@
 """The tariff engine: what a journey event earns, the service-fee schedule, and the prime's cascade.
 
 A tariff (chalicelib/domain/rulebook.py, loaded from the programme's rulebook) is a list of fees. Each fee has a
-funder, the delivery levels it applies to (empty: all), an amount, and the payments it is made in: a share in
-basis points at a milestone (milestones.py). Every split is exact to the penny.
+funder, the party role it pays (`payee`: the referrer, the mentor or the deliverer), the levels of payee it applies
+to (empty: all), an amount, and the payments it is made in: a share in basis points at a milestone
+(milestones.py). A banded deliverer's fee is paid on the price agreed when the deliverer accepted. Every split is
+exact to the penny.
 """
 from __future__ import annotations
 
@@ -11,8 +13,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from ..domain import parties
 from ..domain.calendar import add_months
 from ..domain.compliance import TRANCHE, Pending
+from ..domain.parties import DELIVERER, PAYEE_ROLES, Party
 from ..domain.referral import Referral
 from ..domain.rulebook import Checkpoint, Fee, Rulebook, Tariff
 from ..domain.states import ON_PROVISION
@@ -30,6 +34,15 @@ class Earning:
     funder: str
     amount_pence: int
     description: str
+    payee_role: str = DELIVERER
+
+
+def fee_total(fee: Fee, agreed_pence: int | None = None) -> int | None:
+    """A fee's whole amount for one participant: the price agreed at acceptance for a band agreed then, else the
+    fixed amount or the range's default (None: each claim states its amount)."""
+    if fee.amount.agreed_at_acceptance and agreed_pence is not None:
+        return agreed_pence
+    return fee.amount.per_participant
 
 
 def payment_amounts(fee: Fee, total: int) -> list[int]:
@@ -55,8 +68,8 @@ def _reached(event_type: str, data: Mapping[str, Any], checkpoints: tuple[Checkp
     return _Reached(event_type, data, checkpoint_id, number, checkpoints[number - 1].earns)
 
 
-def _fee_earnings(fee: Fee, reached: _Reached, already: set[str]) -> list[Earning]:
-    total = fee.amount.per_participant
+def _fee_earnings(fee: Fee, reached: _Reached, already: set[str], agreed_pence: int | None) -> list[Earning]:
+    total = fee_total(fee, agreed_pence)
     if total is None:
         return []
     out = []
@@ -79,20 +92,38 @@ def _fee_earnings(fee: Fee, reached: _Reached, already: set[str]) -> list[Earnin
         label = f"{fee.id}: {milestone.name.replace('_', ' ')}"
         if milestone.per_checkpoint:
             label += f" {reached.checkpoint_id}"
-        out.append(Earning(key, fee.id, milestone.name, fee.funder, amount, label))
+        out.append(Earning(key, fee.id, milestone.name, fee.funder, amount, label, fee.payee))
     return out
 
 
 def earnings(tariff: Tariff, level: int | None, event_type: str, event_data: Mapping[str, Any],
-             checkpoints: tuple[Checkpoint, ...], already: set[str]) -> list[Earning]:
-    """What `event_type` earns under the tariff for a provider at `level`, skipping milestones already earned.
+             checkpoints: tuple[Checkpoint, ...], already: set[str], *, payee: str = DELIVERER,
+             agreed_pence: int | None = None) -> list[Earning]:
+    """What `event_type` earns under the tariff for the party in role `payee` at `level`, skipping milestones
+    already earned. `agreed_pence` is the deliverer's price agreed at acceptance, for a band agreed then.
 
     The n-th `sustainment_checkpoint` payment of a fee is paid at the rulebook's n-th checkpoint."""
     reached = _reached(event_type, event_data, checkpoints)
     out: list[Earning] = []
     for fee in tariff.fees:
-        if fee.applies_to(level) and not fee.amount.evidence_required:
-            out.extend(_fee_earnings(fee, reached, already))
+        if fee.payee == payee and fee.applies_to(level) and not fee.amount.evidence_required:
+            out.extend(_fee_earnings(fee, reached, already, agreed_pence))
+    return out
+
+
+def party_earnings(rulebook: Rulebook, referral: Referral, event_type: str,
+                   event_data: Mapping[str, Any]) -> list[tuple[Party, Earning]]:
+    """What a journey event earns each party of the referral, by the role each fee pays: the referrer's fee when
+    the deliverer accepts, the deliverer's start and outcome payments... Each party is paid at its own level."""
+    already = set(referral.milestones_earned)
+    out: list[tuple[Party, Earning]] = []
+    for role in PAYEE_ROLES:
+        party = parties.current(referral.parties, role)
+        if party is None:
+            continue
+        found = earnings(rulebook.tariff, rulebook.level_of(party.org_id), event_type, event_data,
+                         rulebook.checkpoints, already, payee=role, agreed_pence=referral.agreed_price_pence)
+        out.extend((party, e) for e in found)
     return out
 
 
@@ -126,7 +157,7 @@ def pending_tranches(rulebook: Rulebook, referral: Referral) -> set[Pending]:
     level = provider.level if provider else None
     items = set()
     for fee in rulebook.tariff.fees:
-        if not has_schedule(fee) or not fee.applies_to(level):
+        if not has_schedule(fee) or fee.payee != DELIVERER or not fee.applies_to(level):
             continue
         for n, due, amount in tranche_schedule(fee, referral.started_on):
             items.add(Pending(tranche_rule(fee.id, n), due, due, f"{fee.id} service-fee tranche {n}", amount,

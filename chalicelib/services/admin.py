@@ -68,10 +68,15 @@ def paying_organisations(books: list[Rulebook]) -> dict[str, str]:
     return out
 
 
+# The keys a chain member gets, by the roles it takes: a referring group refers (and sees what it is owed with
+# its finance key), a mentor records its contacts and claims with a provider key, a spoke records its steps.
+MEMBER_KEYS = {"referrer": ("referrer", "finance"), "mentor": ("provider", "finance"), "spoke": ("provider",)}
+
+
 def seed_demo() -> dict:
-    """Organisations for every delivery organisation in the rulebooks, two referrers, every commissioner and
-    funder (each with a finance key), and a key per role. Returns {role: key, ..., "organisations": {org_id:
-    {role: key}}}."""
+    """Organisations for every delivery organisation and chain member in the rulebooks, two referrers, every
+    commissioner and funder (each with a finance key), and a key per role. Returns {role: key, ...,
+    "organisations": {org_id: {role: key}}}."""
     keys: dict[str, dict[str, str]] = {}
     create_organisation("dwp-commissioning", "DWP commissioning (demo)", "commissioner", exist_ok=True)
     keys["dwp-commissioning"] = {"admin": create_api_key("dwp-commissioning", ["admin"], "demo admin")[0]}
@@ -92,6 +97,12 @@ def seed_demo() -> dict:
             "provider": create_api_key(org.org_id, ["provider"], "demo provider")[0],
             "finance": create_api_key(org.org_id, ["finance"], "demo finance")[0],
         }
+    for member in (m for b in books for m in b.chain_members):
+        if member.org_id in keys:
+            continue
+        create_organisation(member.org_id, member.name, "subcontractor", member.under, member.level, exist_ok=True)
+        roles = sorted({k for r in member.roles for k in MEMBER_KEYS[r]})
+        keys[member.org_id] = {role: create_api_key(member.org_id, [role], f"demo {role}")[0] for role in roles}
     return {
         "referrer": keys["jobcentre-plus-norwich"]["referrer"],
         "provider": keys["kings-lynn-works"]["provider"],

@@ -7,9 +7,9 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from .. import clock, logs, settings
-from ..adapters.rulebooks import get_rulebook
-from ..domain import compliance, journey, states, steps
-from ..domain.access import Principal, ensure_holder, ensure_visible
+from ..adapters.rulebooks import all_rulebooks, get_rulebook
+from ..domain import access, compliance, journey, parties, states, steps
+from ..domain.access import Principal, View
 from ..domain.errors import NotFound, ValidationFailed
 from ..domain.participants import participant_hash
 from ..domain.referral import RecordedEvent, Referral, Step
@@ -26,6 +26,7 @@ class Result:
     referral: Referral
     rulebook: Rulebook
     created: bool = False
+    view: View | None = None  # what the caller sees of it (domain/access.py); None: everything
 
 
 def new_referral_id() -> str:
@@ -43,13 +44,18 @@ def visible_referral(principal: Principal, referral_id: str) -> Referral:
     referral = store().referrals.get(referral_id)
     if referral is None:
         raise NotFound("no such referral")
-    ensure_visible(principal, referral)
+    access.ensure_visible(principal, referral)
     return referral
+
+
+def seen_by(principal: Principal, referral: Referral, rulebook: Rulebook, created: bool = False) -> Result:
+    """The referral with what the caller sees of it."""
+    return Result(referral, rulebook, created, access.view_of(principal, referral))
 
 
 def read(principal: Principal, referral_id: str) -> Result:
     referral = visible_referral(principal, referral_id)
-    return Result(referral, rulebook_for(referral.programme_id))
+    return seen_by(principal, referral, rulebook_for(referral.programme_id))
 
 
 def pending(rulebook: Rulebook, referral: Referral) -> set[compliance.Pending]:
@@ -80,7 +86,7 @@ def create_referral(principal: Principal, payload: dict, tx: UnitOfWork, previou
                                                provider.management_fee_bp)
     db.compliance.add_pending_changes(tx, puts, deletes)
     tx.after_commit.append(lambda: logs.count("ReferralsCreated"))
-    return Result(step.referral, rulebook, created=True)
+    return seen_by(principal, step.referral, rulebook, created=True)
 
 
 def re_refer(principal: Principal, referral_id: str, payload: dict, tx: UnitOfWork) -> Result:
@@ -106,16 +112,20 @@ def re_refer(principal: Principal, referral_id: str, payload: dict, tx: UnitOfWo
 
 
 def record(principal: Principal, referral_id: str, step: StepDef, payload: dict, tx: UnitOfWork) -> Result:
-    """Record one journey step on a referral, by the provider holding it (or its prime, where the step says)."""
+    """Record one journey step on a referral, by the organisation the step's declaration names (the provider
+    holding it, its prime, or a party in a named role)."""
     before = visible_referral(principal, referral_id)
     rulebook = rulebook_for(before.programme_id)
     today, now = clock.today(), clock.now()
-    ensure_holder(principal, before, prime_may_act=step.actor == steps.HOLDER_OR_PRIME)
-    taken = steps.apply(step, rulebook, before, payload, today)
+    access.ensure_may_record(principal, before, step.actor, step.parties)
+    taken = steps.apply(step, rulebook, before, payload, today, principal.org_id)
     after = payments.add_earned_lines(tx, rulebook, taken.referral, taken.event, principal.org_id)
     taken = replace(taken, referral=after)
     commit_step(tx, rulebook, before, taken, principal.org_id, principal.key_id, today, now, step)
-    return Result(taken.referral, rulebook)
+    # A step can end the caller's part (a holder's transfer): it still sees the answer to its own step, as it
+    # saw the referral when it recorded it.
+    seen_as = taken.referral if access.party_role_of(principal, taken.referral) else before
+    return Result(taken.referral, rulebook, view=access.view_of(principal, seen_as))
 
 
 def commit_step(tx: UnitOfWork, rulebook: Rulebook, before: Referral, taken: Step, actor_org: str, actor_key: str,
@@ -126,6 +136,10 @@ def commit_step(tx: UnitOfWork, rulebook: Rulebook, before: Referral, taken: Ste
     db = store()
     after = taken.referral
     db.referrals.add_change(tx, before, after, taken.event, actor_org, actor_key, now)
+    was_listed = parties.listed(before.parties)
+    for org_id, roles in parties.listed(after.parties).items():
+        if was_listed.get(org_id) != roles:
+            db.referrals.add_party_index(tx, after, org_id, roles)
     moved = before.provider_org_id != after.provider_org_id
     if moved:
         target = rulebook.provider(after.provider_org_id)
@@ -175,15 +189,33 @@ def counted(before: Referral, taken: Step) -> dict[str, int]:
 def list_referrals(principal: Principal, view: str | None, limit: int, cursor: str | None,
                    status: str | None, programme_id: str | None, provider_id: str | None,
                    ) -> tuple[list[Result], str | None]:
-    chosen = principal.list_view(view)
+    chosen = principal.list_view(view, party_only=_party_only(principal.org_id))
     if chosen == "referrer":
         principal.require("referrer")
     items, next_cursor = store().referrals.page(chosen, principal.org_id, limit, cursor, status=status,
                                                 programme_id=programme_id, provider_org_id=provider_id)
-    return [Result(r, rulebook_for(r.programme_id)) for r in items], next_cursor
+    # A party that has ended stays in the party index but no longer sees the referral.
+    seen = [r for r in items if access.party_role_of(principal, r) is not None]
+    return [seen_by(principal, r, rulebook_for(r.programme_id)) for r in seen], next_cursor
+
+
+def _party_only(org_id: str) -> bool:
+    """Whether the organisation takes part in programmes only as a mentor or a spoke (it holds no places)."""
+    books = all_rulebooks().values()
+    if any(b.provider(org_id) for b in books):
+        return False
+    return any(set(m.roles) & set(parties.LISTED_BY_PARTY) for b in books for m in b.chain_members
+               if m.org_id == org_id)
 
 
 def events(principal: Principal, referral_id: str, limit: int,
            cursor: str | None) -> tuple[list[RecordedEvent], str | None]:
-    visible_referral(principal, referral_id)
-    return store().referrals.events(referral_id, limit, cursor)
+    """The audit trail as the caller's part in the referral lets it see it (a referrer: the status events)."""
+    view = access.view_of(principal, visible_referral(principal, referral_id))
+    items, next_cursor = store().referrals.events(referral_id, limit, cursor)
+    shown = []
+    for event in items:
+        data = view.event(event)
+        if data is not None:
+            shown.append(replace(event, data=data))
+    return shown, next_cursor

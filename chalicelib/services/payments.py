@@ -7,50 +7,54 @@ from typing import Any
 
 from .. import clock, logs
 from ..adapters.rulebooks import get_rulebook
-from ..domain import states
+from ..domain import access, states
 from ..domain.access import Principal
 from ..domain.errors import ClaimRefused, FieldError, NotFound, ValidationFailed
 from ..domain.participants import pseudonymous_reference
+from ..domain.parties import Party
 from ..domain.referral import Event, Referral
 from ..domain.rulebook import Rulebook
 from ..payments import lines as pl
-from ..payments.tariff import earnings
+from ..payments.tariff import party_earnings
 from .deps import store
 from .ports import UnitOfWork
 
 MAX_BULK = 50
 
 
-def _line_for(rulebook: Rulebook, referral: Referral, *, milestone_key: str, fee_id: str, milestone: str,
-              funder: str, amount: int, on: date, kind: str, status: str,
-              evidence_ref: str | None = None, provider_ref: str | None = None) -> pl.PaymentLine:
-    provider = rulebook.provider(referral.provider_org_id)
+def _line_for(rulebook: Rulebook, referral: Referral, payee: Party, *, milestone_key: str, fee_id: str,
+              milestone: str, funder: str, amount: int, on: date, kind: str, status: str,
+              evidence_ref: str | None = None, provider_ref: str | None = None,
+              contact_ids: tuple[str, ...] = ()) -> pl.PaymentLine:
+    """A line paying one party of the referral, through the referral's prime, which keeps the share its
+    subcontract or chain membership gives it."""
     return pl.new_line(
         referral_id=referral.id, programme_id=referral.programme_id,
         participant_ref=pseudonymous_reference(referral.participant_hash), milestone_key=milestone_key,
         fee_id=fee_id, milestone=milestone, funder=funder,
-        funder_org_id=rulebook.funder_org(funder, referral.prime_org_id), payee_org_id=referral.provider_org_id,
-        prime_org_id=referral.prime_org_id, management_fee_bp=provider.management_fee_bp if provider else 0,
-        amount_pence=amount, event_date=on, kind=kind, status=status, evidence_ref=evidence_ref,
-        provider_ref=provider_ref, last_day_on_provision=referral.closed_on if referral.status == states.EXITED
-        else None)
+        funder_org_id=rulebook.funder_org(funder, referral.prime_org_id), payee_org_id=payee.org_id,
+        payee_role=payee.role, prime_org_id=referral.prime_org_id,
+        management_fee_bp=rulebook.management_fee_bp_of(payee.org_id), amount_pence=amount, event_date=on,
+        kind=kind, status=status, evidence_ref=evidence_ref, provider_ref=provider_ref,
+        last_day_on_provision=referral.closed_on if referral.status == states.EXITED else None,
+        contact_ids=contact_ids)
 
 
 def add_earned_lines(tx: UnitOfWork, rulebook: Rulebook, referral: Referral, event: Event, actor: str) -> Referral:
-    """Create the lines this journey event earns (in the step's own unit of work). Returns the referral with
-    the milestones now earned, so a repeated event (a second job start) never earns the same milestone twice."""
-    provider = rulebook.provider(referral.provider_org_id)
-    earned = earnings(rulebook.tariff, provider.level if provider else None, event.type, event.data,
-                      rulebook.checkpoints, set(referral.milestones_earned))
+    """Create the lines this journey event earns each party (in the step's own unit of work). Returns the
+    referral with the milestones now earned, so a repeated event (a second job start) never earns the same
+    milestone twice."""
+    earned = party_earnings(rulebook, referral, event.type, event.data)
     now = clock.now()
-    for e in earned:
-        line = _line_for(rulebook, referral, milestone_key=e.milestone_key, fee_id=e.fee_id, milestone=e.milestone,
-                         funder=e.funder, amount=e.amount_pence, on=event.occurred_on, kind=pl.EARNED,
-                         status=pl.APPROVED)
+    for party, e in earned:
+        line = _line_for(rulebook, referral, party, milestone_key=e.milestone_key, fee_id=e.fee_id,
+                         milestone=e.milestone, funder=e.funder, amount=e.amount_pence, on=event.occurred_on,
+                         kind=pl.EARNED, status=pl.APPROVED)
         store().lines.add(tx, line, actor, now)
     if not earned:
         return referral
-    return replace(referral, milestones_earned=(*referral.milestones_earned, *(e.milestone_key for e in earned)))
+    keys = tuple(e.milestone_key for _, e in earned)
+    return replace(referral, milestones_earned=(*referral.milestones_earned, *keys))
 
 
 def may_see_line(principal: Principal, line: pl.PaymentLine) -> bool:
@@ -68,26 +72,30 @@ def _visible_line(principal: Principal, line_id: str) -> pl.PaymentLine:
 
 
 def submit_claim(principal: Principal, payload: dict, tx: UnitOfWork) -> pl.PaymentLine:
-    """A provider claims a fee that needs evidence (a Level 2 variable fee, a self-employed outcome...)."""
+    """A party claims a fee that needs evidence, as the role the fee pays: the deliverer (a flexible fund, a
+    self-employed outcome...) or the mentor (Level 2 mentoring, with the contacts it recorded)."""
     principal.require("provider")
     db = store()
     referral = db.referrals.get(payload["referral_id"])
-    if referral is None or principal.org_id != referral.provider_org_id:
-        raise ValidationFailed("no such referral held by your organisation",
-                               [FieldError("referral_id", "held_by_you", "no such referral held by your organisation")])
+    roles = access.payee_roles_of(principal, referral) if referral is not None else frozenset()
+    if referral is None or not roles:
+        raise ValidationFailed("no such referral on which your organisation is paid", [FieldError(
+            "referral_id", "party_to_referral", "no such referral on which your organisation is paid")])
     rulebook = get_rulebook(referral.programme_id)
     assert rulebook is not None
-    provider = rulebook.provider(referral.provider_org_id)
     started = referral.started_on is not None and referral.status not in (states.REJECTED, states.DID_NOT_START)
-    fee, amount = pl.check_claim(tariff=rulebook.tariff, level=provider.level if provider else None,
+    fee, amount = pl.check_claim(tariff=rulebook.tariff, level=rulebook.level_of(principal.org_id),
                                  referral_status_started=started, fee_id=payload["fee_id"],
                                  amount_pence=payload.get("amount_pence"), event_date=payload["event_date"],
-                                 today=clock.today(), started_on=referral.started_on)
+                                 today=clock.today(), started_on=referral.started_on, payee_roles=roles)
+    contact_ids = pl.check_contacts(fee, referral.contacts, principal.org_id, payload.get("contact_ids"),
+                                    payload["event_date"])
+    payee = next(p for p in referral.parties if p.active and p.org_id == principal.org_id and p.role == fee.payee)
     milestone = fee.payments[0].milestone
-    line = _line_for(rulebook, referral, milestone_key=f"{fee.id}:{milestone}", fee_id=fee.id,
+    line = _line_for(rulebook, referral, payee, milestone_key=f"{fee.id}:{milestone}", fee_id=fee.id,
                      milestone=milestone, funder=fee.funder, amount=amount, on=payload["event_date"],
                      kind=pl.CLAIM, status=pl.SUBMITTED, evidence_ref=payload["evidence_ref"],
-                     provider_ref=payload.get("provider_ref"))
+                     provider_ref=payload.get("provider_ref"), contact_ids=contact_ids)
     db.lines.add(tx, line, principal.org_id, clock.now())
     if rulebook.tariff.contract_value_pence:
         db.referrals.add_commitment(tx, rulebook.id, amount, rulebook.tariff.contract_value_pence)

@@ -48,7 +48,9 @@ class Referrals(Protocol):
 
     def page(self, view: str, org_id: str, limit: int, cursor: str | None, *, status: str | None = None,
              programme_id: str | None = None,
-             provider_org_id: str | None = None) -> tuple[list[Referral], str | None]: ...
+             provider_org_id: str | None = None) -> tuple[list[Referral], str | None]:
+        """A page of `org_id`'s referrals, newest first, as the referrer, the holder ("provider"), the prime, or
+        a mentor or spoke ("party")."""
 
     def events(self, referral_id: str, limit: int, cursor: str | None) -> tuple[list[RecordedEvent], str | None]: ...
 
@@ -60,6 +62,9 @@ class Referrals(Protocol):
 
     def add_change(self, tx: UnitOfWork, before: Referral, after: Referral, event: Event, actor_org_id: str,
                    actor_key_id: str, now: datetime) -> None: ...
+
+    def add_party_index(self, tx: UnitOfWork, referral: Referral, org_id: str, roles: tuple[str, ...]) -> None:
+        """List `referral` for `org_id`, which now mentors it or takes it as a spoke (view "party")."""
 
     def add_release(self, tx: UnitOfWork, referral: Referral, participated: bool) -> None: ...
 

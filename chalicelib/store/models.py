@@ -125,10 +125,31 @@ class ReferralItem(Model):
     previous_referral_id = UnicodeAttribute(null=True)
     notes_ref = UnicodeAttribute(null=True)
     milestones_earned = ListAttribute(of=UnicodeAttribute, default=list)
+    parties = JSONAttribute(default=list)  # every organisation on the journey in its role (domain/parties.py)
+    agreed_price_pence = NumberAttribute(null=True)
+    agreed_activity = UnicodeAttribute(null=True)
+    contacts = JSONAttribute(default=list)  # mentoring contacts
 
     by_referrer = ByReferrer()
     by_provider = ByProvider()
     by_prime = ByPrime()
+
+
+class ReferralPartyItem(Model):
+    """The party index: one item per organisation and referral it mentors or takes as a spoke, so it lists
+    those referrals (the referral's own indexes list the referrer's, the holder's and the prime's). Written in
+    the same transaction as the referral's change that adds the party; the referral itself says whether the party
+    is still active."""
+
+    class Meta:
+        table_name = _TableName("referral-parties")
+        region = _Region()
+
+    org_id = UnicodeAttribute(hash_key=True)
+    listed_at = UnicodeAttribute(range_key=True)  # the referral's created_at + id: newest first
+    referral_id = UnicodeAttribute()
+    programme_id = UnicodeAttribute()
+    roles = ListAttribute(of=UnicodeAttribute, default=list)
 
 
 class ReferralEventItem(Model):
@@ -276,6 +297,8 @@ class PaymentLineItem(Model):
     funder = UnicodeAttribute()
     funder_org_id = UnicodeAttribute(null=True)
     payee_org_id = UnicodeAttribute()
+    payee_role = UnicodeAttribute(null=True)  # referrer | mentor | deliverer (absent: deliverer)
+    contact_ids = ListAttribute(of=UnicodeAttribute, default=list)  # a mentoring claim's evidence
     prime_org_id = UnicodeAttribute()
     payer_org_id = UnicodeAttribute(null=True)  # whose finance approves it; none for match funding
     management_fee_bp = NumberAttribute(default=0)
@@ -509,7 +532,6 @@ class RunItem(Model):
     checks = JSONAttribute(default=list)
 
 
-ALL_MODELS = (OrganisationItem, ApiKey, ReferralItem, ReferralEventItem, ParticipantItem, AllocationItem,
-              IdempotencyItem,
-              PaymentLineItem, ClaimFileItem, PendingWorkItem, FlagItem, RunItem, ProgrammeStatsItem,
-              SampleRateItem, LineCheckItem, ObligationItem, PassThroughItem)
+ALL_MODELS = (OrganisationItem, ApiKey, ReferralItem, ReferralPartyItem, ReferralEventItem, ParticipantItem,
+              AllocationItem, IdempotencyItem, PaymentLineItem, ClaimFileItem, PendingWorkItem, FlagItem, RunItem,
+              ProgrammeStatsItem, SampleRateItem, LineCheckItem, ObligationItem, PassThroughItem)

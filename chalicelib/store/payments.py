@@ -9,6 +9,7 @@ from typing import Any
 from pynamodb.exceptions import PynamoDBException
 
 from ..domain.errors import AlreadyClaimed, Conflict
+from ..domain.parties import DELIVERER
 from ..payments.claim_file import READY, ClaimFile
 from ..payments.lines import APPROVED, FILED, REJECTED, REMOVED, SUBMITTED, PaymentLine
 from .models import ClaimFileItem, PaymentLineItem
@@ -29,6 +30,7 @@ def to_item(line: PaymentLine, actor: str, now: datetime) -> PaymentLineItem:
     data: dict[str, Any] = {**asdict(line), **_queued(line)}
     data["event_date"] = line.event_date.isoformat()
     data["last_day_on_provision"] = line.last_day_on_provision.isoformat() if line.last_day_on_provision else None
+    data["contact_ids"] = list(line.contact_ids)
     return PaymentLineItem(**data, listed_at=f"{line.period}#{line.line_id}", period=line.period,
                            created_at=now.isoformat(), created_by=actor)
 
@@ -44,7 +46,8 @@ def to_line(item: PaymentLineItem) -> PaymentLine:
         reason=item.reason, reverses_line_id=item.reverses_line_id, claim_file_id=item.claim_file_id,
         version=int(item.version or 1), funder_org_id=item.funder_org_id or "", payer_org_id=item.payer_org_id,
         line_ref=item.line_ref or "", provider_ref=item.provider_ref,
-        last_day_on_provision=date.fromisoformat(item.last_day_on_provision) if item.last_day_on_provision else None)
+        last_day_on_provision=date.fromisoformat(item.last_day_on_provision) if item.last_day_on_provision else None,
+        payee_role=item.payee_role or DELIVERER, contact_ids=tuple(str(c) for c in item.contact_ids or ()))
 
 
 def add_line(tx: Transaction, line: PaymentLine, actor: str, now: datetime) -> None:

@@ -18,6 +18,7 @@ from ..domain.access import ApiKeyRecord, Organisation
 from ..domain.errors import ClaimRefused, FieldError, IdempotencyKeyTaken, ReferralRefused, ValidationFailed
 from ..domain.idempotency import IdempotencyRecord, Resource
 from ..domain.journey import already_active
+from ..domain.parties import DELIVERER, REFERRER, Contact, Party
 from ..domain.referral import Event, Participant, ParticipantRecord, RecordedEvent, Referral
 from .models import (
     AllocationItem,
@@ -27,6 +28,7 @@ from .models import (
     ParticipantItem,
     ReferralEventItem,
     ReferralItem,
+    ReferralPartyItem,
 )
 from .transaction import Transaction, aws_error_code, translate_read_error
 
@@ -94,6 +96,36 @@ def save_api_key(key: ApiKeyRecord) -> None:
 # ------------------------------------------------------------------ referrals: mapping
 
 
+def _party(raw: dict) -> Party:
+    return Party(org_id=raw["org_id"], role=raw["role"], since=date.fromisoformat(raw["since"]),
+                 added_by=raw["added_by"], until=_d(raw.get("until")), end_reason=raw.get("end_reason"),
+                 handover_ref=raw.get("handover_ref"))
+
+
+def _party_json(p: Party) -> dict:
+    return {"org_id": p.org_id, "role": p.role, "since": p.since.isoformat(), "added_by": p.added_by,
+            "until": _iso(p.until), "end_reason": p.end_reason, "handover_ref": p.handover_ref}
+
+
+def _contact(raw: dict) -> Contact:
+    return Contact(id=raw["id"], org_id=raw["org_id"], on=date.fromisoformat(raw["on"]), minutes=int(raw["minutes"]),
+                   mode=raw["mode"], notes_ref=raw.get("notes_ref"))
+
+
+def _contact_json(c: Contact) -> dict:
+    return {"id": c.id, "org_id": c.org_id, "on": c.on.isoformat(), "minutes": c.minutes, "mode": c.mode,
+            "notes_ref": c.notes_ref}
+
+
+def _parties_of(item: ReferralItem) -> tuple[Party, ...]:
+    """The referral's parties; an item written before parties were kept has its referrer and holder."""
+    if item.parties:
+        return tuple(_party(p) for p in item.parties)
+    referred = date.fromisoformat(item.referred_on)
+    return (Party(item.referrer_org_id, REFERRER, referred, item.referrer_org_id),
+            Party(item.provider_org_id, DELIVERER, referred, item.referrer_org_id))
+
+
 def to_referral(item: ReferralItem) -> Referral:
     p = item.participant
     participant = Participant(
@@ -112,7 +144,9 @@ def to_referral(item: ReferralItem) -> Referral:
         last_review_on=_d(item.last_review_on), extra_reviews_on=dict(item.extra_reviews_on or {}),
         job_start=item.job_start, sustainments=dict(item.sustainments or {}), progression_on=_d(item.progression_on),
         closed_on=_d(item.closed_on), exit_reason=item.exit_reason, previous_referral_id=item.previous_referral_id,
-        notes_ref=item.notes_ref, milestones_earned=strings(item.milestones_earned))
+        notes_ref=item.notes_ref, milestones_earned=strings(item.milestones_earned), parties=_parties_of(item),
+        agreed_price_pence=int(item.agreed_price_pence) if item.agreed_price_pence is not None else None,
+        agreed_activity=item.agreed_activity, contacts=tuple(_contact(c) for c in item.contacts or ()))
 
 
 def to_item(r: Referral) -> ReferralItem:
@@ -130,7 +164,9 @@ def to_item(r: Referral) -> ReferralItem:
         extra_reviews_on=dict(r.extra_reviews_on), job_start=r.job_start, sustainments=dict(r.sustainments),
         progression_on=_iso(r.progression_on), closed_on=_iso(r.closed_on), exit_reason=r.exit_reason,
         previous_referral_id=r.previous_referral_id, notes_ref=r.notes_ref,
-        milestones_earned=list(r.milestones_earned))
+        milestones_earned=list(r.milestones_earned), parties=[_party_json(p) for p in r.parties],
+        agreed_price_pence=r.agreed_price_pence, agreed_activity=r.agreed_activity,
+        contacts=[_contact_json(c) for c in r.contacts])
 
 
 def _recorded(item: ReferralEventItem) -> RecordedEvent:
@@ -157,6 +193,8 @@ def list_referrals(view: str, org_id: str, limit: int, cursor: str | None,
                    status: str | None = None, programme_id: str | None = None,
                    provider_org_id: str | None = None) -> tuple[list[Referral], str | None]:
     """One page of the organisation's referrals, newest first, from the index designed for its role."""
+    if view == "party":
+        return _list_as_party(org_id, limit, cursor, status, programme_id, provider_org_id)
     if view == "provider" and provider_org_id:
         # The index's own key: DynamoDB refuses a filter on it (it is the organisation queried, or nothing).
         if provider_org_id != org_id:
@@ -167,6 +205,30 @@ def list_referrals(view: str, org_id: str, limit: int, cursor: str | None,
     items, next_cursor = query_page(_INDEXES[view], org_id, f"{view}:{org_id}", limit, cursor,
                                     filter_condition=condition, scan_index_forward=False)
     return [to_referral(i) for i in items], next_cursor
+
+
+def _list_as_party(org_id: str, limit: int, cursor: str | None, status: str | None, programme_id: str | None,
+                   provider_org_id: str | None) -> tuple[list[Referral], str | None]:
+    """The referrals the organisation mentors or takes as a spoke: a page of the party index (the partition is the
+    organisation's), then the referrals themselves in one strongly consistent batch read. The status and provider
+    filters apply to the referrals, so a page may hold fewer than `limit`, as a filtered query's does."""
+    condition = all_equal((ReferralPartyItem.programme_id, programme_id))
+    entries, next_cursor = query_page(ReferralPartyItem, org_id, f"party:{org_id}", limit, cursor,
+                                      filter_condition=condition, scan_index_forward=False)
+    found = _referrals_by_id([e.referral_id for e in entries])
+    wanted = [found[e.referral_id] for e in entries if e.referral_id in found]
+    return [r for r in wanted if (not status or r.status == status)
+            and (not provider_org_id or r.provider_org_id == provider_org_id)], next_cursor
+
+
+def _referrals_by_id(ids: list[str]) -> dict[str, Referral]:
+    if not ids:
+        return {}
+    try:
+        items = ReferralItem.batch_get(list(dict.fromkeys(ids)), consistent_read=True)
+        return {i.referral_id: to_referral(i) for i in items}
+    except PynamoDBException as exc:
+        raise translate_read_error(exc) from None
 
 
 def query_page(source: Any, hash_key: str, scope: str, limit: int, cursor: str | None, range_condition: Any = None,
@@ -278,6 +340,13 @@ def add_referral_change(tx: Transaction, before: Referral, after: Referral, even
     tx.put(to_item(after), condition=ReferralItem.version == before.version)
     tx.put(_event_item(after, event, actor_org_id, actor_key_id, now),
            condition=ReferralEventItem.seq.does_not_exist())
+
+
+def add_party_index(tx: Transaction, referral: Referral, org_id: str, roles: tuple[str, ...]) -> None:
+    """List the referral for the organisation that now mentors it or takes it as a spoke (`roles`: every such
+    role it has held on it)."""
+    tx.put(ReferralPartyItem(org_id=org_id, listed_at=f"{referral.created_at.isoformat()}#{referral.id}",
+                             referral_id=referral.id, programme_id=referral.programme_id, roles=list(roles)))
 
 
 def add_release(tx: Transaction, referral: Referral, participated: bool) -> None:

@@ -4,9 +4,10 @@ chalicelib.api.application.routes().
 The world, built inside the `aws` fixture's in-memory AWS from seed_demo's organisations plus one organisation and
 keys made with chalicelib.services.admin:
 
-  tenant A  Flexible Routeways Norfolk: prime `trobius`, subcontractors `kings-lynn-works` (L3) and
-            `broadland-mentors` (L2), referrer `jobcentre-plus-norwich`, finance = trobius finance
-            (+ trobius' 'referrer+provider' key from conftest: a prime that also refers)
+  tenant A  Flexible Routeways Norfolk: prime `trobius`, subcontractors `kings-lynn-works` and
+            `great-yarmouth-works` (L3), referrer `jobcentre-plus-norwich`, finance = trobius finance
+            (+ trobius' 'referrer+provider' key from conftest: a prime that also refers), and its chain members
+            `norfolk-community-links` (L1: refers) and `broadland-mentors` (L2: refers and mentors)
   tenant B  Work Choice: prime `pathway-employment-prime`, subcontractors `brightside-supported-employment` and
             `riverside-disability-works`, referrer `remploy-referrals` (created here), finance = pathway finance
   commissioner `dwp-commissioning`, which funds both programmes: its admin key sees nothing of theirs, its finance
@@ -14,9 +15,10 @@ keys made with chalicelib.services.admin:
             prime pays its own subcontractors)
   outsider  callers with an unknown key / no key at all
 
-Per tenant: a referral still waiting for acknowledgement (sub1), a started referral with a payment line (sub2: A an
-evidence claim 'submitted', B an earned job-start line 'approved'), a referral whose earned line is in the prime's
-claim file (sub1), the claim file, and the acknowledgement flag the nightly run raises on 2026-11-27.
+Per tenant: a referral still waiting for acknowledgement (sub1), a started referral with a payment line (sub2: A a
+Level 2 group's referral through the prime, routed to sub2 with the group mentoring, and the group's mentoring claim
+'submitted'; B an earned job-start line 'approved'), a referral whose earned line is in the prime's claim file
+(sub1), the claim file, and the acknowledgement flag the nightly run raises on 2026-11-27.
 
 Every caller calls every endpoint on every object. The matrix (caller x endpoint/object -> status) is printed
 (`pytest -s`). The test fails on any 2xx where the caller is not entitled, on anything other than 401 for an
@@ -61,7 +63,14 @@ STEP_BODIES = {
     "sustainment": {"date": TODAY, "checkpoint": "13-weeks"},
     "progression": {"date": TODAY},
     "module_move": {"module_id": "transitional-supported-employment", "date": TODAY},
+    # the delivery chain's steps
+    "route": {"date": TODAY, "to_provider_id": None},
+    "add_party": {"date": TODAY, "party_org_id": "broadland-mentors", "role": "mentor"},
+    "end_party": {"date": TODAY, "party_org_id": "broadland-mentors", "role": "mentor", "reason": "matrix"},
+    "spoke_handover": {"date": TODAY, "spoke_org_id": "skerne-valley-works", "handover_ref": "WH-M"},
+    "mentoring_contact": {"date": TODAY, "minutes": 30, "mode": "phone"},
 }
+PRIME_STEPS = ("route", "add_party", "end_party")
 STEPS = list(STEP_BODIES)
 
 
@@ -77,12 +86,14 @@ class Tenant:
     referrer: str
     fee_id: str
     eligibility: dict
+    chain: tuple[str, ...] = ()  # chain members (they refer, and mentor): keys as seed_demo makes them
     commissioner: str = "dwp-commissioning"  # funds every line of both programmes
 
 
 TENANTS = {
-    "A": Tenant("A", NORFOLK, "trobius", ("kings-lynn-works", "broadland-mentors"), "jobcentre-plus-norwich",
-                "level-2-support", {"seeking_work": True, "right_to_work": True}),
+    "A": Tenant("A", NORFOLK, "trobius", ("kings-lynn-works", "great-yarmouth-works"), "jobcentre-plus-norwich",
+                "level-2-support", {"seeking_work": True, "right_to_work": True},
+                chain=("norfolk-community-links", "broadland-mentors")),
     "B": Tenant("B", WORK_CHOICE, "pathway-employment-prime",
                 ("brightside-supported-employment", "riverside-disability-works"), "remploy-referrals",
                 "service-and-outcome", {"disabled": True, "right_to_work": True}),
@@ -109,10 +120,13 @@ class Ref:
     holder: str
     person: dict
     reference: str = ""
+    referrer: str = ""      # the organisation that referred (the tenant's referrer unless a chain member)
+    mentor: str | None = None
 
     @property
     def viewers(self) -> set[str]:
-        return {self.tenant.referrer, self.holder, self.tenant.prime}
+        return {self.referrer or self.tenant.referrer, self.holder, self.tenant.prime} | (
+            {self.mentor} if self.mentor else set())
 
     @property
     def markers(self) -> list[str]:
@@ -209,21 +223,27 @@ def _person(tenant: Tenant) -> dict:
             "postcode": f"PE{10 + n % 80} {n % 10}EZ", "eligibility": dict(tenant.eligibility)}
 
 
-def _refer(w: World, tenant: Tenant, holder: str, label: str, steps: list[str]) -> Ref:
+def _refer(w: World, tenant: Tenant, holder: str, label: str, steps: list[str], via: str | None = None) -> Ref:
+    """A referral from the tenant's referrer to `holder`; or, `via` a chain member, one the member refers to the
+    prime, which routes it to `holder` with the member mentoring (a Level 2 group)."""
     person = _person(tenant)
-    body = {"programme_id": tenant.programme, "provider_id": holder, "support_level": "standard",
-            "consent": {"given": True, "date": TODAY}, "participant": person}
-    created = w.post("/referrals", tenant.referrer, "referrer", body)
-    ref = Ref(label, tenant, created["id"], holder, person, created["participant"]["reference"])
+    body = {"programme_id": tenant.programme, "provider_id": via and tenant.prime or holder,
+            "support_level": "standard", "consent": {"given": True, "date": TODAY}, "participant": person}
+    created = w.post("/referrals", via or tenant.referrer, "referrer", body)
+    ref = Ref(label, tenant, created["id"], holder, person, created["participant"]["reference"], via or "")
+    if via:
+        routed = w.post(f"/referrals/{ref.id}/route", tenant.prime, "provider", {"date": TODAY,
+                                                                               "to_provider_id": holder})
+        ref.mentor = next(p["org_id"] for p in routed["parties"] if p["role"] == "mentor")
     for step in steps:
         w.post(f"/referrals/{ref.id}/{step}", holder, "provider", STEP_BODIES[step])
     w.refs.append(ref)
     return ref
 
 
-def _line_of(w: World, ref: Ref) -> dict:
+def _line_of(w: World, ref: Ref, kinds=("earned", "claim")) -> dict:
     items = w.api.get("/claims?limit=200", w.key(ref.tenant.prime, "finance")).body["items"]
-    mine = [i for i in items if i["referral_id"] == ref.id and i["kind"] in ("earned", "claim")]
+    mine = [i for i in items if i["referral_id"] == ref.id and i["kind"] in kinds]
     assert len(mine) == 1, mine
     return mine[0]
 
@@ -246,6 +266,8 @@ def build_world(api, keys) -> World:
         for i, sub in enumerate(t.subs, start=1):
             w.callers += [Caller(f"{t.name}.s{i}/p", sub, "provider", orgs[sub]["provider"]),
                           Caller(f"{t.name}.s{i}/f", sub, "finance", orgs[sub]["finance"])]
+        for i, member in enumerate(t.chain, start=1):
+            w.callers += [Caller(f"{t.name}.L{i}/{role[0]}", member, role, key) for role, key in orgs[member].items()]
     w.callers += [Caller("admin", "dwp-commissioning", "admin", orgs["dwp-commissioning"]["admin"]),
                   Caller("DWP/f", "dwp-commissioning", "finance", orgs["dwp-commissioning"]["finance"]),
                   Caller("badkey", None, "-", UNKNOWN_KEY), Caller("nokey", None, "-", None)]
@@ -262,14 +284,19 @@ def build_world(api, keys) -> World:
         assert cut["line_count"] == 1, cut
         w.files.append(File(f"{t.name}.file", t, cut["id"], (sub1,)))
         w.lines.append(Line(f"{t.name}.line-filed", t, line["line_id"], sub1, filed))
-        # A started referral with a line not in any file: A an evidence claim (submitted), B an earned line.
+        # A started referral with a line not in any file: A a Level 2 group's chain referral and its mentoring
+        # claim (submitted), B an earned line.
         live = _refer(w, t, sub2, f"{t.name}.ref-live",
                       ["acknowledgement", "start"] + (["assessments", "outcomes"] if t.programme == WORK_CHOICE
-                                                      else []))
-        if t.programme == NORFOLK:
-            w.post("/claims", sub2, "provider", {"referral_id": live.id, "fee_id": t.fee_id, "amount_pence": 12_345,
-                                                 "event_date": TODAY, "evidence_ref": "EV-MATRIX"})
-        w.lines.append(Line(f"{t.name}.line-live", t, _line_of(w, live)["line_id"], sub2, live))
+                                                      else []), via=t.chain[1] if t.chain else None)
+        if live.mentor:
+            w.post(f"/referrals/{live.id}/mentoring_contact", live.mentor, "provider",
+                   STEP_BODIES["mentoring_contact"])
+            w.post("/claims", live.mentor, "provider", {"referral_id": live.id, "fee_id": t.fee_id,
+                                                        "amount_pence": 12_345, "event_date": TODAY,
+                                                        "evidence_ref": "EV-MATRIX", "contact_ids": ["mc1"]})
+        line = _line_of(w, live, ("claim",) if live.mentor else ("earned", "claim"))
+        w.lines.append(Line(f"{t.name}.line-live", t, line["line_id"], live.mentor or sub2, live))
 
     nightly.run(date.fromisoformat(RUN_DATE))
     for t in TENANTS.values():
@@ -399,9 +426,14 @@ def build_calls(w: World) -> list[Call]:
                           None, visible))
         for step in STEPS:
             body = json.loads(json.dumps(STEP_BODIES[step]))
-            if step == "transfer":
+            if step in ("transfer", "route"):
                 body["to_provider_id"] = _other_sub(ref)
+            if step == "transfer":
                 entitled = lambda c, r=ref: _has(c, "provider") and c.org in (r.holder, r.tenant.prime)
+            elif step in PRIME_STEPS:
+                entitled = lambda c, r=ref: _has(c, "provider") and c.org == r.tenant.prime
+            elif step == "mentoring_contact":
+                entitled = lambda c, r=ref: _has(c, "provider") and c.org == r.mentor
             else:
                 entitled = lambda c, r=ref: _has(c, "provider") and c.org == r.holder
             calls.append(Call(f"POST /referrals/{{referral_id}}/{step}", ref.label, "POST",
@@ -414,7 +446,7 @@ def build_calls(w: World) -> list[Call]:
         calls.append(Call("POST /claims", ref.label, "POST", "/claims",
                           {"referral_id": ref.id, "fee_id": ref.tenant.fee_id, "amount_pence": 100,
                            "event_date": TODAY, "evidence_ref": "EV-M"},
-                          lambda c, r=ref: _has(c, "provider") and c.org == r.holder, write=True,
+                          lambda c, r=ref: _has(c, "provider") and c.org in (r.holder, r.mentor), write=True,
                           snapshot=_lines_snapshot(w, ref.tenant)))
 
     for line in w.lines:
@@ -641,7 +673,7 @@ def test_mass_assignment_is_refused_with_unknown_field_and_changes_nothing(api, 
 
     def step(ref, name, org):
         body = json.loads(json.dumps(STEP_BODIES[name]))
-        if name == "transfer":
+        if name in ("transfer", "route"):
             body["to_provider_id"] = _other_sub(ref)
         return (f"/referrals/{ref.id}/{name}", w.key(org, "provider"), body)
 
@@ -660,9 +692,9 @@ def test_mass_assignment_is_refused_with_unknown_field_and_changes_nothing(api, 
                                                        "eligibility": dict(a.eligibility)}),
         "POST /referrals/{referral_id}/accept": step(waiting, "accept", sub1),
         "POST /referrals/{referral_id}/reject": step(waiting, "reject", sub1),
-        "POST /claims": ("/claims", w.key(sub2, "provider"),
+        "POST /claims": ("/claims", w.key(live.mentor, "provider"),
                          {"referral_id": live.id, "fee_id": a.fee_id, "amount_pence": 100, "event_date": TODAY,
-                          "evidence_ref": "EV-M"}),
+                          "evidence_ref": "EV-M", "contact_ids": ["mc1"]}),
         "POST /claims/{line_id}/approve": (f"/claims/{line_live.id}/approve", w.key(a.prime, "finance"), {}),
         "POST /claims/{line_id}/reject": (f"/claims/{line_live.id}/reject", w.key(a.prime, "finance"),
                                           {"reason": "mass"}),

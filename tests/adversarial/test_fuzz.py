@@ -36,12 +36,12 @@ import pytest
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
-from tests.conftest import TODAY, referral_body
+from tests.conftest import TODAY, chain_referral, referral_body
 
 NORFOLK = "flexible-routeways-norfolk"
 PROGRAMMES = ("flexible-routeways-norfolk", "work-choice", "esf-community-hub", "local-supported-employment",
               "tees-valley-routes-to-work")
-NORFOLK_ORGS = ("trobius", "norfolk-community-links", "broadland-mentors", "kings-lynn-works")
+NORFOLK_ORGS = ("trobius", "kings-lynn-works", "great-yarmouth-works")
 PROBLEM_BASE = "https://refpay.dev/problems/"
 
 # Hypothesis + the function-scoped api/keys fixtures: one in-memory AWS per test function, shared by its examples
@@ -262,7 +262,8 @@ class World:
         orgs = keys["organisations"]
         self.api = api
         self.referrer = keys["referrer"]                       # jobcentre-plus-norwich
-        self.sub = orgs["broadland-mentors"]["provider"]       # Level 2: evidence claims
+        self.keys = keys
+        self.sub = orgs["broadland-mentors"]["provider"]       # Level 2 mentor: evidence claims
         self.sibling = orgs["kings-lynn-works"]["provider"]    # Level 3, same prime
         self.prime_finance = keys["finance"]                   # trobius
 
@@ -287,6 +288,11 @@ class World:
             reply = self.api.post(f"/referrals/{rid}/{step}", key, payload)
             assert reply.status == 200, reply.body
         return rid
+
+    def mentored(self, started: bool) -> str:
+        """A Level 2 group's referral through the prime, routed to King's Lynn Works with the group mentoring
+        (one mentoring contact, mc1)."""
+        return chain_referral(self.api, self.keys, nino=self.nino(), started=started)
 
 
 def assert_refused_problem(reply, personal: list[str]) -> None:
@@ -345,8 +351,9 @@ def test_the_referral_fuzz_base_is_valid(api, keys):
 
 # ------------------------------------------------------------------ POST /claims
 
-CLAIM_FIELDS = {"referral_id", "fee_id", "amount_pence", "event_date", "evidence_ref"}
-CLAIM_REQUIRED = ["referral_id", "fee_id", "event_date", "evidence_ref", "amount_pence"]  # amount: variable fee
+CLAIM_FIELDS = {"referral_id", "fee_id", "amount_pence", "event_date", "evidence_ref", "contact_ids"}
+# amount: a variable fee; contacts: a mentoring fee's evidence
+CLAIM_REQUIRED = ["referral_id", "fee_id", "event_date", "evidence_ref", "amount_pence", "contact_ids"]
 FEES = ("level-1-referral", "level-2-support", "level-3-delivery")
 BAD_AMOUNT = st.one_of(
     st.sampled_from([-1, 0, 20_001, 100_000_001, 10 ** 20, -(10 ** 20), 10 ** 400, 1.5, 100.0, 1e3, -0.0,
@@ -367,6 +374,9 @@ def _invalid_claim_mutation(held: str, other_ids: list[str]):
         st.tuples(st.just("event_date"), BAD_DATE | FUTURE_DATE | st.sampled_from(["2026-08-25", "2020-01-01",
                                                                                     "1900-01-01"])),
         st.tuples(st.just("evidence_ref"), bad_text(200)),
+        # Not the mentor's own contacts on this referral, or not a list of ids at all.
+        st.tuples(st.just("contact_ids"), st.sampled_from([[], ["mc9"], ["mc1", "mc1"], ["mc1", "mc2"], "mc1", [1],
+                                                            [None], None, {}, ["m" * 21], ["mc1"] * 301])),
     )
     missing = st.sampled_from(CLAIM_REQUIRED).map(lambda f: (f, MISSING))
     unknown = _unknown_field(CLAIM_FIELDS)
@@ -375,16 +385,16 @@ def _invalid_claim_mutation(held: str, other_ids: list[str]):
 
 def _claims_world(api, keys):
     world = World(api, keys)
-    held = world.refer("broadland-mentors", started=True, key=world.sub)
-    # Referral ids the sub must not be able to claim on: a sibling's (same prime), and its own but unstarted.
-    others = [world.refer("kings-lynn-works", started=True, key=world.sibling),
-              world.refer("broadland-mentors", started=False, key=world.sub)]
+    held = world.mentored(started=True)
+    # Referral ids the mentor must not be able to claim on: another's it plays no part in (same prime), and one it
+    # mentors that has not started.
+    others = [world.refer("kings-lynn-works", started=True, key=world.sibling), world.mentored(started=False)]
     return world, held, others
 
 
 def _base_claim(referral_id: str) -> dict:
     return {"referral_id": referral_id, "fee_id": "level-2-support", "amount_pence": 15_000,
-            "event_date": TODAY, "evidence_ref": "EV-CASE-NOTES-7"}
+            "event_date": TODAY, "evidence_ref": "EV-CASE-NOTES-7", "contact_ids": ["mc1"]}
 
 
 @pytest.fixture

@@ -242,7 +242,7 @@ def test_concurrent_referrals_of_one_person_claim_them_once(api, keys, monkeypat
 
     monkeypatch.setattr(referrals, "participant", read_then_wait)
     lock = threading.Lock()
-    providers = ["kings-lynn-works", "broadland-mentors", "trobius"]
+    providers = ["kings-lynn-works", "great-yarmouth-works", "trobius"]
     referrer = _principal("jobcentre-plus-norwich", "referrer", ("referrer",))
     outcomes = [None] * 3
 

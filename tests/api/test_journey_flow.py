@@ -150,7 +150,9 @@ def test_work_choice_modules_transfer_exit_and_return(api, keys):
     exited = api.post(f"/referrals/{rid}/exit", other_key, {
         "date": "2026-11-24", "reason": "unsupported_work",
         "exit_review": {"date": "2026-11-24", "destination": "employment"}})
-    assert exited.status == 200 and exited.body["allowed_actions"] == ["re_referral"]
+    # A return is the referrer's to make: offered to the referrer, not to the provider that recorded the exit.
+    assert exited.status == 200 and exited.body["allowed_actions"] == []
+    assert api.get(f"/referrals/{rid}", referrer).body["allowed_actions"] == ["re_referral"]
 
     back = api.post(f"/referrals/{rid}/re-referrals", referrer, {"consent": {"given": True, "date": "2026-11-24"}})
     assert back.status == 201, back.body

@@ -90,9 +90,9 @@ def test_provider_sees_only_its_own_flags(api, keys, monkeypatch):
     orgs = keys["organisations"]
     assert len(_flags(api, orgs["kings-lynn-works"]["provider"])) == 1
     assert len(_flags(api, keys["prime"])) == 1  # the prime sees its subcontractor's
-    assert _flags(api, orgs["broadland-mentors"]["provider"]) == []
+    assert _flags(api, orgs["great-yarmouth-works"]["provider"]) == []
     assert _flags(api, orgs["middlesbrough-council"]["provider"]) == []
-    assert _flags(api, keys["prime"], provider_id="broadland-mentors") == []
+    assert _flags(api, keys["prime"], provider_id="great-yarmouth-works") == []
     assert len(_flags(api, keys["prime"], rule="acknowledge", programme_id="flexible-routeways-norfolk")) == 1
     summary = api.get("/compliance/runs/2026-11-27", orgs["kings-lynn-works"]["provider"]).body
     assert summary["flags"] == {"acknowledge": {"kings-lynn-works": 1}}
@@ -371,9 +371,10 @@ def test_a_transferred_referral_keeps_its_flag_and_is_not_flagged_twice(api, key
     _night("2026-11-10")  # the weekly review due 9 November was missed
     assert [f["rule"] for f in _flags(api, provider, status="open")] == ["review"]
     monkeypatch.setenv("REFPAY_TODAY", "2026-11-11")
-    assert api.post(f"/referrals/{rid}/transfer", provider, {
+    moved = api.post(f"/referrals/{rid}/transfer", provider, {
         "to_provider_id": "stockton-on-tees-council", "date": "2026-11-11",
-        "handover": {"date": "2026-11-11"}}).status == 200
+        "handover": {"date": "2026-11-11"}})
+    assert moved.status == 200, moved.body
     receiver = keys["organisations"]["stockton-on-tees-council"]["provider"]
     assert [f["rule"] for f in _flags(api, receiver, status="open")] == ["review"]  # the flag moved with it
     assert _flags(api, provider) == []
@@ -412,5 +413,5 @@ def test_flags_page_with_a_cursor(api, keys, monkeypatch):
             break
         cursor = page["cursor"]
     assert len(seen) == 5 == len(set(seen))
-    other = api.get(f"/compliance/flags?limit=2&cursor={cursor or 'x.y'}", keys["organisations"]["broadland-mentors"]["provider"])
+    other = api.get(f"/compliance/flags?limit=2&cursor={cursor or 'x.y'}", keys["organisations"]["great-yarmouth-works"]["provider"])
     assert other.status == 422

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from tests.conftest import referral_body
+from tests.conftest import chain_referral, referral_body
 
 PERSON = {"nino": "JK482915B", "given_name": "Perpetua", "family_name": "Quennell", "date_of_birth": "1987-03-09",
           "postcode": "NR2 4TZ"}
@@ -59,11 +59,10 @@ def test_a_full_journey_logs_no_personal_data_and_counts_its_business(api, keys,
 def test_claim_approvals_are_counted_with_their_value(api, keys, capsys):
     orgs = keys["organisations"]
     mentor = orgs["broadland-mentors"]["provider"]
-    rid = api.post("/referrals", keys["referrer"], referral_body(provider_id="broadland-mentors")).body["id"]
-    api.post(f"/referrals/{rid}/acknowledgement", mentor, {"decision": "accept", "date": "2026-11-24"})
-    api.post(f"/referrals/{rid}/start", mentor, {"date": "2026-11-24"})
+    rid = chain_referral(api, keys)
     line = api.post("/claims", mentor, {"referral_id": rid, "fee_id": "level-2-support", "amount_pence": 12345,
-                                        "event_date": "2026-11-24", "evidence_ref": "e"}).body["line_id"]
+                                        "event_date": "2026-11-24", "evidence_ref": "e",
+                                        "contact_ids": ["mc1"]}).body["line_id"]
     capsys.readouterr()
     assert api.post(f"/claims/{line}/approve", keys["finance"], {}).status == 200
     emf = [entry for entry in _lines(capsys.readouterr().out) if "_aws" in entry]

@@ -5,7 +5,7 @@ import csv
 import io
 import threading
 
-from tests.conftest import referral_body
+from tests.conftest import chain_referral, referral_body
 
 NOV = "2026-11"
 
@@ -64,10 +64,10 @@ def test_norfolk_level_3_earns_30_percent_on_start_and_70_on_a_job(api, keys, mo
 
 
 def test_level_1_referral_fee_on_acceptance(api, keys):
-    _journey(api, keys, "norfolk-community-links", ["accept"])
-    lines = _lines(api, keys["organisations"]["norfolk-community-links"]["provider"])
-    assert [(l["milestone"], l["amount_pence"], l["prime_retained_pence"]) for l in lines] == [
-        ("referral_accepted", 3500, 0)]
+    chain_referral(api, keys, referrer="norfolk-community-links", started=False)
+    lines = _lines(api, keys["organisations"]["norfolk-community-links"]["finance"])
+    assert [(l["milestone"], l["amount_pence"], l["prime_retained_pence"], l["payee_role"]) for l in lines] == [
+        ("referral_accepted", 3500, 0, "referrer")]
 
 
 def test_trailblazer_start_payment_and_co_funding(api, keys):
@@ -84,12 +84,12 @@ def test_trailblazer_start_payment_and_co_funding(api, keys):
 def test_evidence_claim_rules_and_finance_decisions(api, keys):
     orgs = keys["organisations"]
     mentor = orgs["broadland-mentors"]["provider"]
-    rid = _journey(api, keys, "broadland-mentors", ["accept"])
+    rid = chain_referral(api, keys, started=False)
     claim = {"referral_id": rid, "fee_id": "level-2-support", "amount_pence": 15000, "event_date": "2026-11-24",
-             "evidence_ref": "case-notes/2026/118"}
+             "evidence_ref": "case-notes/2026/118", "contact_ids": ["mc1"]}
     early = api.post("/claims", mentor, claim)
     assert early.status == 422 and early.body["reason"] == "not_started"
-    api.post(f"/referrals/{rid}/start", mentor, {"date": "2026-11-24"})
+    api.post(f"/referrals/{rid}/start", orgs["kings-lynn-works"]["provider"], {"date": "2026-11-24"})
     over = api.post("/claims", mentor, {**claim, "amount_pence": 20001})
     assert over.status == 422 and over.body["errors"][0] == {
         "field": "amount_pence", "rule": "over_cap", "message": "the cap for level-2-support is 20000 pence"}
@@ -103,10 +103,11 @@ def test_evidence_claim_rules_and_finance_decisions(api, keys):
     twice = api.post("/claims", mentor, claim)
     assert twice.status == 409 and twice.body["reason"] == "already_claimed"
 
+    assert made.body["payee_role"] == "mentor" and made.body["contact_ids"] == ["mc1"]
     line_id = made.body["line_id"]
     assert api.post(f"/claims/{line_id}/approve", mentor, {}).status == 403          # a provider cannot approve
     sibling_finance = orgs["kings-lynn-works"]["finance"]
-    assert api.post(f"/claims/{line_id}/approve", sibling_finance, {}).status == 404  # not its line
+    assert api.post(f"/claims/{line_id}/approve", sibling_finance, {}).status == 404  # the deliverer's, not its line
     assert api.get(f"/claims/{line_id}", orgs["kings-lynn-works"]["provider"]).status == 404
     prime_finance = keys["finance"]
     no_reason = api.post(f"/claims/{line_id}/reject", prime_finance, {})
@@ -122,14 +123,16 @@ def test_bulk_decisions_are_all_or_none(api, keys):
     mentor = orgs["broadland-mentors"]["provider"]
     ids = []
     for nino in ("AB000001A", "AB000002A", "AB000003A"):
-        rid = _journey(api, keys, "broadland-mentors", ["accept", "start"], nino=nino)
+        rid = chain_referral(api, keys, nino=nino)
         ids.append(api.post("/claims", mentor, {"referral_id": rid, "fee_id": "level-2-support", "amount_pence": 9000,
-                                                "event_date": "2026-11-24", "evidence_ref": "ev"}).body["line_id"])
+                                                "event_date": "2026-11-24", "evidence_ref": "ev",
+                                                "contact_ids": ["mc1"]}).body["line_id"])
     prime_finance = keys["finance"]
     api.post(f"/claims/{ids[0]}/reject", prime_finance, {"reason": "no evidence on file"})
     mixed = api.post("/claims/decisions", prime_finance, {"line_ids": ids, "decision": "approve"})
     assert mixed.status == 422 and mixed.body["reason"] == "already_decided"
     assert [l["status"] for l in _lines(api, mentor)].count("submitted") == 2  # nothing changed
+    assert [l["status"] for l in _lines(api, mentor)].count("approved") == 3  # its referral fees, earned
     ok = api.post("/claims/decisions", prime_finance, {"line_ids": ids[1:], "decision": "approve"})
     assert ok.status == 200 and [l["status"] for l in ok.body["items"]] == ["approved", "approved"]
 
@@ -137,14 +140,18 @@ def test_bulk_decisions_are_all_or_none(api, keys):
 def test_cascade_shows_a_subcontractor_what_it_is_owed_and_what_its_prime_kept(api, keys):
     orgs = keys["organisations"]
     _journey(api, keys, "kings-lynn-works", ["accept", "start"], nino="AB000001A")
-    _journey(api, keys, "broadland-mentors", ["accept", "start"], nino="AB000002A")
-    _journey(api, keys, "norfolk-community-links", ["accept"], nino="AB000003A")
+    chain_referral(api, keys, deliverer="great-yarmouth-works", nino="AB000002A")
+    chain_referral(api, keys, referrer="norfolk-community-links", deliverer="great-yarmouth-works", started=False,
+                   nino="AB000003A")
     mine = api.get(f"/payments/cascade?period={NOV}", orgs["kings-lynn-works"]["provider"]).body
     assert mine["payees"] == [{"payee_org_id": "kings-lynn-works", "prime_org_id": "trobius", "lines": 1,
                                "amount_pence": 15750, "prime_retained_pence": 1575, "payee_net_pence": 14175}]
     assert {l["payee_org_id"] for l in mine["lines"]} == {"kings-lynn-works"}
+    group = api.get(f"/payments/cascade?period={NOV}", orgs["norfolk-community-links"]["finance"]).body
+    assert [(l["payee_role"], l["amount_pence"]) for l in group["lines"]] == [("referrer", 3500)]
     prime = api.get(f"/payments/cascade?period={NOV}", keys["prime"]).body
-    assert {p["payee_org_id"] for p in prime["payees"]} == {"kings-lynn-works", "norfolk-community-links"}
+    assert {p["payee_org_id"] for p in prime["payees"]} == {"kings-lynn-works", "great-yarmouth-works",
+                                                            "broadland-mentors", "norfolk-community-links"}
     assert api.get("/payments/cascade?period=2026-13", keys["prime"]).status == 422
     assert api.get(f"/payments/cascade?period={NOV}", orgs["middlesbrough-council"]["provider"]).body["payees"] == []
 
@@ -164,23 +171,29 @@ def test_claim_file_reconciles_locks_lines_and_holds_no_personal_data(api, keys,
     orgs = keys["organisations"]
     _journey(api, keys, "kings-lynn-works", ["accept", "start", "assess", "plan", "job"], nino="AB000001A",
              monkeypatch=monkeypatch)
-    _journey(api, keys, "norfolk-community-links", ["accept"], nino="AB000002A")
+    chain_referral(api, keys, referrer="norfolk-community-links", started=False, nino="AB000002A")
     mentor = orgs["broadland-mentors"]["provider"]
-    rid = _journey(api, keys, "broadland-mentors", ["accept", "start"], nino="AB000003A")
+    rid = chain_referral(api, keys, deliverer="great-yarmouth-works", nino="AB000003A", price=50000)
     claim = api.post("/claims", mentor, {"referral_id": rid, "fee_id": "level-2-support", "amount_pence": 12345,
-                                         "event_date": "2026-11-24", "evidence_ref": "=HYPERLINK(\"http://x\")"}).body
+                                         "event_date": "2026-11-24", "evidence_ref": "=HYPERLINK(\"http://x\")",
+                                         "contact_ids": ["mc1"]}).body
     api.post(f"/claims/{claim['line_id']}/approve", keys["finance"], {})
-    submitted_only = _journey(api, keys, "broadland-mentors", ["accept", "start"], nino="AB000004A")
+    submitted_only = chain_referral(api, keys, deliverer="great-yarmouth-works", started=False, nino="AB000004A")
+    api.post(f"/referrals/{submitted_only}/start", orgs["great-yarmouth-works"]["provider"], {"date": "2026-11-24"})
     api.post("/claims", mentor, {"referral_id": submitted_only, "fee_id": "level-2-support", "amount_pence": 500,
-                                 "event_date": "2026-11-24", "evidence_ref": "ev"})
+                                 "event_date": "2026-11-24", "evidence_ref": "ev", "contact_ids": ["mc1"]})
 
     assert api.post("/claim-files", keys["provider"], {"programme_id": "flexible-routeways-norfolk",
                                                        "period": NOV}).status == 403
     cut = api.post("/claim-files", keys["finance"], {"programme_id": "flexible-routeways-norfolk", "period": NOV})
     assert cut.status == 201, cut.body
     body = cut.body
-    assert body["status"] == "ready" and body["line_count"] == 4
-    assert body["total_pence"] == 15750 + 36750 + 3500 + 12345 and body["total_gbp"] == "683.45"
+    # King's Lynn's start and job; the Level 1 group's referral fee; for each Level 2 referral, the group's referral
+    # fee and Great Yarmouth's start (30% of its agreed GBP 500, then of the GBP 525 default); the approved mentoring
+    # claim. The claim still awaiting a decision is not filed.
+    assert body["status"] == "ready" and body["line_count"] == 8
+    assert body["total_pence"] == 15750 + 36750 + 3500 + (3500 + 15000) + 12345 + (3500 + 15750)
+    assert body["total_gbp"] == "1060.95"
     assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in body["download_url"]
     text, rows = _csv(body)
     assert text.startswith("line_id,referral_id,participant_ref,") and "\r\n" in text
@@ -196,7 +209,7 @@ def test_claim_file_reconciles_locks_lines_and_holds_no_personal_data(api, keys,
     assert all(l["status"] == "filed" for l in _lines(api, keys["finance"], status="filed"))
 
     again = api.post("/claim-files", keys["finance"], {"programme_id": "flexible-routeways-norfolk", "period": NOV})
-    assert again.body["id"] == body["id"] and again.body["line_count"] == 4
+    assert again.body["id"] == body["id"] and again.body["line_count"] == 8
     fetched = api.get(f"/claim-files/{body['id']}", keys["finance"])
     assert fetched.status == 200 and fetched.body["total_pence"] == body["total_pence"]
     assert api.get(f"/claim-files/{body['id']}", orgs["kings-lynn-works"]["finance"]).status == 404
@@ -221,9 +234,9 @@ def test_concurrent_claims_of_one_milestone_make_exactly_one_line(api, keys, mon
     from chalicelib.services import payments
     from chalicelib.store.transaction import Transaction
 
-    rid = _journey(api, keys, "broadland-mentors", ["accept", "start"])
+    rid = chain_referral(api, keys)
     payload = ClaimIn().load({"referral_id": rid, "fee_id": "level-2-support", "amount_pence": 15000,
-                              "event_date": "2026-11-24", "evidence_ref": "ev"})
+                              "event_date": "2026-11-24", "evidence_ref": "ev", "contact_ids": ["mc1"]})
     principal = Principal("broadland-mentors", "subcontractor", frozenset({"provider"}), "key_t")
     n = 6
     barrier = threading.Barrier(n, timeout=10)
@@ -245,7 +258,8 @@ def test_concurrent_claims_of_one_milestone_make_exactly_one_line(api, keys, mon
     [t.start() for t in threads]
     [t.join() for t in threads]
     assert sorted(outcomes) == ["line"] + ["refused"] * (n - 1)
-    assert len(_lines(api, keys["organisations"]["broadland-mentors"]["provider"])) == 1
+    mine = _lines(api, keys["organisations"]["broadland-mentors"]["provider"])
+    assert [l["fee_id"] for l in mine].count("level-2-support") == 1
 
 
 def test_rejected_lines_stay_out_and_a_clawback_nets_off_in_the_next_file(api, keys, monkeypatch, tmp_path, capsys):
@@ -254,13 +268,15 @@ def test_rejected_lines_stay_out_and_a_clawback_nets_off_in_the_next_file(api, k
     orgs = keys["organisations"]
     mentor = orgs["broadland-mentors"]["provider"]
     rid = _journey(api, keys, "kings-lynn-works", ["accept", "start"], nino="AB000001A")
-    other = _journey(api, keys, "broadland-mentors", ["accept", "start"], nino="AB000002A")
+    other = chain_referral(api, keys, deliverer="great-yarmouth-works", nino="AB000002A")
     claim = api.post("/claims", mentor, {"referral_id": other, "fee_id": "level-2-support", "amount_pence": 5000,
-                                         "event_date": "2026-11-24", "evidence_ref": "ev"}).body
+                                         "event_date": "2026-11-24", "evidence_ref": "ev",
+                                         "contact_ids": ["mc1"]}).body
     api.post(f"/claims/{claim['line_id']}/reject", keys["finance"], {"reason": "evidence does not show need"})
     november = api.post("/claim-files", keys["finance"], {"programme_id": "flexible-routeways-norfolk",
                                                           "period": NOV}).body
-    assert november["line_count"] == 1 and november["total_pence"] == 15750
+    # The two starts and the Level 2 group's referral fee; the rejected mentoring claim stays out.
+    assert november["line_count"] == 3 and november["total_pence"] == 15750 + 15750 + 3500
     assert api.get(f"/claims/{claim['line_id']}", keys["finance"]).body["status"] == "rejected"
 
     monkeypatch.setenv("REFPAY_TODAY", "2026-12-02")
@@ -338,11 +354,12 @@ def test_claims_stop_when_the_contract_value_is_exhausted(api, keys, monkeypatch
     norfolk = books["flexible-routeways-norfolk"]
     monkeypatch.setitem(books, norfolk.id, replace(norfolk, tariff=replace(norfolk.tariff, contract_value_pence=25000)))
     mentor = keys["organisations"]["broadland-mentors"]["provider"]
-    first = _journey(api, keys, "broadland-mentors", ["accept", "start"], nino="AB000001A")
-    second = _journey(api, keys, "broadland-mentors", ["accept", "start"], nino="AB000002A")
-    claim = {"fee_id": "level-2-support", "amount_pence": 15000, "event_date": "2026-11-24", "evidence_ref": "e"}
+    first = chain_referral(api, keys, nino="AB000001A")
+    second = chain_referral(api, keys, nino="AB000002A")
+    claim = {"fee_id": "level-2-support", "amount_pence": 15000, "event_date": "2026-11-24", "evidence_ref": "e",
+             "contact_ids": ["mc1"]}
     assert api.post("/claims", mentor, {**claim, "referral_id": first}).status == 201
     over = api.post("/claims", mentor, {**claim, "referral_id": second})
     assert over.status == 422 and over.body["reason"] == "contract_value_exhausted"
-    assert len(_lines(api, mentor)) == 1  # nothing was written
+    assert [l["fee_id"] for l in _lines(api, mentor)].count("level-2-support") == 1  # nothing was written
     assert api.post("/claims", mentor, {**claim, "referral_id": second, "amount_pence": 10000}).status == 201

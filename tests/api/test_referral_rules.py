@@ -54,7 +54,7 @@ def test_allocation_full(api, keys):
     assert reply.status == 422 and reply.body["reason"] == "allocation_full"
     assert _count(api, keys["referrer"]) == 0
     # Nothing else was written either: the person was not claimed, so another provider can take them.
-    other = api.post("/referrals", keys["referrer"], referral_body(provider_id="broadland-mentors"))
+    other = api.post("/referrals", keys["referrer"], referral_body(provider_id="great-yarmouth-works"))
     assert other.status == 201
 
 
@@ -103,7 +103,7 @@ def test_trailblazer_excludes_secondary_mental_health_services(api, keys):
 
 def test_already_active_on_this_or_another_programme(api, keys):
     assert api.post("/referrals", keys["referrer"], referral_body()).status == 201
-    same = api.post("/referrals", keys["referrer"], referral_body(provider_id="broadland-mentors"))
+    same = api.post("/referrals", keys["referrer"], referral_body(provider_id="great-yarmouth-works"))
     assert same.status == 422 and same.body["reason"] == "already_active"
     other_referrer = keys["organisations"]["tees-valley-jcp"]["referrer"]
     other = api.post("/referrals", other_referrer, referral_body(

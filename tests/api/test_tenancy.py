@@ -46,7 +46,7 @@ STEP_BODIES = {
 }
 STEPS = list(STEP_BODIES)
 RE_REFERRAL_BODY = {"consent": {"given": True, "date": TODAY}}
-TRANSFER_TO = {NORFOLK: "norfolk-community-links", TEES: "stockton-on-tees-council"}
+TRANSFER_TO = {NORFOLK: "great-yarmouth-works", TEES: "stockton-on-tees-council"}
 
 # Every endpoint that takes a referral id: (method, suffix after /referrals/{id}, role the endpoint demands).
 ID_ENDPOINTS = ([("GET", "", None), ("GET", "/events", None)]
@@ -195,7 +195,8 @@ def _ids(caller) -> str:
 NORFOLK_OUTSIDERS = [
     ("tees-valley-jcp", "referrer"),        # a different referrer
     ("citizens-advice-tees", "referrer"),   # another different referrer
-    ("broadland-mentors", "provider"),      # a sibling subcontractor of the same prime
+    ("great-yarmouth-works", "provider"),   # a sibling subcontractor of the same prime
+    ("broadland-mentors", "provider"),      # a chain member of the same prime, not on this referral
     ("broadland-mentors", "finance"),       # finance of another organisation
     ("middlesbrough-council", "provider"),  # a provider on another programme
     ("dwp-commissioning", "admin"),         # neither referrer, holder nor prime
@@ -315,16 +316,16 @@ def test_prime_may_transfer_its_subcontractors_referral(world):
     assert world.api.get(f"/referrals/{rid}", holder).body["status"] == "accepted"
 
     moved = world.api.post(f"/referrals/{rid}/transfer", prime, {
-        "to_provider_id": "norfolk-community-links", "date": TODAY, "handover": {"date": TODAY, "document_ref": "HO-9"}})
+        "to_provider_id": "great-yarmouth-works", "date": TODAY, "handover": {"date": TODAY, "document_ref": "HO-9"}})
     assert moved.status == 200, moved.body
-    assert moved.body["provider_org_id"] == "norfolk-community-links" and moved.body["prime_org_id"] == "trobius"
+    assert moved.body["provider_org_id"] == "great-yarmouth-works" and moved.body["prime_org_id"] == "trobius"
     events = world.api.get(f"/referrals/{rid}/events", prime).body["items"]
     assert events[-1]["type"] == "transfer" and events[-1]["actor"]["org_id"] == "trobius"
 
     # The old holder loses sight of it; the new holder, the prime and the referrer keep it.
     assert_problem(world.api.get(f"/referrals/{rid}", holder), 404, "not-found")
     assert_problem(world.api.post(f"/referrals/{rid}/start", holder, {"date": TODAY}), 404, "not-found")
-    new_holder = world.key("norfolk-community-links", "provider")
+    new_holder = world.key("great-yarmouth-works", "provider")
     for key in (new_holder, prime, world.key("jobcentre-plus-norwich", "referrer")):
         assert world.api.get(f"/referrals/{rid}", key).status == 200
     assert world.api.post(f"/referrals/{rid}/start", new_holder, {"date": TODAY}).status == 200

@@ -88,6 +88,7 @@ class Data:
     keys: dict[str, ApiKeyRecord] = field(default_factory=dict)
     referrals: dict[str, Referral] = field(default_factory=dict)
     listed: dict[str, str] = field(default_factory=dict)  # referral id -> created_at#id (newest-first order)
+    party_index: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)  # (org, referral) -> roles
     events: dict[str, list[RecordedEvent]] = field(default_factory=dict)
     participants: dict[str, ParticipantRecord] = field(default_factory=dict)
     allocations: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -136,12 +137,18 @@ class Referrals:
     def page(self, view: str, org_id: str, limit: int, cursor: str | None, *, status: str | None = None,
              programme_id: str | None = None,
              provider_org_id: str | None = None) -> tuple[list[Referral], str | None]:
-        attr = self.VIEWS[view]
-        found = [r for r in self.d.referrals.values() if getattr(r, attr) == org_id
-                 and (not status or r.status == status) and (not programme_id or r.programme_id == programme_id)
+        if view == "party":
+            mine = [self.d.referrals[rid] for (org, rid) in self.d.party_index if org == org_id]
+        else:
+            mine = [r for r in self.d.referrals.values() if getattr(r, self.VIEWS[view]) == org_id]
+        found = [r for r in mine if (not status or r.status == status)
+                 and (not programme_id or r.programme_id == programme_id)
                  and (not provider_org_id or r.provider_org_id == provider_org_id)]
         found.sort(key=lambda r: self.d.listed[r.id], reverse=True)
         return _page(found, f"{view}:{org_id}", limit, cursor)
+
+    def add_party_index(self, tx: MemoryTransaction, referral: Referral, org_id: str, roles: tuple[str, ...]) -> None:
+        tx.add(lambda: self.d.party_index.__setitem__((org_id, referral.id), roles))
 
     def events(self, referral_id: str, limit: int, cursor: str | None) -> tuple[list[RecordedEvent], str | None]:
         return _page(sorted(self.d.events.get(referral_id, []), key=lambda e: e.seq), f"events:{referral_id}", limit,

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from chalicelib.store.tables import INFRA_TEMPLATE
-from tests.conftest import referral_body
+from tests.conftest import chain_referral, referral_body
 
 FUNCTION_ROLES = {"APIHandler": "ApiHandlerRole", "ApiKey": "AuthorizerRole", "NightlyCompliance": "NightlyRole",
                   "NightlyShard": "NightlyShardRole"}
@@ -47,7 +47,8 @@ def _table(name: str) -> str:
 
 
 LOGICAL = {"organisations": "OrganisationsTable", "api-keys": "ApiKeysTable", "referrals": "ReferralsTable",
-           "referral-events": "ReferralEventsTable", "participants": "ParticipantsTable",
+           "referral-events": "ReferralEventsTable", "referral-parties": "ReferralPartiesTable",
+           "participants": "ParticipantsTable",
            "allocations": "AllocationsTable", "idempotency": "IdempotencyTable", "payment-lines": "PaymentLinesTable",
            "claim-files": "ClaimFilesTable", "pending-work": "PendingWorkTable", "flags": "FlagsTable",
            "runs": "RunsTable", "payment-records": "PaymentRecordsTable"}
@@ -112,11 +113,17 @@ def _record_everything(api, keys, monkeypatch) -> Recorder:
                        ("outcomes", {"type": "job_start", "date": "2026-11-24", "employer_name": "E",
                                      "hours_per_week": 20, "weekly_earnings_pence": 20000})]:
         assert api.post(f"/referrals/{rid}/{path}", provider, body).status in (200, 201)
-    assert api.post(f"/referrals/{rid}/transfer", provider, {"to_provider_id": "broadland-mentors",
+    assert api.post(f"/referrals/{rid}/transfer", provider, {"to_provider_id": "great-yarmouth-works",
                     "date": "2026-11-24", "handover": {"date": "2026-11-24"}}).status == 200
-    mentor = orgs["broadland-mentors"]["provider"]
-    line = api.post("/claims", mentor, {"referral_id": rid, "fee_id": "level-2-support", "amount_pence": 100,
-                                        "event_date": "2026-11-24", "evidence_ref": "e"}).body["line_id"]
+    mentor = orgs["great-yarmouth-works"]["provider"]
+    # The chain: a Level 2 group refers to the prime, which routes (the group mentors: the party index), the
+    # mentor records a contact, claims with it and lists the referrals it mentors.
+    mentored = chain_referral(api, keys, nino="AB000009A")
+    mentoring = orgs["broadland-mentors"]["provider"]
+    line = api.post("/claims", mentoring, {"referral_id": mentored, "fee_id": "level-2-support", "amount_pence": 100,
+                                           "event_date": "2026-11-24", "evidence_ref": "e",
+                                           "contact_ids": ["mc1"]}).body["line_id"]
+    assert [r["id"] for r in api.get("/referrals?view=party", mentoring).body["items"]] == [mentored]
     api.post(f"/claims/{line}/approve", finance, {})
     api.post("/claims/decisions", finance, {"line_ids": [line], "decision": "approve"})
     api.get("/claims", finance)

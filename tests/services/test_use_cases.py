@@ -26,6 +26,8 @@ TODAY = date(2026, 11, 24)
 REFERRER = Principal("jobcentre-plus-norwich", "referrer", frozenset({"referrer"}), "key_ref")
 DELIVERER = Principal("kings-lynn-works", "subcontractor", frozenset({"provider"}), "key_del", "trobius")
 MENTOR = Principal("broadland-mentors", "subcontractor", frozenset({"provider"}), "key_men", "trobius")
+LEVEL_2 = Principal("broadland-mentors", "subcontractor", frozenset({"referrer"}), "key_l2", "trobius")
+OTHER_DELIVERER = Principal("great-yarmouth-works", "subcontractor", frozenset({"provider"}), "key_gy", "trobius")
 PRIME = Principal("trobius", "prime", frozenset({"provider"}), "key_prime")
 PRIME_FINANCE = Principal("trobius", "prime", frozenset({"finance"}), "key_fin")
 STRANGER = Principal("pathway-employment-prime", "prime", frozenset({"provider", "finance"}), "key_x")
@@ -43,11 +45,11 @@ def person(nino: str = "AB123456C", **eligibility: bool) -> dict:
             "postcode": "NR1 3QU", "eligibility": {"seeking_work": True, "right_to_work": True, **eligibility}}
 
 
-def refer(provider: str = "kings-lynn-works", nino: str = "AB123456C") -> str:
+def refer(provider: str = "kings-lynn-works", nino: str = "AB123456C", referrer: Principal = REFERRER) -> str:
     payload = {"programme_id": "flexible-routeways-norfolk", "provider_id": provider, "support_level": "standard",
                "consent": {"given": True, "date": TODAY}, "participant": person(nino)}
     tx = deps.store().transaction()
-    result = journey.create_referral(REFERRER, payload, tx)
+    result = journey.create_referral(referrer, payload, tx)
     tx.commit()
     return result.referral.id
 
@@ -87,7 +89,7 @@ def test_a_person_already_active_is_refused_and_nothing_is_written(data):
     refer()
     before = (dict(data.referrals), dict(data.allocations))
     with pytest.raises(ReferralRefused) as caught:
-        refer(provider="broadland-mentors")
+        refer(provider="great-yarmouth-works")
     assert caught.value.reason == "already_active"
     assert (dict(data.referrals), dict(data.allocations)) == before
 
@@ -121,7 +123,7 @@ def test_only_the_holder_records_a_step_and_others_do_not_see_the_referral(data)
     with pytest.raises(NotFound):
         take(STRANGER, rid, "accept")
     with pytest.raises(Exception) as caught:
-        take(MENTOR, rid, "accept")  # same prime, another subcontractor: cannot see it
+        take(OTHER_DELIVERER, rid, "accept")  # same prime, another subcontractor: cannot see it
     assert type(caught.value).__name__ == "NotFound"
 
 
@@ -137,12 +139,17 @@ def test_did_not_start_gives_the_place_back_and_frees_the_person(data):
 def test_a_transfer_moves_the_place_and_the_pending_work(data):
     rid = refer()
     take(DELIVERER, rid, "accept")
-    take(PRIME, rid, "transfer", to_provider_id="broadland-mentors",
+    take(PRIME, rid, "transfer", to_provider_id="great-yarmouth-works",
          handover={"date": TODAY, "document_ref": "HO-1"})
-    assert data.referrals[rid].provider_org_id == "broadland-mentors"
+    assert data.referrals[rid].provider_org_id == "great-yarmouth-works"
     assert data.allocations[("flexible-routeways-norfolk", "kings-lynn-works")] == 0
-    assert data.allocations[("flexible-routeways-norfolk", "broadland-mentors")] == 1
-    assert {w.provider_org_id for w in data.pending.values()} == {"broadland-mentors"}
+    assert data.allocations[("flexible-routeways-norfolk", "great-yarmouth-works")] == 1
+    assert {w.provider_org_id for w in data.pending.values()} == {"great-yarmouth-works"}
+    # The deliverer party ended and the new one began: nothing silently replaced.
+    deliverers = [(p.org_id, p.until, p.end_reason, p.added_by) for p in data.referrals[rid].parties
+                  if p.role == "deliverer"]
+    assert deliverers == [("kings-lynn-works", TODAY, "transferred", REFERRER.org_id),
+                          ("great-yarmouth-works", None, None, "trobius")]
 
 
 # ------------------------------------------------------------------ idempotent writes
@@ -202,11 +209,22 @@ def test_level_3_delivery_is_paid_30_on_start_and_70_on_a_job(data, monkeypatch)
     assert sum(x.prime_retained_pence + x.payee_net_pence for x in lines.values()) == 52500
 
 
+def mentored(nino: str = "AB123456C") -> str:
+    """A Level 2 group refers to Trobius, which routes the person to King's Lynn Works with the group mentoring;
+    the deliverer starts the person and the mentor records a contact (mc1)."""
+    rid = refer("trobius", nino, referrer=LEVEL_2)
+    take(PRIME, rid, "route", to_provider_id="kings-lynn-works")
+    take(DELIVERER, rid, "accept")
+    take(DELIVERER, rid, "start")
+    take(MENTOR, rid, "mentoring_contact", minutes=45, mode="in_person")
+    return rid
+
+
 def test_an_evidence_claim_is_decided_once_by_the_prime_finance(data):
-    rid = started(MENTOR, "broadland-mentors")
+    rid = mentored()
     tx = deps.store().transaction()
     line = payments.submit_claim(MENTOR, {"referral_id": rid, "fee_id": "level-2-support", "amount_pence": 15000,
-                                          "event_date": TODAY, "evidence_ref": "EV-1"}, tx)
+                                          "event_date": TODAY, "evidence_ref": "EV-1", "contact_ids": ["mc1"]}, tx)
     tx.commit()
     with pytest.raises(NotFound):
         payments.decide(STRANGER, [line.line_id], True, None, deps.store().transaction())
@@ -220,10 +238,11 @@ def test_an_evidence_claim_is_decided_once_by_the_prime_finance(data):
 
 
 def test_a_claim_over_the_cap_is_refused_naming_the_rule(data):
-    rid = started(MENTOR, "broadland-mentors")
+    rid = mentored()
     with pytest.raises(ClaimRefused) as caught:
         payments.submit_claim(MENTOR, {"referral_id": rid, "fee_id": "level-2-support", "amount_pence": 20001,
-                                       "event_date": TODAY, "evidence_ref": "EV"}, deps.store().transaction())
+                                       "event_date": TODAY, "evidence_ref": "EV", "contact_ids": ["mc1"]},
+                              deps.store().transaction())
     assert (caught.value.errors[0].field, caught.value.reason) == ("amount_pence", "over_cap")
 
 
@@ -276,5 +295,5 @@ def test_claims_and_flags_filter_by_referral_and_show_only_the_caller_s(data):
     first, second = started(nino="AB000001A"), started(nino="AB000002A")
     lines, cursor = payments.list_claims(DELIVERER, {"referral_id": first, "limit": 50})
     assert cursor is None and {x.referral_id for x in lines} == {first} and len(lines) == 1
-    assert payments.list_claims(MENTOR, {"referral_id": first, "limit": 50}) == ([], None)
+    assert payments.list_claims(OTHER_DELIVERER, {"referral_id": first, "limit": 50}) == ([], None)
     assert payments.list_claims(PRIME_FINANCE, {"referral_id": second, "limit": 50})[0][0].referral_id == second

@@ -42,6 +42,13 @@ EXPECTED: dict[str, dict[str, str]] = {
     "exit": {"started": "exited", "assessed": "exited", "in_support": "exited", "in_work": "exited"},
     "re_referral": {"exited": "exited"},
     "close_unstarted": {"referred": "did_not_start", "accepted": "did_not_start"},
+    # The delivery chain: the prime routes a referral it holds, parties join and leave with dates, a hub hands a
+    # person to a spoke, a mentor records its contacts. None of them moves the referral to another state.
+    "route": {"referred": "referred"},
+    "add_party": {s: s for s in ("referred", "accepted", "started", "assessed", "in_support", "in_work")},
+    "end_party": {s: s for s in ("referred", "accepted", "started", "assessed", "in_support", "in_work")},
+    "spoke_handover": {s: s for s in ("accepted", "started", "assessed", "in_support", "in_work")},
+    "mentoring_contact": {s: s for s in ("accepted", "started", "assessed", "in_support", "in_work")},
 }
 
 ALL_PAIRS = [(action, state) for action in EXPECTED for state in STATES]
@@ -104,14 +111,18 @@ def test_exited_allows_only_re_referral_and_stays_exited():
     assert next_state(EXITED, "re_referral") == EXITED
 
 
+CHAIN = ["add_party", "end_party", "mentoring_contact", "spoke_handover"]
+
+
 @pytest.mark.parametrize("state, expected", [
-    (REFERRED, ["accept", "reject"]),
-    (ACCEPTED, ["did_not_start", "start", "transfer"]),
-    (STARTED, ["assessment", "exit", "module_move", "transfer"]),
-    (ASSESSED, ["action_plan", "assessment", "exit", "job_start", "module_move", "transfer"]),
-    (IN_SUPPORT, ["action_plan", "assessment", "exit", "job_start", "module_move", "review", "transfer"]),
-    (IN_WORK, ["action_plan", "assessment", "exit", "job_start", "module_move", "progression", "review",
-               "sustainment", "transfer"]),
+    (REFERRED, ["accept", "add_party", "end_party", "reject", "route"]),
+    (ACCEPTED, sorted(["did_not_start", "start", "transfer", *CHAIN])),
+    (STARTED, sorted(["assessment", "exit", "module_move", "transfer", *CHAIN])),
+    (ASSESSED, sorted(["action_plan", "assessment", "exit", "job_start", "module_move", "transfer", *CHAIN])),
+    (IN_SUPPORT, sorted(["action_plan", "assessment", "exit", "job_start", "module_move", "review", "transfer",
+                         *CHAIN])),
+    (IN_WORK, sorted(["action_plan", "assessment", "exit", "job_start", "module_move", "progression", "review",
+                      "sustainment", "transfer", *CHAIN])),
     (REJECTED, []),
     (DID_NOT_START, []),
     (EXITED, ["re_referral"]),

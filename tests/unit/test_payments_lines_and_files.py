@@ -214,7 +214,8 @@ def test_the_last_day_on_provision_is_carried_and_kept_by_a_clawback():
 
 def claim(**overrides):
     args = dict(tariff=NORFOLK.tariff, level=2, referral_status_started=True, fee_id="level-2-support",
-                amount_pence=15000, event_date=TODAY - timedelta(days=3), today=TODAY)
+                amount_pence=15000, event_date=TODAY - timedelta(days=3), today=TODAY,
+                payee_roles=frozenset({"mentor"}))
     args.update(overrides)
     return check_claim(**args)
 
@@ -557,3 +558,10 @@ def test_a_fixed_evidence_fee_is_refused_by_the_schema_or_claimable():
                         amount_pence=amount, event_date=TODAY - timedelta(days=1), today=TODAY)
         except ClaimRefused:
             pass
+
+
+def test_only_the_party_a_fee_pays_claims_it():
+    """Level 2 mentoring pays the mentor: the deliverer (or the referrer) on the same referral cannot claim it."""
+    assert refusal(payee_roles=frozenset({"deliverer"})) == "not_eligible"
+    assert refusal(payee_roles=frozenset({"referrer"})) == "not_eligible"
+    assert claim(payee_roles=frozenset({"referrer", "mentor"}))[1] == 15000

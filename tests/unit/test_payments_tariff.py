@@ -26,9 +26,10 @@ def checkpoints(programme_id):
     return book(programme_id).checkpoints
 
 
-def earn(programme_id, level, event_type, event_data=None, already=()):
+def earn(programme_id, level, event_type, event_data=None, already=(), payee="deliverer", agreed=None):
     rb = book(programme_id)
-    return earnings(rb.tariff, level, event_type, event_data or {}, checkpoints(programme_id), set(already))
+    return earnings(rb.tariff, level, event_type, event_data or {}, checkpoints(programme_id), set(already),
+                    payee=payee, agreed_pence=agreed)
 
 
 def fee(programme_id, fee_id):
@@ -46,23 +47,32 @@ def summary(found):
 # ---------------------------------------------------------------- Flexible Routeways, Norfolk
 
 
-def test_norfolk_level_1_referral_fee_is_earned_on_accept():
-    found = earn(NORFOLK, 1, "accept")
+def test_norfolk_level_1_referral_fee_is_earned_by_the_referrer_on_accept():
+    found = earn(NORFOLK, 1, "accept", payee="referrer")
     assert summary(found) == [("level-1-referral", "referral_accepted", "dwp", 3500)]
     assert found[0].milestone_key == "level-1-referral:referral_accepted"
+    assert found[0].payee_role == "referrer"
     # GBP 30-40 per referral: the default sits in the range.
     amount = fee(NORFOLK, "level-1-referral").amount
     assert amount.min_pence == 3000 and amount.max_pence == 4000
     assert fee_amount(fee(NORFOLK, "level-1-referral")) == 3500
+    # The deliverer's acceptance earns the deliverer nothing: the referral fee is the referrer's.
+    assert earn(NORFOLK, 1, "accept") == []
+
+
+def test_norfolk_level_2_referral_fee_is_earned_by_the_referrer_on_accept():
+    assert summary(earn(NORFOLK, 2, "accept", payee="referrer")) == [
+        ("level-2-referral", "referral_accepted", "dwp", 3500)]
 
 
 @pytest.mark.parametrize("event_type, data", [
     ("accept", {}), ("start", {}), ("job_start", {"hours_band": "over_16"}),
     ("sustainment", {"checkpoint": "13-weeks"}),
 ])
-def test_norfolk_level_2_fee_is_evidence_only_and_never_earned_automatically(event_type, data):
-    assert earn(NORFOLK, 2, event_type, data) == []
+def test_norfolk_level_2_mentoring_fee_is_evidence_only_and_never_earned_automatically(event_type, data):
+    assert earn(NORFOLK, 2, event_type, data, payee="mentor") == []
     level_2 = fee(NORFOLK, "level-2-support")
+    assert level_2.payee == "mentor"
     assert level_2.amount.evidence_required is True
     assert level_2.amount.max_pence == 20000
     assert fee_amount(level_2) is None
@@ -79,6 +89,16 @@ def test_norfolk_level_3_delivery_is_30_percent_on_start_and_70_on_a_job_start()
     assert earn(NORFOLK, 3, "accept") == []
 
 
+def test_norfolk_level_3_pays_30_and_70_percent_of_the_price_agreed_within_the_band():
+    band = fee(NORFOLK, "level-3-delivery").amount
+    assert (band.min_pence, band.max_pence, band.agreed_at_acceptance) == (50000, 55000, True)
+    start = earn(NORFOLK, 3, "start", agreed=53333)
+    job = earn(NORFOLK, 3, "job_start", {"hours_band": "over_16"}, agreed=53333)
+    # 30% of 53,333 is 15,999.9: the split rounds to the penny and the two payments sum to the agreed price.
+    assert [e.amount_pence for e in start + job] == [16000, 37333]
+    assert sum(e.amount_pence for e in start + job) == 53333
+
+
 @pytest.mark.parametrize("level", [1, 2, None])
 def test_norfolk_level_3_fees_are_not_earned_by_other_levels_or_the_prime(level):
     assert earn(NORFOLK, level, "start") == []
@@ -86,7 +106,7 @@ def test_norfolk_level_3_fees_are_not_earned_by_other_levels_or_the_prime(level)
 
 
 def test_norfolk_level_1_fee_is_not_earned_by_level_3():
-    assert all(e.fee_id != "level-1-referral" for e in earn(NORFOLK, 3, "accept"))
+    assert all(e.fee_id != "level-1-referral" for e in earn(NORFOLK, 3, "accept", payee="referrer"))
 
 
 # ---------------------------------------------------------------- Local Supported Employment
@@ -268,7 +288,7 @@ def test_a_later_job_start_with_more_hours_earns_only_the_new_band():
 
 
 def test_already_earned_milestones_are_skipped():
-    assert earn(NORFOLK, 1, "accept", already={"level-1-referral:referral_accepted"}) == []
+    assert earn(NORFOLK, 1, "accept", already={"level-1-referral:referral_accepted"}, payee="referrer") == []
     assert earn(NORFOLK, 3, "start", already={"level-3-delivery:start"}) == []
     # Another fee's key does not suppress this one.
     assert len(earn(NORFOLK, 3, "start", already={"level-1-referral:referral_accepted"})) == 1

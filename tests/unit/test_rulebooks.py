@@ -131,11 +131,41 @@ def test_norfolk_capacity_duration_and_levels():
     assert rb.min_duration == Period(1, "weeks")
     assert {o.org_id: (o.level, o.prime) for o in rb.delivery_organisations} == {
         "trobius": (None, None),
-        "norfolk-community-links": (1, "trobius"),
-        "broadland-mentors": (2, "trobius"),
         "kings-lynn-works": (3, "trobius"),
+        "great-yarmouth-works": (3, "trobius"),
     }
+    assert rb.routes("trobius") and not rb.routes("kings-lynn-works")
     assert rb.returns_allowed is False
+
+
+def test_norfolk_is_a_chain_of_referrers_mentors_and_deliverers():
+    """Seed 000: Level 1 groups refer only; Level 2 groups refer and mentor alongside a Level 3 deliverer; both
+    work under Trobius and hold no places."""
+    rb = get_rulebook("flexible-routeways-norfolk")
+    assert rb.party_roles == ("referrer", "mentor", "deliverer")
+    assert {m.org_id: (m.level, m.roles, m.under) for m in rb.chain_members} == {
+        "norfolk-community-links": (1, ("referrer",), "trobius"),
+        "broadland-mentors": (2, ("referrer", "mentor"), "trobius"),
+    }
+    assert rb.provider("norfolk-community-links") is None and rb.level_of("norfolk-community-links") == 1
+    assert [m.org_id for m in rb.members_in("mentor", "trobius")] == ["broadland-mentors"]
+    assert rb.management_fee_bp_of("broadland-mentors") == 500 and rb.management_fee_bp_of("nobody") == 0
+    assert {f.id: (f.payee, f.levels) for f in rb.tariff.fees} == {
+        "level-1-referral": ("referrer", (1,)), "level-2-referral": ("referrer", (2,)),
+        "level-2-support": ("mentor", (2,)), "level-3-delivery": ("deliverer", (3,))}
+    assert [f.id for f in rb.agreed_bands("kings-lynn-works")] == ["level-3-delivery"]
+    assert rb.agreed_bands("trobius") == ()
+
+
+def test_tees_valley_hubs_have_spoke_partners():
+    rb = get_rulebook("tees-valley-routes-to-work")
+    assert rb.party_roles == ("referrer", "deliverer", "spoke")
+    spokes = {hub: sorted(m.org_id for m in rb.members_in("spoke", hub))
+              for hub in ("stockton-on-tees-council", "darlington-council", "middlesbrough-council")}
+    assert spokes == {"stockton-on-tees-council": ["billingham-community-works", "thornaby-pathways"],
+                      "darlington-council": ["darlington-wellbeing-partners", "skerne-valley-works"],
+                      "middlesbrough-council": []}
+    assert "invented" in rb.source
 
 
 def test_esf_duration_and_exit_review():
@@ -292,7 +322,7 @@ def _unknown_funder(d):
 
 
 def _fee_level_without_organisation(d):
-    d["delivery_organisations"][1]["level"] = None
+    d["chain_members"][0]["level"] = None
 
 
 def _service_fee_without_tranches(d):
@@ -300,11 +330,44 @@ def _service_fee_without_tranches(d):
 
 
 def _range_without_default(d):
-    del d["tariff"]["fees"][2]["amount"]["default_pence"]
+    del d["tariff"]["fees"][1]["amount"]["default_pence"]
 
 
 def _repeated_org_id(d):
-    d["delivery_organisations"][2]["org_id"] = "norfolk-community-links"
+    d["delivery_organisations"][2]["org_id"] = "kings-lynn-works"
+
+
+def _member_is_a_delivery_organisation(d):
+    d["chain_members"][0]["org_id"] = "kings-lynn-works"
+
+
+def _member_under_a_subcontractor(d):
+    d["chain_members"][1]["under"] = "kings-lynn-works"
+
+
+def _member_role_the_programme_lacks(d):
+    d["chain_members"][0]["roles"] = ["spoke"]
+
+
+def _party_roles_without_deliverer(d):
+    d["party_roles"] = ["referrer", "mentor"]
+
+
+def _fee_paying_a_role_the_programme_lacks(d):
+    d["party_roles"] = ["referrer", "deliverer"]
+    d["chain_members"][1]["roles"] = ["referrer"]
+
+
+def _service_fee_paid_to_a_referrer(d):
+    d["tariff"]["fees"][0]["payments"] = [{"milestone": "service_fee_tranche", "share_bp": 10000, "tranches": 3}]
+
+
+def _band_without_a_minimum(d):
+    del d["tariff"]["fees"][3]["amount"]["min_pence"]
+
+
+def _a_subcontractor_that_routes(d):
+    d["delivery_organisations"][1]["routes_referrals"] = True
 
 
 def _bad_nation(d):
@@ -353,8 +416,16 @@ NORFOLK_DEFECTS = [
     (_unknown_funder, "tariff.fees.1.funder", "hmrc"),
     (_fee_level_without_organisation, "tariff.fees.0.levels", "no organisation at level 1"),
     (_service_fee_without_tranches, "tariff.fees.2.payments.0.tranches", "tranches"),
-    (_range_without_default, "tariff.fees.2.amount.default_pence", "default_pence"),
+    (_range_without_default, "tariff.fees.1.amount.default_pence", "default_pence"),
     (_repeated_org_id, "delivery_organisations", "org_id repeated"),
+    (_member_is_a_delivery_organisation, "chain_members.0.org_id", "already an organisation"),
+    (_member_under_a_subcontractor, "chain_members.1.under", "not a prime or local authority"),
+    (_member_role_the_programme_lacks, "chain_members.0.roles", "no spoke role"),
+    (_party_roles_without_deliverer, "party_roles", "referrer and deliverer"),
+    (_fee_paying_a_role_the_programme_lacks, "tariff.fees.2.payee", "no mentor role"),
+    (_service_fee_paid_to_a_referrer, "tariff.fees.0.payee", "pay the deliverer only"),
+    (_band_without_a_minimum, "tariff.fees.3.amount.agreed_at_acceptance", "min_pence and max_pence"),
+    (_a_subcontractor_that_routes, "delivery_organisations.1.routes_referrals", "only a prime routes"),
     (_bad_nation, "nation", "Must be one of"),
     (_commissioner_delivers, "commissioner_org_id", "cannot be a delivery organisation"),
     (_funder_delivers, "tariff.funders.0.org_id", "contract_holder"),
