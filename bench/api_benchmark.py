@@ -69,8 +69,7 @@ def nino(i: int, salt: int = 0) -> str:
 # Places: referrals are spread over providers in turn, so no allocation fills up during a run.
 NORFOLK = "flexible-routeways-norfolk"
 TEES = "tees-valley-routes-to-work"
-NORFOLK_SLOTS = [("kings-lynn-works", 300), ("trobius", 1000), ("norfolk-community-links", 200),
-                 ("broadland-mentors", 200)]
+NORFOLK_SLOTS = [("kings-lynn-works", 300), ("trobius", 1000), ("great-yarmouth-works", 400)]
 TEES_SLOTS = [("middlesbrough-council", 650), ("stockton-on-tees-council", 625), ("redcar-cleveland-council", 500),
               ("hartlepool-council", 400), ("darlington-council", 325)]
 ALL_SLOTS = [(NORFOLK, p, c) for p, c in NORFOLK_SLOTS] + [(TEES, p, c) for p, c in TEES_SLOTS]
@@ -185,7 +184,7 @@ def app_on_moto():
         from chalice.test import Client
 
         import app as application
-        from chalicelib.api import auth
+        from chalicelib.services import auth
         from chalicelib.services.admin import seed_demo
         from chalicelib.store import files
         from chalicelib.store.tables import create_tables
@@ -238,8 +237,9 @@ def round_trips() -> list[dict]:
     with app_on_moto() as (api, keys):
         orgs = keys["organisations"]
         referrer, provider, finance = keys["referrer"], keys["provider"], keys["finance"]
-        mentor = orgs["broadland-mentors"]["provider"]
-        warm(api, referrer, provider, finance, mentor)
+        mentor, group, prime = (orgs["broadland-mentors"]["provider"], orgs["broadland-mentors"]["referrer"],
+                                orgs["trobius"]["provider"])
+        warm(api, referrer, provider, finance, mentor, group, prime)
 
         def measure(label: str, method: str, path: str, key: str, body: dict | None = None, idempotent=True):
             with COUNTER.counting():
@@ -284,13 +284,20 @@ def round_trips() -> list[dict]:
         finally:
             os.environ["REFPAY_TODAY"] = TODAY
 
-        # An evidence claim on a Level 2 subcontractor's referral, approved by the prime's finance team.
-        held = api.ok("POST", "/referrals", referrer, referral(NORFOLK, "broadland-mentors", nino(3)))["id"]
-        api.ok("POST", f"/referrals/{held}/acknowledgement", mentor, {"decision": "accept", "date": TODAY})
-        api.ok("POST", f"/referrals/{held}/start", mentor, {"date": TODAY})
+        # The chain: a Level 2 group refers to the prime, which routes the person to a Level 3 deliverer with the
+        # group mentoring; the mentor records a contact and claims its mentoring fee, approved by the prime.
+        held = measure("POST /referrals (to the prime)", "POST", "/referrals", group,
+                       referral(NORFOLK, "trobius", nino(3)))["id"]
+        measure("POST /referrals/{id}/route", "POST", f"/referrals/{held}/route", prime,
+                {"date": TODAY, "to_provider_id": "kings-lynn-works"})
+        api.ok("POST", f"/referrals/{held}/accept", provider, {"date": TODAY})
+        api.ok("POST", f"/referrals/{held}/start", provider, {"date": TODAY})
+        measure("POST /referrals/{id}/mentoring_contact", "POST", f"/referrals/{held}/mentoring_contact", mentor,
+                {"date": TODAY, "minutes": 45, "mode": "in_person"})
+        measure("GET /referrals (view=party)", "GET", "/referrals?view=party", mentor)
         line = measure("POST /claims", "POST", "/claims", mentor, {
             "referral_id": held, "fee_id": "level-2-support", "amount_pence": 12345, "event_date": TODAY,
-            "evidence_ref": "case-notes/2026/118"})["line_id"]
+            "evidence_ref": "case-notes/2026/118", "contact_ids": ["mc1"]})["line_id"]
         measure("POST /claims/{id}/approve", "POST", f"/claims/{line}/approve", finance, {})
         measure("GET /claims", "GET", "/claims", finance)
         measure("GET /payments/cascade", "GET", "/payments/cascade?period=2026-11", provider)

@@ -43,8 +43,8 @@ from devtools.dynamodb_local import free_port  # noqa: E402
 
 TODAY = "2026-11-24"  # a Tuesday with every demo programme's referral window open (as the tests pin it)
 NORFOLK, TEES = "flexible-routeways-norfolk", "tees-valley-routes-to-work"
-SLOTS = [(NORFOLK, "kings-lynn-works", 300), (NORFOLK, "trobius", 1000), (NORFOLK, "norfolk-community-links", 200),
-         (NORFOLK, "broadland-mentors", 200), (TEES, "middlesbrough-council", 650),
+SLOTS = [(NORFOLK, "kings-lynn-works", 300), (NORFOLK, "trobius", 1000), (NORFOLK, "great-yarmouth-works", 400),
+         (TEES, "middlesbrough-council", 650),
          (TEES, "stockton-on-tees-council", 625), (TEES, "redcar-cleveland-council", 500),
          (TEES, "hartlepool-council", 400), (TEES, "darlington-council", 325)]
 LEVELS = {NORFOLK: "standard", TEES: "weekly"}

@@ -74,8 +74,9 @@ PRIME = "prime"  # not a party role: the organisation holding the contract the r
 # what a mentor sees).
 _PRECEDENCE = (SPOKE, MENTOR)
 # The journey's case details, recorded as the person is supported: what a referrer does not see.
-CASE_DETAILS = frozenset({"support_level", "assessed_on", "action_plan_on", "last_review_on", "extra_reviews_on", "job_start", "sustainments", "progression_on",
-                          "next_review_due", "contacts", "agreed_price_pence", "agreed_activity"})
+CASE_DETAILS = frozenset({"support_level", "assessed_on", "action_plan_on", "last_review_on", "extra_reviews_on",
+                          "job_start", "sustainments", "progression_on", "next_review_due", "contacts",
+                          "agreed_price_pence", "agreed_activity"})
 # The deadlines that say whether a referral is being taken up in time: all a referrer sees of the running ones.
 UPTAKE_DEADLINES = frozenset({"acknowledge", "start"})
 PRICE = frozenset({"agreed_price_pence", "agreed_activity"})

@@ -227,7 +227,7 @@ def _refer(w: World, tenant: Tenant, holder: str, label: str, steps: list[str], 
     """A referral from the tenant's referrer to `holder`; or, `via` a chain member, one the member refers to the
     prime, which routes it to `holder` with the member mentoring (a Level 2 group)."""
     person = _person(tenant)
-    body = {"programme_id": tenant.programme, "provider_id": via and tenant.prime or holder,
+    body = {"programme_id": tenant.programme, "provider_id": tenant.prime if via else holder,
             "support_level": "standard", "consent": {"given": True, "date": TODAY}, "participant": person}
     created = w.post("/referrals", via or tenant.referrer, "referrer", body)
     ref = Ref(label, tenant, created["id"], holder, person, created["participant"]["reference"], via or "")

@@ -6,16 +6,28 @@ still open, its own transaction's condition fails (409 conflict); once the winne
 line decided (422 claim-refused, reason already_decided, the answer a second decision gets at any time)."""
 from __future__ import annotations
 
-from tests.integration.conftest import journey, race
+from tests.integration.conftest import TODAY, race, referral_body
 
 N = 8
 
 
 def _submitted_claim(server) -> str:
-    mentor = server.orgs["broadland-mentors"]["provider"]
-    rid = journey(server, ["accept", "start"], provider_id="broadland-mentors")
-    made = server.post("/claims", mentor, {"referral_id": rid, "fee_id": "level-2-support", "amount_pence": 15000,
-                                           "event_date": "2026-11-24", "evidence_ref": "case-notes/118"})
+    """A Level 2 group's mentoring claim: the group refers to the prime, which routes the person to a Level 3
+    deliverer with the group mentoring; the deliverer starts them and the mentor records a contact and claims."""
+    group = server.orgs["broadland-mentors"]
+    rid = server.post("/referrals", group["referrer"], referral_body(provider_id="trobius")).body["id"]
+    routed = server.post(f"/referrals/{rid}/route", server.orgs["trobius"]["provider"],
+                         {"date": TODAY, "to_provider_id": "kings-lynn-works"})
+    assert routed.status == 200, routed
+    deliverer = server.orgs["kings-lynn-works"]["provider"]
+    for step in ("accept", "start"):
+        assert server.post(f"/referrals/{rid}/{step}", deliverer, {"date": TODAY}).status == 200
+    contact = server.post(f"/referrals/{rid}/mentoring_contact", group["provider"],
+                          {"date": TODAY, "minutes": 45, "mode": "in_person"})
+    assert contact.status == 201, contact
+    made = server.post("/claims", group["provider"], {"referral_id": rid, "fee_id": "level-2-support",
+                                                      "amount_pence": 15000, "event_date": TODAY,
+                                                      "evidence_ref": "case-notes/118", "contact_ids": ["mc1"]})
     assert made.status == 201 and made.body["status"] == "submitted", made
     return made.body["line_id"]
 
