@@ -95,7 +95,7 @@ class View:
     key_roles: frozenset[str]                   # the caller's key's roles (referrer, provider, finance...)
     hidden: frozenset[str] = frozenset()        # referral fields not shown
     event_types: frozenset[str] | None = None   # the events shown (None: all)
-    event_data: bool = True                     # whether an event's data is shown
+    event_data: bool = True                     # whether the data of events others recorded is shown
     own_contacts_only: bool = False
     deadlines: frozenset[str] | None = None     # the running deadlines shown, by rule (None: all)
 
@@ -110,8 +110,8 @@ class View:
             return None
         if self.own_contacts_only and event.type == "mentoring_contact" and event.actor_org_id != self.org_id:
             return None
-        if not self.event_data:
-            return {}
+        if not self.event_data and event.actor_org_id != self.org_id:
+            return {}  # what it recorded itself (a referrer: its referral as made) it sees as recorded
         if "agreed_price_pence" in self.hidden:
             return {k: v for k, v in event.data.items() if k not in _EVENT_PRICE}
         return dict(event.data)

@@ -473,10 +473,11 @@ def build_calls(w: World) -> list[Call]:
                               f"/claim-files/{f.id}/{action}", body, f.commissioner_finance, write=True,
                               snapshot=_file_snapshot(w, f)))
     for t in TENANTS.values():
-        chain = lambda c, tt=t: _has(c, "finance") and c.org in (tt.prime, tt.commissioner, *tt.subs)
+        # A chain member paid through the prime (a Level 1 or 2 group) sees its own row, as a subcontractor does.
+        chain = lambda c, tt=t: _has(c, "finance") and c.org in (tt.prime, tt.commissioner, *tt.subs, *tt.chain)
         calls.append(Call("GET /payments/supply-chain", f"{t.name}.programme", "GET",
                           f"/payments/supply-chain?programme={t.programme}&period={PERIOD}", None, chain))
-        for i, sub in enumerate(t.subs, start=1):
+        for i, sub in enumerate((*t.subs, *t.chain), start=1):
             own_row = lambda c, tt=t, s=sub: _has(c, "finance") and c.org in (tt.prime, tt.commissioner, s)
             calls.append(Call("GET /payments/supply-chain", f"{t.name}.s{i}-row", "GET",
                               f"/payments/supply-chain?programme={t.programme}&period={PERIOD}&subcontractor={sub}",

@@ -11,6 +11,7 @@ from chalicelib.domain.access import Principal
 from chalicelib.domain.errors import ClaimRefused, Forbidden, NotFound, ValidationFailed
 from chalicelib.services import deps, journey, payments
 from tests.fakes.memory import memory_store
+from tests.postcodes import resident_postcode
 from tests.services.test_use_cases import take
 
 TODAY = date(2026, 11, 24)
@@ -49,7 +50,7 @@ def refer(referrer: Principal, provider: str = "trobius", programme: str = NORFO
                "support_level": "standard" if programme == NORFOLK else "weekly",
                "consent": {"given": True, "date": TODAY},
                "participant": {"nino": nino, "given_name": "Ada", "family_name": "Lovelace",
-                               "date_of_birth": date(1990, 5, 17), "postcode": "NR1 3QU",
+                               "date_of_birth": date(1990, 5, 17), "postcode": resident_postcode(provider),
                                "eligibility": eligibility}}
     tx = deps.store().transaction()
     result = journey.create_referral(referrer, payload, tx)

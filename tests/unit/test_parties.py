@@ -16,6 +16,7 @@ from chalicelib.domain.parties import Party
 from chalicelib.domain.referral import RecordedEvent, Referral
 from chalicelib.payments.lines import check_contacts
 from chalicelib.payments.tariff import party_earnings
+from tests.postcodes import resident_postcode
 
 NORFOLK = get_rulebook("flexible-routeways-norfolk")
 TEES = get_rulebook("tees-valley-routes-to-work")
@@ -28,7 +29,7 @@ DELIVERER, OTHER_DELIVERER, PRIME = "kings-lynn-works", "great-yarmouth-works", 
 
 def refer(rulebook=NORFOLK, referrer=L1, provider="trobius", **eligibility) -> Referral:
     person = {"nino": "AB123456C", "given_name": "Ada", "family_name": "Lovelace", "date_of_birth": date(1990, 5, 17),
-              "postcode": "NR1 3QU", "eligibility": eligibility or {"seeking_work": True, "right_to_work": True}}
+              "postcode": resident_postcode(provider), "eligibility": eligibility or {"seeking_work": True, "right_to_work": True}}
     payload = {"programme_id": rulebook.id, "provider_id": provider, "support_level": "standard",
                "consent": {"given": True, "date": EARLIER}, "participant": person}
     if rulebook is TEES:
