@@ -106,7 +106,9 @@ def test_a_level_2_group_refers_and_mentors_alongside_a_level_3_deliverer_and_bo
                                                       "amount_pence": 18000, "event_date": TODAY,
                                                       "evidence_ref": "mentoring log", "contact_ids": ["mc1", "mc2"]})
     assert (claim["payee_role"], claim["contact_ids"], claim["status"]) == ("mentor", ["mc1", "mc2"], "submitted")
-    _post(api, f"/claims/{claim['line_id']}/approve", keys["finance"], {})
+    own = api.post(f"/claims/{claim['line_id']}/approve", group["finance"], {})
+    assert own.status == 403 and own.body["rule"] == "segregation_of_duties", own.body  # never its own money
+    _post(api, f"/claims/{claim['line_id']}/approve", keys["finance"], {})  # Trobius pays its chain
     _post(api, f"/referrals/{rid}/assessment", deliverer, {"date": TODAY})
     _post(api, f"/referrals/{rid}/job_start", deliverer, {"date": TODAY, "employer_name": "Broads Boats",
                                                           "hours_per_week": 30, "weekly_earnings_pence": 36000})
