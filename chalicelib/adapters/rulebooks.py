@@ -14,7 +14,6 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from ..domain.access import ORG_KINDS
 from ..domain.calendar import NATIONS
 from ..domain.eligibility import ATTRIBUTES
 from ..domain.errors import RulebookError
@@ -232,9 +231,10 @@ class SustainmentSchema(Schema):
 
 
 class ReferrerTargetSchema(Schema):
-    referrer_kinds = fields.List(fields.String(validate=validate.OneOf(ORG_KINDS)), required=True,
-                                 validate=validate.Length(min=1),
-                                 **_d("the kinds of referring organisation that count (the organisation's kind)"))
+    chain_levels = fields.List(fields.Integer(validate=validate.Range(min=1, max=3)), required=True,
+                               validate=validate.Length(min=1),
+                               **_d("the levels of the chain members whose referrals count (the referrer party is "
+                                    "a chain member at one of these levels)"))
     min = fields.Integer(required=True, validate=validate.Range(min=0), **_d("participants expected, at least"))
     max = fields.Integer(required=True, validate=validate.Range(min=0), **_d("participants expected, at most"))
 
@@ -245,7 +245,7 @@ class ReferrerTargetSchema(Schema):
 
     @post_load
     def make(self, data: dict, **_: Any) -> ReferrerTarget:
-        return ReferrerTarget(tuple(data["referrer_kinds"]), data["min"], data["max"])
+        return ReferrerTarget(tuple(data["chain_levels"]), data["min"], data["max"])
 
 
 class TargetsSchema(Schema):
@@ -453,7 +453,7 @@ class RulebookSchema(Schema):
     def check(self, data: dict, **_: Any) -> None:
         for rule in (_organisations_are_consistent, _every_deadline_is_given, _module_moves_name_modules,
                      _checkpoints_cover_the_tariff, _fee_levels_exist, _payers_are_not_payees,
-                     _chain_is_consistent):
+                     _vcs_target_fits, _chain_is_consistent):
             rule(data)
 
 
@@ -522,11 +522,20 @@ def _payers_are_not_payees(data: dict) -> None:
         if funder.org_id in delivering:
             raise ValidationError({"funders": {i: {"org_id": [
                 "a delivery organisation funding its own service is contract_holder"]}}}, "tariff")
+
+
+def _vcs_target_fits(data: dict) -> None:
+    """The VCS referral target is at most the programme's places and counts chain members' levels it has."""
     targets = data.get("targets")
     target = targets.vcs_referrals if isinstance(targets, Targets) else None
     total = data.get("total_capacity")
     if target and total is not None and target.max > total:
         raise ValidationError({"vcs_referrals": {"max": ["more than total_capacity"]}}, "targets")
+    levels = {m.level for m in data.get("chain_members") or ()}
+    unknown = [n for n in target.chain_levels if n not in levels] if target else []
+    if unknown:
+        raise ValidationError({"vcs_referrals": {"chain_levels": [f"no chain member is at level {unknown[0]}"]}},
+                              "targets")
 
 
 def _chain_is_consistent(data: dict) -> None:
@@ -652,7 +661,8 @@ _CROSS_FIELD_RULES = {
                 "given, module moves name known modules, per-checkpoint payments do not outnumber checkpoints, "
                 "an outcome milestone is earned by some checkpoint, fee levels exist among the organisations and "
                 "chain members, the commissioner and the funders named by org_id are not delivery organisations, the "
-                "VCS referral target is at most total_capacity, party_roles name referrer and deliverer, a chain "
+                "VCS referral target is at most total_capacity and counts levels its chain members have, party_roles "
+                "name referrer and deliverer, a chain "
                 "member is none of the delivery organisations and works under a prime or local authority in roles "
                 "the programme uses, a fee's payee is one of the programme's party roles.",
     "Fee": "A fee's payment shares sum to exactly 10000 basis points; its funder is one of the tariff's funders; "

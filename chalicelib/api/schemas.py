@@ -736,7 +736,8 @@ class PrimeChainOut(Schema):
 
 
 class VcsReferralsOut(Schema):
-    referrer_kinds = fields.List(fields.String())
+    chain_levels = fields.List(fields.Integer(), metadata={
+        "description": "the chain members' levels whose referrals count (Norfolk: its Level 1 and 2 groups)"})
     referred_by_vcs = fields.Integer()
     referred = fields.Integer()
     vcs_share_bp = fields.Integer(allow_none=True)

@@ -191,10 +191,11 @@ class Tariff:
 
 @dataclass(frozen=True)
 class ReferrerTarget:
-    """How many participants are expected from referrers of some organisation kinds (Norfolk: 600-700 of its
-    1,700 from the voluntary and community sector). Reported, never enforced."""
+    """How many participants are expected from the voluntary and community sector (Norfolk: 600-700 of its 1,700):
+    referrals whose referrer party is one of the programme's chain members at one of `chain_levels` (Norfolk's
+    Level 1 and Level 2 groups). Reported, never enforced."""
 
-    referrer_kinds: tuple[str, ...]
+    chain_levels: tuple[int, ...]
     min: int
     max: int
 

@@ -81,7 +81,7 @@ def create_referral(principal: Principal, payload: dict, tx: UnitOfWork, previou
     assert provider is not None  # new_referral resolved it from the rulebook
     db.referrals.add_new(tx, step.referral, step.event, principal.org_id, principal.key_id, now, person,
                          capacity=provider.allocation, total_capacity=rulebook.total_capacity)
-    supply_chain.count_referral(tx, rulebook.id, principal.org_kind)
+    supply_chain.count_referral(tx, rulebook, principal.org_id, principal.org_kind)
     puts, deletes = compliance.pending_changes(None, set(), step.referral, pending(rulebook, step.referral),
                                                provider.management_fee_bp)
     db.compliance.add_pending_changes(tx, puts, deletes)

@@ -36,8 +36,19 @@ def referrer_counter(kind: str) -> str:
     return f"referred-by#{kind}"
 
 
-def count_referral(tx: UnitOfWork, programme_id: str, referrer_kind: str) -> None:
-    store().referrals.add_referral_counter(tx, programme_id, referrer_counter(referrer_kind))
+def chain_level_counter(level: int) -> str:
+    """The programme counter of referrals whose referrer party is one of its chain members at `level`."""
+    return f"referred-by#chain-level-{level}"
+
+
+def count_referral(tx: UnitOfWork, rulebook: Rulebook, referrer_org_id: str, referrer_kind: str) -> None:
+    """Count a new referral by its referrer's kind (all referrals) and, where the referrer party is one of the
+    programme's chain members with a level, by that level (what the VCS target counts)."""
+    referrals = store().referrals
+    referrals.add_referral_counter(tx, rulebook.id, referrer_counter(referrer_kind))
+    member = rulebook.member(referrer_org_id)
+    if member is not None and member.level is not None:
+        referrals.add_referral_counter(tx, rulebook.id, chain_level_counter(member.level))
 
 
 # ---------------------------------------------------------------- the commissioner pays, the prime passes on
@@ -280,14 +291,17 @@ def _claim_files(programme_id: str, period: str, prime: str, subs: Iterable[str]
 
 
 def _vcs_referrals(rulebook: Rulebook) -> dict[str, Any] | None:
-    """Participants referred by voluntary and community sector organisations against the programme's target."""
+    """Participants referred by voluntary and community sector organisations against the programme's target: the
+    referrals whose referrer party is a chain member at one of the target's levels, of all referrals made."""
     target = rulebook.targets.vcs_referrals
     if target is None:
         return None
-    counts = store().referrals.allocation_used(rulebook.id, [referrer_counter(k) for k in ORG_KINDS])
-    vcs = sum(counts[referrer_counter(k)] for k in target.referrer_kinds)
-    total = sum(counts.values())
-    return {"referrer_kinds": list(target.referrer_kinds), "referred_by_vcs": vcs, "referred": total,
+    by_kind = [referrer_counter(k) for k in ORG_KINDS]
+    by_level = [chain_level_counter(n) for n in target.chain_levels]
+    counts = store().referrals.allocation_used(rulebook.id, [*by_kind, *by_level])
+    vcs = sum(counts[c] for c in by_level)
+    total = sum(counts[c] for c in by_kind)
+    return {"chain_levels": list(target.chain_levels), "referred_by_vcs": vcs, "referred": total,
             "vcs_share_bp": sc.share_bp(vcs, total), "target_min": target.min, "target_max": target.max,
             "of_participants": rulebook.total_capacity}
 

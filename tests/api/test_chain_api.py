@@ -301,3 +301,18 @@ def test_only_the_party_a_fee_pays_claims_it(api, keys, chain_world):
     assert {who: r.status for who, r in seen.items()} == expected, {w: r.body for w, r in seen.items()}
     assert seen["deliverer"].body["reason"] == "not_eligible"
     assert seen["unrelated"].body["errors"][0]["rule"] == "party_to_referral"
+
+
+def test_the_vcs_share_counts_the_referrals_level_1_and_2_groups_make_against_norfolk_s_600_to_700(api, keys):
+    orgs = keys["organisations"]
+    _post(api, "/referrals", keys["referrer"], referral_body(nino="AB000001A"))  # Jobcentre Plus: not the VCS
+    _post(api, "/referrals", orgs["norfolk-community-links"]["referrer"],
+          referral_body(provider_id="trobius", nino="AB000002A"))
+    _post(api, "/referrals", orgs["broadland-mentors"]["referrer"], referral_body(provider_id="trobius",
+                                                                                  nino="AB000003A"))
+    for key in (keys["commissioner_finance"], orgs["trobius"]["finance"]):
+        report = api.get(f"/payments/supply-chain?programme={NORFOLK}&period={NOV}", key)
+        assert report.status == 200, report.body
+        assert report.body["vcs_referrals"] == {
+            "chain_levels": [1, 2], "referred_by_vcs": 2, "referred": 3, "vcs_share_bp": 6667, "target_min": 600,
+            "target_max": 700, "of_participants": 1700}

@@ -164,18 +164,23 @@ def test_only_the_prime_records_pass_throughs_to_its_own_subcontractors(data, mo
     assert data.pass_throughs == [made]
 
 
-def test_the_vcs_share_of_referrals_is_counted_by_the_referrer_s_kind(data, monkeypatch):
-    def refer(referrer: Principal, nino: str) -> None:
-        journey_to(referrer, DELIVERER, "flexible-routeways-norfolk", nino,
-                   {"seeking_work": True, "right_to_work": True}, ())
+def test_the_vcs_share_counts_referrals_whose_referrer_party_is_a_level_1_or_2_chain_member(data, monkeypatch):
+    def refer(referrer: Principal, to: Principal, nino: str) -> None:
+        journey_to(referrer, to, "flexible-routeways-norfolk", nino, {"seeking_work": True, "right_to_work": True}, ())
 
-    vcs = Principal("kings-lynn-works", "subcontractor", frozenset({"referrer"}), "key_v", "trobius")
-    refer(REFERRER, "AB000001A")
-    refer(vcs, "AB000002A")
-    refer(vcs, "AB000003A")
+    trobius = Principal("trobius", "prime", frozenset({"provider"}), "key_t")
+    level_1 = Principal("norfolk-community-links", "subcontractor", frozenset({"referrer"}), "key_l1", "trobius")
+    level_2 = Principal("broadland-mentors", "subcontractor", frozenset({"referrer"}), "key_l2", "trobius")
+    # A Level 3 deliverer is a subcontractor too, but no Level 1 or 2 group: its referral is not counted as VCS.
+    level_3 = Principal("kings-lynn-works", "subcontractor", frozenset({"referrer"}), "key_v", "trobius")
+    refer(REFERRER, DELIVERER, "AB000001A")
+    refer(level_3, DELIVERER, "AB000002A")
+    refer(level_1, trobius, "AB000003A")
+    refer(level_2, trobius, "AB000004A")
+    refer(level_1, trobius, "AB000005A")
     share = supply_chain.report(DWP, "flexible-routeways-norfolk", NOV)["vcs_referrals"]
-    assert share == {"referrer_kinds": ["subcontractor"], "referred_by_vcs": 2, "referred": 3, "vcs_share_bp": 6667,
+    assert share == {"chain_levels": [1, 2], "referred_by_vcs": 3, "referred": 5, "vcs_share_bp": 6000,
                      "target_min": 600, "target_max": 700, "of_participants": 1700}
-    trobius = Principal("trobius", "prime", frozenset({"finance"}), "key_t")
-    assert supply_chain.report(trobius, "flexible-routeways-norfolk", NOV)["vcs_referrals"]["referred_by_vcs"] == 2
+    assert supply_chain.report(TROBIUS_FINANCE, "flexible-routeways-norfolk", NOV)["vcs_referrals"][
+        "referred_by_vcs"] == 3
     assert supply_chain.report(DWP, WORK_CHOICE, NOV)["vcs_referrals"] is None  # no such target there

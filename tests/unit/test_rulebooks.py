@@ -229,7 +229,9 @@ def test_a_funder_naming_no_organisation_is_the_commissioner(tmp_path):
 def test_norfolk_expects_600_to_700_participants_from_the_vcs():
     target = get_rulebook("flexible-routeways-norfolk").targets.vcs_referrals
     assert (target.min, target.max) == (600, 700)
-    assert target.referrer_kinds
+    assert target.chain_levels == (1, 2)
+    members = get_rulebook("flexible-routeways-norfolk").chain_members
+    assert {m.level for m in members} == {1, 2}
 
 
 def test_payment_controls_default_when_a_rulebook_is_silent(tmp_path):
@@ -394,6 +396,10 @@ def _vcs_target_min_above_max(d):
     d["targets"]["vcs_referrals"]["min"] = 701
 
 
+def _vcs_target_counts_a_level_no_chain_member_has(d):
+    d["targets"]["vcs_referrals"]["chain_levels"] = [1, 3]
+
+
 def _sample_rate_over_100_percent(d):
     d["payment_controls"]["sample_rate_bp"] = 10001
 
@@ -432,6 +438,8 @@ NORFOLK_DEFECTS = [
     (_funder_both_org_and_holder, "tariff.funders.0.org_id", "names no other organisation"),
     (_vcs_target_over_capacity, "targets.vcs_referrals.max", "more than total_capacity"),
     (_vcs_target_min_above_max, "targets.vcs_referrals.min", "min is above max"),
+    (_vcs_target_counts_a_level_no_chain_member_has, "targets.vcs_referrals.chain_levels",
+     "no chain member is at level 3"),
     (_sample_rate_over_100_percent, "payment_controls.sample_rate_bp", "less than or equal to 10000"),
 ]
 
