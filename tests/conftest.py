@@ -9,6 +9,7 @@ import pytest
 from tests.postcodes import resident_postcode
 
 TODAY = "2026-11-24"  # a Tuesday; every demo programme's referral window is open
+WEEK_BEFORE = "2026-11-17"  # Norfolk Level 3's minimum delivery is a week: started then, a job today earns the 70%
 
 
 @pytest.fixture(autouse=True)
@@ -120,16 +121,20 @@ def referral_body(programme_id="flexible-routeways-norfolk", provider_id="kings-
 
 
 def chain_referral(api, keys, referrer="broadland-mentors", deliverer="kings-lynn-works", nino="AB123456C",
-                   started=True, price=None):
+                   started=True, price=None, monkeypatch=None):
     """Seed 000's chain over HTTP: a VCS group's referrer key refers a person to Trobius, Trobius routes them to a
     Level 3 deliverer (a Level 2 referrer mentors by default), the deliverer accepts (at `price`, or the band's
-    default) and, if `started`, starts them; a mentor records one contact (mc1). Returns the referral id."""
+    default) and, if `started`, starts them; a mentor records one contact (mc1). With `monkeypatch`, all of it
+    happens a week before TODAY (so a job today meets Level 3's minimum delivery of a week), and the clock is back
+    at TODAY after. Returns the referral id."""
     orgs = keys["organisations"]
-    body = referral_body(provider_id="trobius", nino=nino)
+    today = WEEK_BEFORE if monkeypatch else TODAY
+    if monkeypatch:
+        monkeypatch.setenv("REFPAY_TODAY", today)
+    body = referral_body(provider_id="trobius", nino=nino, consent={"given": True, "date": today})
     created = api.post("/referrals", orgs[referrer]["referrer"], body)
     assert created.status == 201, created.body
     rid = created.body["id"]
-    today = TODAY
     routed = api.post(f"/referrals/{rid}/route", orgs["trobius"]["provider"], {"date": today,
                                                                             "to_provider_id": deliverer})
     assert routed.status == 200, routed.body
@@ -144,4 +149,6 @@ def chain_referral(api, keys, referrer="broadland-mentors", deliverer="kings-lyn
         contact = api.post(f"/referrals/{rid}/mentoring_contact", orgs[mentor]["provider"],
                            {"date": today, "minutes": 45, "mode": "in_person"})
         assert contact.status == 201, contact.body
+    if monkeypatch:
+        monkeypatch.setenv("REFPAY_TODAY", TODAY)
     return rid

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.conftest import TODAY, chain_referral, referral_body
+from tests.conftest import TODAY, WEEK_BEFORE, chain_referral, referral_body
 
 NOV = TODAY[:7]
 NORFOLK = "flexible-routeways-norfolk"
@@ -27,13 +27,16 @@ def _post(api, path, key, body, status=(200, 201)):
 # ------------------------------------------------------------------ seed 000: Level 1
 
 
-def test_a_level_1_group_refers_to_trobius_which_routes_to_a_level_3_deliverer_and_each_is_paid(api, keys):
+def test_a_level_1_group_refers_to_trobius_which_routes_to_a_level_3_deliverer_and_each_is_paid(api, keys,
+                                                                                                monkeypatch):
     orgs = keys["organisations"]
     group, prime = orgs["norfolk-community-links"], orgs["trobius"]
     deliverer = orgs["kings-lynn-works"]["provider"]
 
-    # The group's referrer key refers a person to the prime.
-    made = api.post("/referrals", group["referrer"], referral_body(provider_id="trobius"))
+    # The group's referrer key refers a person to the prime, a week before the job (Level 3's minimum delivery).
+    monkeypatch.setenv("REFPAY_TODAY", WEEK_BEFORE)
+    made = api.post("/referrals", group["referrer"], referral_body(
+        provider_id="trobius", consent={"given": True, "date": WEEK_BEFORE}))
     assert made.status == 201, made.body
     rid = made.body["id"]
     assert (made.body["provider_org_id"], made.body["viewed_as"]) == ("trobius", "referrer")
@@ -41,20 +44,20 @@ def test_a_level_1_group_refers_to_trobius_which_routes_to_a_level_3_deliverer_a
     held = api.get(f"/referrals/{rid}", prime["provider"]).body
     assert held["allowed_actions"] == ["add_party", "reject", "route"]
     # The prime holds it: nobody accepts it before it is routed.
-    assert api.post(f"/referrals/{rid}/accept", prime["provider"], {"date": TODAY}).status == 409
+    assert api.post(f"/referrals/{rid}/accept", prime["provider"], {"date": WEEK_BEFORE}).status == 409
 
-    routed = _post(api, f"/referrals/{rid}/route", prime["provider"], {"date": TODAY,
+    routed = _post(api, f"/referrals/{rid}/route", prime["provider"], {"date": WEEK_BEFORE,
                                                                       "to_provider_id": "kings-lynn-works"})
     assert routed["provider_org_id"] == "kings-lynn-works"
     assert [(p["org_id"], p["role"], p["added_by"]) for p in routed["parties"]] == [
         ("norfolk-community-links", "referrer", "norfolk-community-links"),
         ("kings-lynn-works", "deliverer", "trobius")]
 
-    outside = api.post(f"/referrals/{rid}/accept", deliverer, {"date": TODAY, "agreed_price_pence": 55001,
+    outside = api.post(f"/referrals/{rid}/accept", deliverer, {"date": WEEK_BEFORE, "agreed_price_pence": 55001,
                                                                "activity": "1:1 job search"})
     assert outside.status == 422 and outside.body["errors"][0]["rule"] == "within_band"
     accepted = _post(api, f"/referrals/{rid}/accept", deliverer, {
-        "date": TODAY, "agreed_price_pence": 54000, "activity": "13 weeks of 1:1 job search and CV support"})
+        "date": WEEK_BEFORE, "agreed_price_pence": 54000, "activity": "13 weeks of 1:1 job search and CV support"})
     assert (accepted["agreed_price_pence"], accepted["agreed_activity"]) == (
         54000, "13 weeks of 1:1 job search and CV support")
 
@@ -64,7 +67,9 @@ def test_a_level_1_group_refers_to_trobius_which_routes_to_a_level_3_deliverer_a
              x["prime_retained_pence"]) for x in owed] == [
         ("level-1-referral", "norfolk-community-links", "referrer", 3500, "trobius", 0)]
 
-    for step, body in (("start", {"date": TODAY}), ("assessment", {"date": TODAY}),
+    _post(api, f"/referrals/{rid}/start", deliverer, {"date": WEEK_BEFORE})
+    monkeypatch.setenv("REFPAY_TODAY", TODAY)
+    for step, body in (("assessment", {"date": TODAY}),
                        ("job_start", {"date": TODAY, "employer_name": "Fenland Foods", "hours_per_week": 20,
                                       "weekly_earnings_pence": 24000})):
         _post(api, f"/referrals/{rid}/{step}", deliverer, body)
@@ -84,10 +89,10 @@ def test_a_level_1_group_refers_to_trobius_which_routes_to_a_level_3_deliverer_a
 # ------------------------------------------------------------------ seed 000: Level 2
 
 
-def test_a_level_2_group_refers_and_mentors_alongside_a_level_3_deliverer_and_both_are_paid(api, keys):
+def test_a_level_2_group_refers_and_mentors_alongside_a_level_3_deliverer_and_both_are_paid(api, keys, monkeypatch):
     orgs = keys["organisations"]
     group, deliverer = orgs["broadland-mentors"], orgs["great-yarmouth-works"]["provider"]
-    rid = chain_referral(api, keys, deliverer="great-yarmouth-works", price=52000)
+    rid = chain_referral(api, keys, deliverer="great-yarmouth-works", price=52000, monkeypatch=monkeypatch)
     view = api.get(f"/referrals/{rid}", group["provider"]).body
     assert view["viewed_as"] == "mentor" and view["allowed_actions"] == ["mentoring_contact"]
     assert [(p["org_id"], p["role"]) for p in view["parties"]] == [

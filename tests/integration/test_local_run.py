@@ -96,6 +96,29 @@ def test_readme_walkthrough_runs_twice_against_the_local_run(local_run):
     assert not NINO_SHAPED.search(logs)
 
 
+def test_readme_chain_walkthrough_runs_against_the_local_run(local_run):
+    """The README's delivery chain with the demo's chain-member keys: a Level 1 group refers to Trobius, which
+    routes; the group's finance sees its GBP 35; a Level 2 group refers, mentors and claims, its own finance is
+    refused the approval and Trobius's approves; DWP sees the VCS share."""
+    readme = (ROOT / "README.md").read_text()
+    prelude = _walkthrough().split("\n\n# The programme's rules", 1)[0]  # the variables and helpers
+    blocks = re.findall(r"<!-- chain walkthrough -->\s*```bash\n(.*?)```", readme, re.S)
+    assert len(blocks) == 2, "README has no chain walkthrough"
+    script = "\n".join([prelude, *blocks])
+    script = script.replace("API=http://127.0.0.1:8000", f"API=http://127.0.0.1:{local_run['port']}")
+    script = script.replace("KEYS=.local/demo-keys.json", f"KEYS={local_run['keys_file']}")
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, capture_output=True, text=True,
+                            timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert '"role": "deliverer"' in out and '"org_id": "great-yarmouth-works"' in out
+    assert re.search(r"^accepted$", out, re.M) and re.search(r"^started$", out, re.M)
+    assert '"level-1-referral",\n    "referrer",\n    3500' in out
+    assert re.search(r"^segregation_of_duties$", out, re.M) and re.search(r"^approved$", out, re.M)
+    assert '"chain_levels": [' in out and re.search(r'"referred_by_vcs": [1-9]', out)
+    assert not NINO_SHAPED.search(out), "a National Insurance number was printed"
+
+
 def _manage(local_run, *args) -> subprocess.CompletedProcess:
     env = _user_env(REFPAY_LOCAL_STACK_FILE=str(local_run["state_file"]))
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,

@@ -15,6 +15,7 @@ from tests.postcodes import resident_postcode
 from tests.services.test_use_cases import take
 
 TODAY = date(2026, 11, 24)
+WEEK_BEFORE = date(2026, 11, 17)  # Level 3's minimum delivery is a week: a job a week after the start earns the 70%
 NORFOLK = "flexible-routeways-norfolk"
 
 
@@ -48,7 +49,7 @@ def refer(referrer: Principal, provider: str = "trobius", programme: str = NORFO
     eligibility = {"seeking_work": True, "right_to_work": True} if programme == NORFOLK else {"right_to_work": True}
     payload = {"programme_id": programme, "provider_id": provider,
                "support_level": "standard" if programme == NORFOLK else "weekly",
-               "consent": {"given": True, "date": TODAY},
+               "consent": {"given": True, "date": WEEK_BEFORE},
                "participant": {"nino": nino, "given_name": "Ada", "family_name": "Lovelace",
                                "date_of_birth": date(1990, 5, 17), "postcode": resident_postcode(provider),
                                "eligibility": eligibility}}
@@ -75,23 +76,25 @@ def lines_of(data, rid: str) -> dict[str, tuple]:
 # ------------------------------------------------------------------ seed 000, Level 1
 
 
-def test_a_level_1_group_refers_to_trobius_which_routes_to_a_level_3_deliverer_and_each_is_paid(data):
+def test_a_level_1_group_refers_to_trobius_which_routes_to_a_level_3_deliverer_and_each_is_paid(data, monkeypatch):
+    monkeypatch.setenv("REFPAY_TODAY", WEEK_BEFORE.isoformat())
     rid = refer(L1_REFERRER)
     held = data.referrals[rid]
     assert (held.provider_org_id, held.status) == ("trobius", "referred")
     assert data.allocations[(NORFOLK, "trobius")] == 1  # the prime holds the place until it routes
 
-    routed = take(PRIME, rid, "route", to_provider_id="kings-lynn-works").referral
+    routed = take(PRIME, rid, "route", to_provider_id="kings-lynn-works", date=WEEK_BEFORE).referral
     assert routed.provider_org_id == "kings-lynn-works"
     assert data.allocations[(NORFOLK, "trobius")] == 0 and data.allocations[(NORFOLK, "kings-lynn-works")] == 1
     assert lines_of(data, rid) == {}
 
-    take(DELIVERER, rid, "accept", agreed_price_pence=53000, activity="13 weeks of 1:1 job search")
+    take(DELIVERER, rid, "accept", agreed_price_pence=53000, activity="13 weeks of 1:1 job search", date=WEEK_BEFORE)
     # GBP 35 (the default within 30-40) to the Level 1 group on acceptance, through Trobius, which keeps nothing.
     assert lines_of(data, rid) == {
         "level-1-referral:referral_accepted": ("norfolk-community-links", "referrer", "trobius", 3500, 0, 3500)}
 
-    take(DELIVERER, rid, "start")
+    take(DELIVERER, rid, "start", date=WEEK_BEFORE)
+    monkeypatch.setenv("REFPAY_TODAY", TODAY.isoformat())
     take(DELIVERER, rid, "assessment")
     take(DELIVERER, rid, "job_start", employer_name="Fenland Foods", hours_per_week=20,
          weekly_earnings_pence=24000)
@@ -226,7 +229,10 @@ def test_a_level_1_referrer_reads_the_status_events_only(data):
     take(DELIVERER, rid, "start")
     take(DELIVERER, rid, "assessment")
     seen, _ = journey.events(L1_REFERRER, rid, 50, None)
-    assert [(e.type, e.data) for e in seen] == [("referral", {}), ("route", {}), ("accept", {}), ("start", {})]
+    # The referral as the group made it; of the others' events, only what happened.
+    assert [(e.type, e.data) for e in seen] == [
+        ("referral", {"programme_id": NORFOLK, "provider_org_id": "trobius", "support_level": "standard"}),
+        ("route", {}), ("accept", {}), ("start", {})]
     full, _ = journey.events(DELIVERER, rid, 50, None)
     assert [e.type for e in full] == ["referral", "route", "accept", "start", "assessment"]
     assert full[2].data["agreed_price_pence"] == 51000
