@@ -59,7 +59,7 @@ class ClaimFile:
 COLUMNS = ("line_id", "referral_id", "participant_ref", "programme_id", "kind", "fee_id", "milestone", "funder",
            "payee_org_id", "prime_org_id", "event_date", "period", "amount_pence", "amount_gbp",
            "prime_retained_pence", "payee_net_pence", "payee_net_gbp", "reverses_line_id", "evidence_ref", "reason",
-           "line_ref", "provider_ref", "last_day_on_provision", "funder_org_id")
+           "line_ref", "provider_ref", "last_day_on_provision", "funder_org_id", "payee_role")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "|", "%")
 
 
@@ -102,7 +102,8 @@ def row(line: PaymentLine) -> list:
             line.period, line.amount_pence, pounds(line.amount_pence), line.prime_retained_pence,
             line.payee_net_pence, pounds(line.payee_net_pence), line.reverses_line_id or "",
             guard(line.evidence_ref), guard(line.reason), line.line_ref, guard(line.provider_ref),
-            line.last_day_on_provision.isoformat() if line.last_day_on_provision else "", line.funder_org_id]
+            line.last_day_on_provision.isoformat() if line.last_day_on_provision else "", line.funder_org_id,
+            line.payee_role]
 
 
 def write(lines: Iterable[PaymentLine], out: TextIO, on_line: Callable[[], None] | None = None) -> Totals:

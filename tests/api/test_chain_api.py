@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from tests.api.test_payments import _csv
 from tests.conftest import TODAY, WEEK_BEFORE, chain_referral, referral_body
 
 NOV = TODAY[:7]
@@ -84,6 +85,15 @@ def test_a_level_1_group_refers_to_trobius_which_routes_to_a_level_3_deliverer_a
                                            "norfolk-community-links": (3500, 0, 3500)}
     mine = api.get(f"/payments/cascade?period={NOV}", group["finance"]).body
     assert [(x["payee_role"], x["amount_pence"]) for x in mine["lines"]] == [("referrer", 3500)]
+
+    # The claim file names each line's payee party, funder and prime, and what the prime keeps.
+    cut = _post(api, "/claim-files", prime["finance"], {"programme_id": NORFOLK, "period": NOV})
+    rows = sorted((r["payee_org_id"], r["payee_role"], r["milestone"], r["amount_pence"], r["funder_org_id"],
+                   r["prime_org_id"], r["prime_retained_pence"]) for r in _csv(cut)[1] if r["referral_id"] == rid)
+    assert rows == [
+        ("kings-lynn-works", "deliverer", "job_start", "37800", "dwp-commissioning", "trobius", "3780"),
+        ("kings-lynn-works", "deliverer", "start", "16200", "dwp-commissioning", "trobius", "1620"),
+        ("norfolk-community-links", "referrer", "referral_accepted", "3500", "dwp-commissioning", "trobius", "0")]
 
 
 # ------------------------------------------------------------------ seed 000: Level 2
