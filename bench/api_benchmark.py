@@ -93,7 +93,7 @@ def referral(programme: str, provider: str, person: str, on: str = TODAY) -> dic
             "consent": {"given": True, "date": on},
             "participant": {"nino": person, "given_name": "Ada", "family_name": "Lovelace",
                             "date_of_birth": "1990-05-17", "postcode": RESIDENT.get(provider, "NR1 3QU"),
-                            "eligibility": {"seeking_work": True, "right_to_work": True}}}
+                            "eligibility": {"seeking_work": True, "right_to_work": True, "benefit_entitlement": True, "on_other_dwp_programme": False}}}
 
 
 def percentile(values: list[float], pct: float) -> float:

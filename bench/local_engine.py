@@ -71,7 +71,7 @@ def body(i: int) -> bytes:
                        "consent": {"given": True, "date": TODAY},
                        "participant": {"nino": nino(i), "given_name": "Ada", "family_name": "Lovelace",
                                        "date_of_birth": "1990-05-17", "postcode": "NR1 3QU",
-                                       "eligibility": {"seeking_work": True, "right_to_work": True}}}).encode()
+                                       "eligibility": {"seeking_work": True, "right_to_work": True, "benefit_entitlement": True, "on_other_dwp_programme": False}}}).encode()
 
 
 def percentile(values: list[float], pct: float) -> float:

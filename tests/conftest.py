@@ -105,7 +105,7 @@ def api(keys):
 
 def referral_body(programme_id="flexible-routeways-norfolk", provider_id="kings-lynn-works", nino="AB123456C",
                   **overrides):
-    eligibility = {"seeking_work": True, "right_to_work": True}
+    eligibility = {"seeking_work": True, "right_to_work": True, "benefit_entitlement": True, "on_other_dwp_programme": False}
     body = {
         "programme_id": programme_id,
         "provider_id": provider_id,

@@ -215,6 +215,9 @@ class EligibilitySchema(Schema):
     excluded_attributes = fields.List(fields.String(validate=validate.OneOf(ATTRIBUTES)), load_default=list)
     priority_groups = fields.List(fields.String(validate=validate.OneOf(ATTRIBUTES)), load_default=list,
                                   **_d("groups recorded for reporting"))
+    must_state = fields.List(fields.String(validate=validate.OneOf(ATTRIBUTES)), load_default=list,
+                             **_d("conditions checked at referral: a referral states each, true or false, or is "
+                                  "refused (rule must_state); what it stated is kept on the referral event"))
 
 
 class DurationSchema(Schema):
@@ -585,6 +588,7 @@ def parse_rulebook(document: dict, source: str) -> Rulebook:
         required_attributes=tuple(eligibility["required_attributes"]),
         excluded_attributes=tuple(eligibility["excluded_attributes"]),
         priority_groups=tuple(eligibility["priority_groups"]),
+        stated_attributes=tuple(eligibility["must_state"]),
         support_levels=dict(data["support_levels"]),
         deadlines={name: Deadline(name, d["period"], d["anchor"]) for name, d in data["deadlines"].items()},
         min_duration=duration.get("min"), max_duration=duration.get("max"),

@@ -82,7 +82,8 @@ class Strict(Schema):
 # ------------------------------------------------------------------ requests
 
 EligibilityIn = Strict.from_dict(
-    {name: _bool(load_default=False, metadata={"description": name.replace("_", " ")})
+    {name: _bool(metadata={"description": name.replace("_", " ") + " (absent: not stated, taken as false unless "
+                                                                   "the programme checks it at referral)"})
      for name in ATTRIBUTES}, name="EligibilityIn")
 
 

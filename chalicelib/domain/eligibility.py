@@ -20,6 +20,7 @@ ATTRIBUTES = (
     "long_term_mental_health",
     "secondary_mental_health_services",
     "on_other_dwp_programme",
+    "benefit_entitlement",
     "disabled",
     "ex_offender",
     "long_term_unemployed",
@@ -53,8 +54,13 @@ def check(rulebook: Rulebook, provider: DeliveryOrganisation, date_of_birth: dat
     if limits and age > min(limits):
         reasons.append(Ineligibility(
             "participant.date_of_birth", "max_age", f"must be at most {min(limits)} on the referral date"))
+    unstated = [name for name in rulebook.stated_attributes if name not in attributes]
+    for name in unstated:
+        reasons.append(Ineligibility(
+            f"participant.eligibility.{name}", "must_state",
+            f"the programme checks {name} at referral: state it, true or false"))
     for name in rulebook.required_attributes:
-        if not attributes.get(name, False):
+        if name not in unstated and not attributes.get(name, False):
             reasons.append(Ineligibility(
                 f"participant.eligibility.{name}", "required", f"the programme requires {name} to be true"))
     for name in rulebook.excluded_attributes:
@@ -62,6 +68,11 @@ def check(rulebook: Rulebook, provider: DeliveryOrganisation, date_of_birth: dat
             reasons.append(Ineligibility(
                 f"participant.eligibility.{name}", "excluded", f"the programme excludes people with {name}"))
     return reasons
+
+
+def stated_checks(rulebook: Rulebook, attributes: dict[str, bool]) -> dict[str, bool]:
+    """The conditions the programme checks at referral, as the referrer stated them (kept on the referral event)."""
+    return {name: bool(attributes[name]) for name in rulebook.stated_attributes if name in attributes}
 
 
 def priority_groups(rulebook: Rulebook, attributes: dict[str, bool]) -> list[str]:

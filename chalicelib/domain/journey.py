@@ -121,6 +121,8 @@ def new_referral(*, rulebook: Rulebook, referral_id: str, referrer_org_id: str, 
         data["previous_referral_id"] = previous_referral_id
     if stated_authority:
         data["residence_authority"] = stated_authority
+    if rulebook.stated_attributes:
+        data["checks"] = eligibility.stated_checks(rulebook, attributes)
     return Step(referral, Event("referral", today, None, states.REFERRED, data))
 
 

@@ -253,6 +253,7 @@ class Rulebook:
     reassessment_every: Period | None = None  # a reassessment with the participant, from the last assessment
     party_roles: tuple[str, ...] = (REFERRER, DELIVERER)
     chain_members: tuple[ChainMember, ...] = ()
+    stated_attributes: tuple[str, ...] = ()  # conditions a referral must state, true or false (checked, recorded)
     document: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def provider(self, org_id: str) -> DeliveryOrganisation | None:

@@ -99,7 +99,7 @@ class Server:
                 "consent": {"given": True, "date": TODAY},
                 "participant": {"nino": f"JT{700000 + n:06d}A", "given_name": "Theodora", "family_name": "Quince",
                                 "date_of_birth": "1984-02-29", "postcode": "NR2 4TN",
-                                "eligibility": eligibility or {"seeking_work": True, "right_to_work": True}}}
+                                "eligibility": eligibility or {"seeking_work": True, "right_to_work": True, "benefit_entitlement": True, "on_other_dwp_programme": False}}}
         return self.call("POST", "/referrals", self.keys["referrer"], body)["id"]
 
     def advance(self, referral_id: str, holder_key: str, steps: list[str]) -> None:

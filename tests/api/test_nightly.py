@@ -32,7 +32,7 @@ def _refer(api, keys, monkeypatch, programme_id, on, nino="AB123456C"):
     monkeypatch.setenv("REFPAY_TODAY", on)
     body = referral_body(programme_id=programme_id, provider_id=provider_id, support_level=level, nino=nino,
                          consent={"given": True, "date": on})
-    body["participant"]["eligibility"] = {"seeking_work": True, "right_to_work": True, **eligibility}
+    body["participant"]["eligibility"] = {"seeking_work": True, "right_to_work": True, "benefit_entitlement": True, "on_other_dwp_programme": False, **eligibility}
     reply = api.post("/referrals", keys["referrer"], body)
     assert reply.status == 201, reply.body
     return reply.body, keys["organisations"][provider_id]["provider"]

@@ -25,10 +25,10 @@ MISSING_ID = "ref_00000000000000000000"  # well-formed, never issued
 
 NORFOLK_PERSON = {"nino": "JN482913B", "given_name": "Marigold", "family_name": "Featherstonehaugh",
                   "date_of_birth": "1987-03-09", "postcode": "PE30 1EZ",
-                  "eligibility": {"seeking_work": True, "right_to_work": True}}
+                  "eligibility": {"seeking_work": True, "right_to_work": True, "benefit_entitlement": True, "on_other_dwp_programme": False}}
 TEES_PERSON = {"nino": "TW736251D", "given_name": "Tobias", "family_name": "Wetherall",
                "date_of_birth": "1979-08-21", "postcode": "TS1 2AA",
-               "eligibility": {"seeking_work": True, "right_to_work": True}}
+               "eligibility": {"seeking_work": True, "right_to_work": True, "benefit_entitlement": True, "on_other_dwp_programme": False}}
 
 # A valid body for every journey step (the referrals here are 'accepted', so several would succeed if allowed).
 STEP_BODIES = {

@@ -105,7 +105,7 @@ class World:
     def refer(self, programme_id: str, consent_date: str = TODAY) -> str:
         person = {"nino": next(self._ninos), "given_name": "Ada", "family_name": "Lovelace",
                   "date_of_birth": "1990-05-17", "postcode": "NR1 3QU",
-                  "eligibility": {"seeking_work": True, "right_to_work": True}}
+                  "eligibility": {"seeking_work": True, "right_to_work": True, "benefit_entitlement": True, "on_other_dwp_programme": False}}
         provider = "kings-lynn-works"
         if programme_id == WORK_CHOICE:
             person["eligibility"] = {"disabled": True, "right_to_work": True}

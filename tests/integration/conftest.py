@@ -185,7 +185,7 @@ def referral_body(nino: str | None = None, programme_id: str = "flexible-routewa
             "consent": {"given": True, "date": TODAY},
             "participant": {"nino": nino or fresh_nino(), "given_name": "Ada", "family_name": "Lovelace",
                             "date_of_birth": "1990-05-17", "postcode": "NR1 3QU",
-                            "eligibility": {"seeking_work": True, "right_to_work": True, **eligibility}}}
+                            "eligibility": {"seeking_work": True, "right_to_work": True, "benefit_entitlement": True, "on_other_dwp_programme": False, **eligibility}}}
 
 
 STEPS = {"accept": ("acknowledgement", {"decision": "accept", "date": TODAY}),

@@ -239,7 +239,7 @@ def test_sigterm_under_load_stops_everything_within_3_seconds(tmp_path):
                     "support_level": "standard", "consent": {"given": True, "date": date.today().isoformat()},
                     "participant": {"nino": nino, "given_name": "Ada", "family_name": "Lovelace",
                                     "date_of_birth": "1990-05-17", "postcode": "NR1 3QU",
-                                    "eligibility": {"seeking_work": True, "right_to_work": True}}}
+                                    "eligibility": {"seeking_work": True, "right_to_work": True, "benefit_entitlement": True, "on_other_dwp_programme": False}}}
             request = urllib.request.Request(f"http://127.0.0.1:{port}/referrals", data=json.dumps(body).encode(),
                                              method="POST", headers={"Authorization": f"Bearer {keys['referrer']}",
                                                                      "Content-Type": "application/json"})

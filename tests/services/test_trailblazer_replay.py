@@ -51,7 +51,7 @@ def _refer(n: int, day: date) -> journey.Result:
                "consent": {"given": True, "date": day},
                "participant": {"nino": f"AB{n:06d}A", "given_name": "Ada", "family_name": "Lovelace",
                                "date_of_birth": date(1990, 5, 17), "postcode": "LS1 4AP",
-                               "eligibility": {"seeking_work": True, "right_to_work": True,
+                               "eligibility": {"seeking_work": True, "right_to_work": True, "benefit_entitlement": True, "on_other_dwp_programme": False,
                                                "learning_disability": n % 2 == 0}}}
     tx = deps.store().transaction()
     result = journey.create_referral(REFERRER, payload, tx)

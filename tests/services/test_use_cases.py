@@ -42,7 +42,7 @@ def data():
 
 def person(nino: str = "AB123456C", **eligibility: bool) -> dict:
     return {"nino": nino, "given_name": "Ada", "family_name": "Lovelace", "date_of_birth": date(1990, 5, 17),
-            "postcode": "NR1 3QU", "eligibility": {"seeking_work": True, "right_to_work": True, **eligibility}}
+            "postcode": "NR1 3QU", "eligibility": {"seeking_work": True, "right_to_work": True, "benefit_entitlement": True, "on_other_dwp_programme": False, **eligibility}}
 
 
 def refer(provider: str = "kings-lynn-works", nino: str = "AB123456C", referrer: Principal = REFERRER) -> str:

@@ -32,7 +32,8 @@ def data():
 
 
 def started(programme: str, provider: Principal, support_level: str, nino: str = "AB123456C") -> str:
-    return journey_to(JCP, provider, programme, nino, {"right_to_work": True, "seeking_work": True}, STARTED,
+    return journey_to(JCP, provider, programme, nino, {"right_to_work": True, "seeking_work": True, "benefit_entitlement": True,
+                                                       "on_other_dwp_programme": False}, STARTED,
                       support_level)
 
 

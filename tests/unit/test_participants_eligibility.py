@@ -211,14 +211,16 @@ def test_required_attribute_missing_or_false(attributes):
 
 
 def test_excluded_attribute_present():
-    attributes = {"seeking_work": True, "right_to_work": True, "secondary_mental_health_services": True}
+    attributes = {"seeking_work": True, "right_to_work": True, "benefit_entitlement": True,
+                  "on_other_dwp_programme": False, "secondary_mental_health_services": True}
     reasons = eligibility.check(LSE, LSE.provider("leeds-city-council"), date(1990, 5, 17), attributes, ON)
     assert reasons == [Ineligibility("participant.eligibility.secondary_mental_health_services", "excluded",
                                      "the programme excludes people with secondary_mental_health_services")]
 
 
 def test_excluded_attribute_false_is_fine():
-    attributes = {"seeking_work": True, "right_to_work": True, "secondary_mental_health_services": False}
+    attributes = {"seeking_work": True, "right_to_work": True, "benefit_entitlement": True,
+                  "on_other_dwp_programme": False, "secondary_mental_health_services": False}
     assert eligibility.check(LSE, LSE.provider("leeds-city-council"), date(1990, 5, 17), attributes, ON) == []
 
 
@@ -227,10 +229,40 @@ def test_every_reason_is_given_at_once():
     reasons = eligibility.check(LSE, LSE.provider("bristol-city-council"), date(2009, 1, 1), attributes, ON)  # 17
     assert [(r.field, r.rule) for r in reasons] == [
         ("participant.date_of_birth", "min_age"),
+        ("participant.eligibility.benefit_entitlement", "must_state"),
         ("participant.eligibility.seeking_work", "required"),
         ("participant.eligibility.secondary_mental_health_services", "excluded"),
         ("participant.eligibility.on_other_dwp_programme", "excluded"),
     ]
+
+
+TRAILBLAZER_OK = {"seeking_work": True, "right_to_work": True, "benefit_entitlement": True,
+                  "on_other_dwp_programme": False}
+
+
+@pytest.mark.parametrize("attribute", ["benefit_entitlement", "on_other_dwp_programme"])
+def test_the_trailblazer_checks_benefit_entitlement_and_other_dwp_programmes_at_referral(attribute):
+    """Seed 004: 'other conditions such as their benefit entitlement and not being on any other DWP programme'.
+    Each is stated at referral, true or false: leaving one out is refused, not taken as false."""
+    provider = LSE.provider("bristol-city-council")
+    assert eligibility.check(LSE, provider, date(1990, 1, 1), TRAILBLAZER_OK, ON) == []
+    unstated = {k: v for k, v in TRAILBLAZER_OK.items() if k != attribute}
+    assert [(r.field, r.rule) for r in eligibility.check(LSE, provider, date(1990, 1, 1), unstated, ON)] == [
+        (f"participant.eligibility.{attribute}", "must_state")]
+    assert eligibility.stated_checks(LSE, TRAILBLAZER_OK) == {"benefit_entitlement": True,
+                                                             "on_other_dwp_programme": False}
+
+
+def test_no_benefit_entitlement_or_another_dwp_programme_is_refused():
+    provider = LSE.provider("bristol-city-council")
+    refused = {**TRAILBLAZER_OK, "benefit_entitlement": False, "on_other_dwp_programme": True}
+    assert [(r.field, r.rule) for r in eligibility.check(LSE, provider, date(1990, 1, 1), refused, ON)] == [
+        ("participant.eligibility.benefit_entitlement", "required"),
+        ("participant.eligibility.on_other_dwp_programme", "excluded")]
+
+
+def test_other_programmes_take_an_unstated_attribute_as_false():
+    assert eligibility.check(NORFOLK, NORFOLK.provider("trobius"), date(1990, 1, 1), NORFOLK_OK, ON) == []
 
 
 def test_priority_groups_in_rulebook_order():
