@@ -80,11 +80,12 @@ def test_readme_walkthrough_runs_twice_against_the_local_run(local_run):
         for state in ("accepted", "started", "assessed", "in_support", "in_work"):
             assert re.search(rf"^{state}$", out, re.M), state
         assert '"rule": "review"' in out and '"job_start"' in out and '"status": "in_work"' in out
-        # The claim file came down from S3 (moto) and holds the first run's start and job lines (157.50 + 367.50).
+        # The claim file came down from S3 (moto) and holds the first run's start line (157.50): the job, on the
+        # day of the start, is within Level 3's minimum week and earns no outcome fee.
         assert f'"id": "cf-flexible-routeways-norfolk-{period}-trobius"' in out
-        assert '"total_gbp": "525.00"' in out
+        assert '"total_gbp": "157.50"' in out
         assert re.search(r"^line_id,referral_id,participant_ref,", out, re.M)
-        assert out.count(",level-3-delivery,") == 2
+        assert out.count(",level-3-delivery,") == 1
         assert not NINO_SHAPED.search(out), "a National Insurance number was printed"
     assert ids[0] != ids[1], "the second run referred the same person again"
     # The first run's lines are the file's; the second run's wait for the next one (cut once per month).
@@ -148,7 +149,7 @@ def test_manage_commands_use_the_running_stack_with_nothing_set(local_run, tmp_p
     exported = _manage(local_run, "export-claim-file", file_id, "--out", str(out), "--quiet")
     assert exported.returncode == 0, exported.stderr
     result = json.loads(exported.stdout)
-    assert result["matches_recorded_total"] is True and result["lines"] == 2
+    assert result["matches_recorded_total"] is True and result["lines"] == 1
     assert out.read_text().startswith("line_id,referral_id,participant_ref,")
 
 
