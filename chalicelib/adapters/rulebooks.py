@@ -34,6 +34,7 @@ from ..domain.rulebook import (
     Fee,
     FeePayment,
     Funder,
+    LeaverTracking,
     Module,
     PaymentControls,
     Period,
@@ -218,6 +219,15 @@ class EligibilitySchema(Schema):
     must_state = fields.List(fields.String(validate=validate.OneOf(ATTRIBUTES)), load_default=list,
                              **_d("conditions checked at referral: a referral states each, true or false, or is "
                                   "refused (rule must_state); what it stated is kept on the referral event"))
+
+
+class LeaverTrackingSchema(Schema):
+    every = fields.Nested(PeriodSchema, required=True, **_d("a follow-up contact this often after the exit"))
+    lasts = fields.Nested(PeriodSchema, required=True, **_d("for this long after the exit"))
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> LeaverTracking:
+        return LeaverTracking(data["every"], data["lasts"])
 
 
 class DurationSchema(Schema):
@@ -443,6 +453,11 @@ class RulebookSchema(Schema):
     reassessment_every = fields.Nested(PeriodSchema, load_default=None,
                                        **_d("a reassessment with the participant this often after the last "
                                             "assessment, while in support"))
+    ineligible_notice = fields.Nested(PeriodSchema, load_default=None, **_d(
+        "an eligibility decision within this of the referral: an ineligible person is told why and signposted to "
+        "another service (steps eligible / ineligible); flagged by the nightly run when missed"))
+    leaver_tracking = fields.Nested(LeaverTrackingSchema, load_default=None, **_d(
+        "leavers not in work are contacted every `every` after their exit for `lasts` (step follow_up)"))
     modules = fields.List(fields.Nested(ModuleSchema), load_default=list)
     module_moves = fields.List(fields.List(fields.String(), validate=validate.Length(equal=2)), load_default=list,
                                **_d("[from, to] pairs of module ids"))
@@ -601,6 +616,7 @@ def parse_rulebook(document: dict, source: str) -> Rulebook:
         chain_members=tuple(data["chain_members"]), document=document,
         completion_before_min=duration.get("completion_before_min", REFUSE),
         reassessment_every=data["reassessment_every"],
+        ineligible_notice=data["ineligible_notice"], leaver_tracking=data["leaver_tracking"],
     )
 
 

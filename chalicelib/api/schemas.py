@@ -321,6 +321,12 @@ class ReferralOut(Schema):
     agreed_activity = fields.String(allow_none=True)
     contacts = fields.List(fields.Nested(ContactOut),
                            metadata={"description": "mentoring contacts (a mentor: its own)"})
+    eligibility_decision = fields.Dict(allow_none=True, metadata={
+        "description": "the eligibility decision: on, outcome (eligible or ineligible), and for an ineligible "
+                       "person the reason, the service signposted to, its deadline and whether it was met"})
+    leaver = fields.Dict(allow_none=True, metadata={
+        "description": "a leaver not in work, tracked after the exit: exited_on, destination, tracked_until, "
+                       "contacts, last_contact_on, outcome"})
     viewed_as = fields.String(metadata={
         "description": "your part in the referral (prime, deliverer, spoke, mentor, referrer): it decides what you "
                        "see"})

@@ -48,8 +48,8 @@ def all_shards() -> list[str]:
 def pending_deadlines(rulebook: Rulebook, referral: Referral) -> set[Pending]:
     """The deadlines this referral will need a nightly run for, given its state now (a deadline is acted on the
     day after it falls due). Service-fee tranches are money: chalicelib/payments/tariff.py adds those."""
-    if referral.status in FINAL_STATES:
-        return set()
+    if referral.status in FINAL_STATES and deadlines.next_follow_up(rulebook, referral) is None:
+        return set()  # (a leaver not in work is still tracked after the exit)
     items = {Pending(d.rule, d.due, d.due + timedelta(days=1), d.description)
              for d in deadlines.running(rulebook, referral)}
     closure = unstarted_closure(rulebook, referral)

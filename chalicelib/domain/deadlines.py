@@ -124,10 +124,44 @@ def _reassessment(rulebook: Rulebook, referral: Referral) -> Iterable[Due | None
                   f"reassessment every {every.describe()} after the last assessment")
 
 
+def _eligibility_decision(rulebook: Rulebook, referral: Referral) -> Iterable[Due | None]:
+    """ESF (seed 003): 'We will notify people who are ineligible ... within' a set time of the referral: the
+    eligibility decision is due by then (a start counts as the decision that the person is eligible)."""
+    notice = rulebook.ineligible_notice
+    if notice and referral.status in (states.REFERRED, states.ACCEPTED) and referral.eligibility_decision is None:
+        yield Due("eligibility_decision", notice.after(referral.referred_on, rulebook.nation),
+                  f"eligibility decided (an ineligible person told why and signposted) within {notice.describe()} "
+                  "of the referral")
+
+
+def _leaver_follow_up(rulebook: Rulebook, referral: Referral) -> Iterable[Due | None]:
+    """ESF (seed 003): 'all leavers not in work will be tracked for' a period: the next follow-up contact."""
+    due = next_follow_up(rulebook, referral)
+    tracking = rulebook.leaver_tracking
+    if due and tracking:
+        yield Due("leaver_follow_up", due, f"follow-up contact with a leaver not in work every "
+                  f"{tracking.every.describe()} for {tracking.lasts.describe()} after the exit")
+
+
+def next_follow_up(rulebook: Rulebook, referral: Referral) -> date | None:
+    """When the next follow-up contact with a tracked leaver is due (None: not tracked, or tracking is over)."""
+    tracking, leaver = rulebook.leaver_tracking, referral.leaver
+    if referral.status != states.EXITED or not tracking or not leaver or leaver.get("outcome") in IN_WORK:
+        return None
+    # The n-th contact is due n cadences after the exit (a late contact does not move the ones after it).
+    nth = int(leaver.get("contacts") or 0) + 1
+    due = Period(tracking.every.amount * nth, tracking.every.unit).after(
+        date.fromisoformat(leaver["exited_on"]), rulebook.nation)
+    return due if due <= date.fromisoformat(leaver["tracked_until"]) else None
+
+
+IN_WORK = ("in_work", "self_employed")  # follow-up outcomes that end a leaver's tracking
+
+
 # Every deadline rule, each a function of the rulebook and the referral's state.
 RULES: tuple[Callable[[Rulebook, Referral], Iterable[Due | None]], ...] = (
     _acknowledge, _start, _assessment, _action_plan, _reviews, _extra_reviews, _sustainment, _module_duration,
-    _max_duration, _reassessment)
+    _max_duration, _reassessment, _eligibility_decision, _leaver_follow_up)
 
 
 def running(rulebook: Rulebook, referral: Referral) -> list[Due]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from . import eligibility, parties, residence, states
+from . import deadlines, eligibility, parties, residence, states
 from .errors import Conflict, FieldError, ReferralRefused, ValidationFailed
 from .parties import BY_ACTOR, DELIVERER, MENTOR, REFERRER, SPOKE, Party
 from .referral import Change, Event, Participant, Referral, Step
@@ -91,13 +91,7 @@ def new_referral(*, rulebook: Rulebook, referral_id: str, referrer_org_id: str, 
         raise ReferralRefused("ineligible", "the participant does not meet the programme's eligibility rules",
                               [FieldError(r.field, r.rule, r.message) for r in reasons])
     stated_authority = residence.check(provider, person["postcode"], payload.get("residence_authority"))
-    module_id = None
-    if rulebook.modules:
-        module_id = payload.get("module_id") or rulebook.modules[0].id
-        if rulebook.module(module_id) is None:
-            raise ValidationFailed.one("module_id", "one_of", f"one of: {', '.join(m.id for m in rulebook.modules)}")
-    elif payload.get("module_id"):
-        raise ValidationFailed.one("module_id", "not_modular", f"{rulebook.id} has no modules")
+    module_id = _module_of(rulebook, payload)
     participant = Participant(
         nino=person["nino"], given_name=person["given_name"], family_name=person["family_name"],
         date_of_birth=person["date_of_birth"], postcode=person["postcode"], eligibility=dict(attributes))
@@ -114,16 +108,23 @@ def new_referral(*, rulebook: Rulebook, referral_id: str, referrer_org_id: str, 
         priority_groups=tuple(eligibility.priority_groups(rulebook, attributes)),
         module_id=module_id, module_since=None, previous_referral_id=previous_referral_id,
         notes_ref=payload.get("notes_ref"), parties=tuple(on_referral))
-    data = {"programme_id": rulebook.id, "provider_org_id": provider.org_id, "support_level": support_level}
-    if module_id:
-        data["module_id"] = module_id
-    if previous_referral_id:
-        data["previous_referral_id"] = previous_referral_id
-    if stated_authority:
-        data["residence_authority"] = stated_authority
-    if rulebook.stated_attributes:
-        data["checks"] = eligibility.stated_checks(rulebook, attributes)
+    extras = {"module_id": module_id, "previous_referral_id": previous_referral_id,
+              "residence_authority": stated_authority, "checks": eligibility.stated_checks(rulebook, attributes)}
+    data = {"programme_id": rulebook.id, "provider_org_id": provider.org_id, "support_level": support_level,
+            **{name: value for name, value in extras.items() if value}}
     return Step(referral, Event("referral", today, None, states.REFERRED, data))
+
+
+def _module_of(rulebook: Rulebook, payload: dict) -> str | None:
+    """The module a referral starts in: the one named, or the programme's first (None: not modular)."""
+    if not rulebook.modules:
+        if payload.get("module_id"):
+            raise ValidationFailed.one("module_id", "not_modular", f"{rulebook.id} has no modules")
+        return None
+    module_id: str = payload.get("module_id") or rulebook.modules[0].id
+    if rulebook.module(module_id) is None:
+        raise ValidationFailed.one("module_id", "one_of", f"one of: {', '.join(m.id for m in rulebook.modules)}")
+    return module_id
 
 
 # ------------------------------------------------------------------ acknowledgement and start
@@ -166,13 +167,16 @@ def reject(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -
     reason = payload.get("reason")
     if not reason:
         raise ValidationFailed.one("reason", "required", "a rejection gives a reason code")
+    if reason == "ineligible" and rulebook.ineligible_notice is not None:
+        raise ValidationFailed.one("reason", "ineligible_step", f"{rulebook.id} tells an ineligible person why and "
+                                   "signposts them: record it as the ineligible step, with the service signposted to")
     return Change(on, {"decision": "reject", "reason": reason}, {"status_reason": reason, "closed_on": on})
 
 
 def start(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
     on = payload["date"]
     _check_date("date", on, today, (referral.accepted_on, "the acknowledgement"))
-    fields: dict[str, Any] = {"started_on": on}
+    fields: dict[str, Any] = {"started_on": on, **decided_by_start(rulebook, referral, on)}
     if referral.module_id:
         fields["module_since"] = on
     return Change(on, {}, fields)
@@ -429,7 +433,8 @@ def exit_provision(rulebook: Rulebook, referral: Referral, payload: dict, today:
     if review_given:
         _check_date("exit_review.date", review_given["date"], today, (referral.started_on, "the start"))
         data["exit_review"] = {"date": review_given["date"].isoformat(), "destination": review_given["destination"]}
-    return Change(on, data, {"status_reason": reason, "exit_reason": reason, "closed_on": on})
+    return Change(on, data, {"status_reason": reason, "exit_reason": reason, "closed_on": on,
+                             **tracked_leaver(rulebook, reason, data, on)})
 
 
 COMPLETIONS = ("completed",)  # exit reasons that say the provision was delivered in full
@@ -465,3 +470,75 @@ def re_referral(rulebook: Rulebook, former: Referral, payload: dict, today: date
         raise ReferralRefused("returns_not_allowed", f"{rulebook.id} does not allow a return",
                               [FieldError("referral_id", "returns_allowed", "the programme does not allow returns")])
     return Change(today, {})
+
+
+# ------------------------------------------------------------------ eligibility decisions and leavers (ESF, seed 003)
+
+LEAVER_IN_WORK_EXITS = ("job_sustained", "unsupported_work")      # exit reasons that are work
+LEAVER_IN_WORK_DESTINATIONS = ("employment", "self_employment")   # exit-review destinations that are work
+
+
+def _notice_due(rulebook: Rulebook, referral: Referral) -> date:
+    if rulebook.ineligible_notice is None:
+        raise ValidationFailed.one("programme_id", "eligibility_decision",
+                                   f"{rulebook.id} records no eligibility decision of its own")
+    return rulebook.ineligible_notice.after(referral.referred_on, rulebook.nation)
+
+
+def _decision(rulebook: Rulebook, referral: Referral, payload: dict, today: date, outcome: str) -> dict[str, Any]:
+    due = _notice_due(rulebook, referral)
+    on = payload["date"]
+    _check_date("date", on, today, (referral.referred_on, "the referral date"))
+    return {"on": on.isoformat(), "outcome": outcome, "due": due.isoformat(), "on_time": on <= due}
+
+
+def eligible(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
+    """The eligibility check found the person eligible (a start also counts as that decision)."""
+    if referral.eligibility_decision is not None:
+        raise ValidationFailed.one("date", "once", "the eligibility decision is already recorded")
+    decision = _decision(rulebook, referral, payload, today, "eligible")
+    return Change(payload["date"], decision, {"eligibility_decision": decision})
+
+
+def ineligible(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
+    """The person is ineligible: the day they were told, why, and the service they were signposted to. The
+    referral closes; the decision says whether it met the programme's deadline from the referral."""
+    decision = {**_decision(rulebook, referral, payload, today, "ineligible"), "reason": payload["reason"],
+                "signposted_to": payload["signposted_to"]}
+    return Change(payload["date"], decision,
+                  {"eligibility_decision": decision, "status_reason": "ineligible", "closed_on": payload["date"]})
+
+
+def decided_by_start(rulebook: Rulebook, referral: Referral, on: date) -> dict[str, Any]:
+    """A start on a programme with eligibility decisions is the decision that the person is eligible."""
+    if rulebook.ineligible_notice is None or referral.eligibility_decision is not None:
+        return {}
+    due = _notice_due(rulebook, referral)
+    return {"eligibility_decision": {"on": on.isoformat(), "outcome": "eligible", "due": due.isoformat(),
+                                     "on_time": on <= due, "by": "start"}}
+
+
+def tracked_leaver(rulebook: Rulebook, reason: str, data: dict[str, Any], on: date) -> dict[str, Any]:
+    """The referral's `leaver` record when the programme tracks leavers and this one leaves not in work."""
+    tracking = rulebook.leaver_tracking
+    destination = (data.get("exit_review") or {}).get("destination", "unknown")
+    if tracking is None or reason in LEAVER_IN_WORK_EXITS or destination in LEAVER_IN_WORK_DESTINATIONS:
+        return {}
+    return {"leaver": {"exited_on": on.isoformat(), "destination": destination, "contacts": 0,
+                       "tracked_until": tracking.lasts.after(on, rulebook.nation).isoformat(),
+                       "last_contact_on": None, "outcome": None}}
+
+
+def follow_up(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
+    """A follow-up contact with a leaver not in work, and what they are doing now. Tracking ends when they are in
+    work or the programme's tracking period has run."""
+    if deadlines.next_follow_up(rulebook, referral) is None:
+        raise ValidationFailed.one("referral_id", "tracked_leaver", "this referral is not a leaver being tracked: "
+                                   "not a leaver not in work, or tracking has ended")
+    leaver = dict(referral.leaver or {})
+    on = payload["date"]
+    last = date.fromisoformat(leaver.get("last_contact_on") or leaver["exited_on"])
+    _check_date("date", on, today, (last, "the last contact" if leaver.get("last_contact_on") else "the exit"))
+    leaver.update(contacts=int(leaver.get("contacts") or 0) + 1, last_contact_on=on.isoformat(),
+                  outcome=payload["outcome"])
+    return Change(on, {"outcome": payload["outcome"], "contact": leaver["contacts"]}, {"leaver": leaver})

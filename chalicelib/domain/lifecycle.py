@@ -48,8 +48,9 @@ def allowed_actions(current: str) -> list[str]:
 def available_actions(rulebook: Rulebook, referral: Referral) -> list[str]:
     """The steps that may be taken next on this referral: allowed from its state and applying to its programme
     and its parties (a route only while its prime holds it, a mentoring contact only with a mentor...). An exited
-    referral offers a return only where the programme allows one."""
+    referral offers a return only where the programme allows one (and a follow-up while its leaver is tracked)."""
+    names = allowed_actions(referral.status)
     if referral.status == EXITED:
-        return ["re_referral"] if rulebook.returns_allowed else []
-    return [name for name in allowed_actions(referral.status)
+        names = [n for n in names if n != "re_referral" or rulebook.returns_allowed]
+    return [name for name in names
             if (step := steps.get(name)).available is None or step.available(rulebook, referral)]

@@ -54,6 +54,8 @@ class Referral:
     parties: tuple[Party, ...] = ()          # every organisation on the journey, in its role (see parties.py)
     agreed_price_pence: int | None = None    # the deliverer's price agreed within its fee's band on acceptance
     agreed_activity: str | None = None       # the activity that justifies the agreed price
+    eligibility_decision: dict[str, Any] | None = None  # on, outcome; an ineligible person's reason and signposting
+    leaver: dict[str, Any] | None = None     # a leaver not in work, tracked: exited_on, destination, contacts, outcome
     contacts: tuple[Contact, ...] = ()       # mentoring contacts, the evidence of a mentoring claim
 
 

@@ -210,6 +210,15 @@ class Targets:
 
 
 @dataclass(frozen=True)
+class LeaverTracking:
+    """ESF (seed 003): 'all leavers not in work will be tracked for' a period: a follow-up contact every `every`
+    after the exit until `lasts` has run (or they are in work), each recording what the leaver is doing."""
+
+    every: Period
+    lasts: Period
+
+
+@dataclass(frozen=True)
 class PaymentControls:
     """The commissioner's controls on payment: the share of claim-file lines drawn for validation until the
     commissioner sets its own rate, and how many days a prime has to pass a subcontractor's money on after the
@@ -254,6 +263,8 @@ class Rulebook:
     party_roles: tuple[str, ...] = (REFERRER, DELIVERER)
     chain_members: tuple[ChainMember, ...] = ()
     stated_attributes: tuple[str, ...] = ()  # conditions a referral must state, true or false (checked, recorded)
+    ineligible_notice: Period | None = None  # an eligibility decision (the ineligible told, signposted) from referral
+    leaver_tracking: LeaverTracking | None = None  # follow-up contacts with leavers not in work after their exit
     document: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def provider(self, org_id: str) -> DeliveryOrganisation | None:

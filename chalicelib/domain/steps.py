@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 
+from . import deadlines, journey, parties
 from . import inputs as i
-from . import journey, parties
 from .errors import InvalidTransition
 from .parties import CONTACT_MODES, MENTOR, SPOKE
 from .referral import Change, Event, Referral, Step
@@ -42,6 +42,11 @@ EXIT_REASONS = ("completed", "job_sustained", "unsupported_work", "max_duration"
                 "withdrew", "disengaged", "deceased", "other")
 DESTINATIONS = ("employment", "self_employment", "education_or_training", "other_provision",
                 "unemployed", "economically_inactive", "unknown")
+
+INELIGIBLE_REASONS = ("age", "right_to_work", "residence", "in_employment", "on_other_dwp_programme",
+                      "benefit_entitlement", "not_seeking_work", "other")
+FOLLOW_UP_OUTCOMES = ("in_work", "self_employed", "education_or_training", "other_provision", "not_in_work",
+                      "no_contact")
 
 Decide = Callable[[Rulebook, Referral, dict, date], Change]
 Available = Callable[[Rulebook, Referral], bool]
@@ -85,6 +90,14 @@ def _uses(role: str) -> Available:
         return role in rulebook.party_roles
 
     return uses
+
+
+def _decides_eligibility(rulebook: Rulebook, referral: Referral) -> bool:
+    return rulebook.ineligible_notice is not None
+
+
+def _tracked_leaver(rulebook: Rulebook, referral: Referral) -> bool:
+    return deadlines.next_follow_up(rulebook, referral) is not None
 
 
 def _has_active(*roles: str) -> Available:
@@ -173,6 +186,17 @@ _STEPS: tuple[StepDef, ...] = (
              "exit_review": i.Object({"date": i.Date(), "destination": i.Choice(DESTINATIONS),
                                       "document_ref": i.Text(200, required=False)}, required=False)},
             metric="Exits"),
+    StepDef("eligible", "Record the eligibility decision that the person is eligible",
+            {REFERRED: REFERRED, ACCEPTED: ACCEPTED}, journey.eligible, DATE, available=_decides_eligibility),
+    StepDef("ineligible", "Tell an ineligible person why, and the service they are signposted to (closes it)",
+            {REFERRED: REJECTED, ACCEPTED: REJECTED}, journey.ineligible,
+            {**DATE, "reason": i.Choice(INELIGIBLE_REASONS, description="why the person is ineligible"),
+             "signposted_to": i.Text(200, description="the service the person was signposted to")},
+            metric="IneligibleSignposted", available=_decides_eligibility),
+    StepDef("follow_up", "Record a follow-up contact with a leaver not in work, and what they are doing now",
+            {EXITED: EXITED}, journey.follow_up,
+            {**DATE, "outcome": i.Choice(FOLLOW_UP_OUTCOMES, description="what the leaver is doing now")},
+            metric="LeaverFollowUps", creates_record=True, available=_tracked_leaver),
     StepDef("re_referral", "Refer a former participant again, where the programme allows a return",
             {EXITED: EXITED}, journey.re_referral, actor=REFERRER),
     # The nightly run closes a referral never started by its start deadline once the referral window has shut.

@@ -146,7 +146,7 @@ def commit_step(tx: UnitOfWork, rulebook: Rulebook, before: Referral, taken: Ste
         assert target is not None
         db.referrals.add_transfer_places(tx, before.programme_id, before.provider_org_id, target.org_id,
                                          target.allocation)
-    if after.status in states.FINAL_STATES:
+    if after.status in states.FINAL_STATES and before.status not in states.FINAL_STATES:
         db.referrals.add_release(tx, after, participated=after.status == states.EXITED)
     old, new = pending(rulebook, before), pending(rulebook, after)
     provider = rulebook.provider(after.provider_org_id)

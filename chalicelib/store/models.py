@@ -129,6 +129,8 @@ class ReferralItem(Model):
     agreed_price_pence = NumberAttribute(null=True)
     agreed_activity = UnicodeAttribute(null=True)
     contacts = JSONAttribute(default=list)  # mentoring contacts
+    eligibility_decision = JSONAttribute(null=True)
+    leaver = JSONAttribute(null=True)  # a leaver not in work, tracked after the exit
 
     by_referrer = ByReferrer()
     by_provider = ByProvider()

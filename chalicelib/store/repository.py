@@ -146,7 +146,8 @@ def to_referral(item: ReferralItem) -> Referral:
         closed_on=_d(item.closed_on), exit_reason=item.exit_reason, previous_referral_id=item.previous_referral_id,
         notes_ref=item.notes_ref, milestones_earned=strings(item.milestones_earned), parties=_parties_of(item),
         agreed_price_pence=int(item.agreed_price_pence) if item.agreed_price_pence is not None else None,
-        agreed_activity=item.agreed_activity, contacts=tuple(_contact(c) for c in item.contacts or ()))
+        agreed_activity=item.agreed_activity, contacts=tuple(_contact(c) for c in item.contacts or ()),
+        eligibility_decision=item.eligibility_decision, leaver=item.leaver)
 
 
 def to_item(r: Referral) -> ReferralItem:
@@ -166,7 +167,7 @@ def to_item(r: Referral) -> ReferralItem:
         previous_referral_id=r.previous_referral_id, notes_ref=r.notes_ref,
         milestones_earned=list(r.milestones_earned), parties=[_party_json(p) for p in r.parties],
         agreed_price_pence=r.agreed_price_pence, agreed_activity=r.agreed_activity,
-        contacts=[_contact_json(c) for c in r.contacts])
+        contacts=[_contact_json(c) for c in r.contacts], eligibility_decision=r.eligibility_decision, leaver=r.leaver)
 
 
 def _recorded(item: ReferralEventItem) -> RecordedEvent:

@@ -69,6 +69,10 @@ STEP_BODIES = {
     "end_party": {"date": TODAY, "party_org_id": "broadland-mentors", "role": "mentor", "reason": "matrix"},
     "spoke_handover": {"date": TODAY, "spoke_org_id": "skerne-valley-works", "handover_ref": "WH-M"},
     "mentoring_contact": {"date": TODAY, "minutes": 30, "mode": "phone"},
+    # ESF's eligibility decisions and leaver follow-ups (refused on these programmes: the holder alone may try)
+    "eligible": {"date": TODAY},
+    "ineligible": {"date": TODAY, "reason": "age", "signposted_to": "Matrix Careers"},
+    "follow_up": {"date": TODAY, "outcome": "not_in_work"},
 }
 PRIME_STEPS = ("route", "add_party", "end_party")
 STEPS = list(STEP_BODIES)

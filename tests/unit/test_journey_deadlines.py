@@ -30,7 +30,8 @@ ELIGIBLE = {
     "flexible-routeways-norfolk": {"seeking_work": True, "right_to_work": True},
     "tees-valley-routes-to-work": {"right_to_work": True},
     "work-choice": {"disabled": True, "right_to_work": True},
-    "local-supported-employment": {"seeking_work": True, "right_to_work": True, "benefit_entitlement": True, "on_other_dwp_programme": False},
+    "local-supported-employment": {"seeking_work": True, "right_to_work": True, "benefit_entitlement": True,
+                                   "on_other_dwp_programme": False},
     "esf-community-hub": {"right_to_work": True},
 }
 PROVIDER = {

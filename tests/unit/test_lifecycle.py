@@ -49,6 +49,11 @@ EXPECTED: dict[str, dict[str, str]] = {
     "end_party": {s: s for s in ("referred", "accepted", "started", "assessed", "in_support", "in_work")},
     "spoke_handover": {s: s for s in ("accepted", "started", "assessed", "in_support", "in_work")},
     "mentoring_contact": {s: s for s in ("accepted", "started", "assessed", "in_support", "in_work")},
+    # ESF's eligibility decision before a start (an ineligible person is told and the referral closes), and the
+    # follow-up of a leaver not in work after the exit.
+    "eligible": {"referred": "referred", "accepted": "accepted"},
+    "ineligible": {"referred": "rejected", "accepted": "rejected"},
+    "follow_up": {"exited": "exited"},
 }
 
 ALL_PAIRS = [(action, state) for action in EXPECTED for state in STATES]
@@ -106,17 +111,18 @@ def test_rejected_and_did_not_start_allow_nothing(state):
             next_state(state, action)
 
 
-def test_exited_allows_only_re_referral_and_stays_exited():
-    assert allowed_actions(EXITED) == ["re_referral"]
+def test_exited_allows_only_a_follow_up_or_a_re_referral_and_stays_exited():
+    assert allowed_actions(EXITED) == ["follow_up", "re_referral"]
     assert next_state(EXITED, "re_referral") == EXITED
+    assert next_state(EXITED, "follow_up") == EXITED
 
 
 CHAIN = ["add_party", "end_party", "mentoring_contact", "spoke_handover"]
 
 
 @pytest.mark.parametrize("state, expected", [
-    (REFERRED, ["accept", "add_party", "end_party", "reject", "route"]),
-    (ACCEPTED, sorted(["did_not_start", "start", "transfer", *CHAIN])),
+    (REFERRED, ["accept", "add_party", "eligible", "end_party", "ineligible", "reject", "route"]),
+    (ACCEPTED, sorted(["did_not_start", "eligible", "ineligible", "start", "transfer", *CHAIN])),
     (STARTED, sorted(["assessment", "exit", "module_move", "transfer", *CHAIN])),
     (ASSESSED, sorted(["action_plan", "assessment", "exit", "job_start", "module_move", "transfer", *CHAIN])),
     (IN_SUPPORT, sorted(["action_plan", "assessment", "exit", "job_start", "module_move", "review", "transfer",
@@ -125,7 +131,7 @@ CHAIN = ["add_party", "end_party", "mentoring_contact", "spoke_handover"]
                       "sustainment", "transfer", *CHAIN])),
     (REJECTED, []),
     (DID_NOT_START, []),
-    (EXITED, ["re_referral"]),
+    (EXITED, ["follow_up", "re_referral"]),
 ])
 def test_allowed_actions(state, expected):
     assert allowed_actions(state) == expected
