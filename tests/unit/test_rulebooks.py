@@ -116,6 +116,8 @@ def test_tees_valley_provider_rules():
     assert rb.provider("middlesbrough-council").min_age is None
     assert rb.min_age == 18
     assert rb.provider("hartlepool-council").review_every_max == Period(1, "weeks")
+    # 'certainly within the first two weeks' of engagement/referral
+    assert (rb.deadlines["assessment"].period, rb.deadlines["assessment"].anchor) == (Period(14, "days"), "referral")
     (ceiag,) = rb.provider("darlington-council").extra_reviews
     assert (ceiag.id, ceiag.every) == ("ceiag-interview", Period(6, "months"))
     assert rb.provider_for_area(" Redcar ").org_id == "redcar-cleveland-council"
