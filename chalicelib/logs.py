@@ -7,6 +7,7 @@ type and place only, since an exception's message may quote data.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import uuid
 from collections.abc import Callable
@@ -51,6 +52,15 @@ def set_correlation_id(value: str | None = None) -> str:
     correlation = value or str(uuid.uuid4())
     configure_logging().set_correlation_id(correlation)
     return correlation
+
+
+_SAFE_CORRELATION_ID = re.compile(r"[A-Za-z0-9._:#-]{1,64}")
+
+
+def safe_correlation_id(value: str | None) -> str | None:
+    """A client's X-Correlation-Id, if it is at most 64 characters of letters, digits and . _ : # - (it goes into
+    every log line and back in a header); anything else is dropped, and the request gets an id of its own."""
+    return value if value and _SAFE_CORRELATION_ID.fullmatch(value) else None
 
 
 def error_summary(exc: BaseException) -> dict:
@@ -103,8 +113,8 @@ def middleware(event: Any, get_response: Callable[[Any], Any]) -> Any:
     headers = getattr(event, "headers", None)
     context = getattr(event, "context", None)
     request_id = context.get("requestId") if isinstance(context, dict) else getattr(context, "aws_request_id", None)
-    correlation = (headers or {}).get("x-correlation-id") if headers is not None else None
-    correlation = set_correlation_id(correlation or request_id)
+    given = (headers or {}).get("x-correlation-id") if headers is not None else None
+    correlation = set_correlation_id(safe_correlation_id(given) or request_id)
     name = getattr(event, "path", None) or type(event).__name__
     try:
         response = _traced(str(name), correlation, lambda: get_response(event))

@@ -8,6 +8,7 @@ from chalice import Chalice
 from . import settings
 from .api.application import api_blueprint
 from .api.auth import auth_bp
+from .api.headers import security_headers
 from .logs import configure_logging, middleware
 from .schedules.nightly import schedules_bp
 
@@ -17,6 +18,7 @@ def create_app() -> Chalice:
     app = Chalice(app_name="refpay", configure_logs=False)
     configure_logging()
     app.register_middleware(middleware, "all")
+    app.register_middleware(security_headers, "http")
     app.register_blueprint(auth_bp)
     app.register_blueprint(api_blueprint())
     app.register_blueprint(schedules_bp)

@@ -38,6 +38,7 @@ from ..domain.rulebook import (
     Module,
     PaymentControls,
     Period,
+    Plausibility,
     ReferrerTarget,
     Residence,
     Rulebook,
@@ -275,6 +276,18 @@ class TargetsSchema(Schema):
         return Targets(**data)
 
 
+class PlausibilitySchema(Schema):
+    max_age = fields.Integer(load_default=100, validate=validate.Range(min=16, max=130),
+                             **_d("the oldest plausible age at referral: an older date of birth is a keying error"))
+    consent_valid_for = fields.Nested(PeriodSchema, load_default=None,
+                                      **_d("how long recorded consent stays good for a referral (default 6 months)"))
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> Plausibility:
+        return Plausibility(max_age=data["max_age"],
+                            consent_valid_for=data["consent_valid_for"] or Plausibility().consent_valid_for)
+
+
 # ---------------------------------------------------------------- tariff
 
 
@@ -466,6 +479,7 @@ class RulebookSchema(Schema):
     sustainment = fields.Nested(SustainmentSchema, load_default=dict)
     targets = fields.Nested(TargetsSchema, load_default=dict)
     tariff = fields.Nested(TariffSchema, required=True)
+    plausibility = fields.Nested(PlausibilitySchema, load_default=dict)
 
     @validates_schema
     def check(self, data: dict, **_: Any) -> None:
@@ -613,7 +627,8 @@ def parse_rulebook(document: dict, source: str) -> Rulebook:
         tariff=_funders_resolved(data["tariff"], data["commissioner_org_id"]), targets=data["targets"] or Targets(),
         commissioner_org_id=data["commissioner_org_id"],
         payment_controls=data["payment_controls"] or PaymentControls(), party_roles=tuple(data["party_roles"]),
-        chain_members=tuple(data["chain_members"]), document=document,
+        chain_members=tuple(data["chain_members"]), plausibility=data["plausibility"] or Plausibility(),
+        document=document,
         completion_before_min=duration.get("completion_before_min", REFUSE),
         reassessment_every=data["reassessment_every"],
         ineligible_notice=data["ineligible_notice"], leaver_tracking=data["leaver_tracking"],

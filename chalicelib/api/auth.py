@@ -18,7 +18,13 @@ from ..services.auth import authenticate
 auth_bp = Blueprint(__name__)
 
 
-@auth_bp.authorizer()
+# API Gateway keeps an authorizer's answer for a token for `ttl_seconds` (Chalice's default: 300). 0 asks the
+# authorizer every time, so a revoked key stops working within the authorizer's own cache bound
+# (REFPAY_AUTH_CACHE_SECONDS, 5 s by default: services/auth.py).
+GATEWAY_AUTH_CACHE_SECONDS = 0
+
+
+@auth_bp.authorizer(ttl_seconds=GATEWAY_AUTH_CACHE_SECONDS)
 def api_key(auth_request: Any) -> AuthResponse:
     principal = authenticate(auth_request.token)
     if principal is None:

@@ -113,8 +113,11 @@ def endpoint(path: str, method: str, **kwargs: Any) -> Callable[[Callable[..., A
 def _parse_body(request: Any, schema: type[Schema]) -> dict:
     content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     raw = request.raw_body or b""
-    if content_type and content_type not in JSON_TYPES:
-        raise UnsupportedMediaType(f"Content-Type {content_type!r} is not supported; use application/json")
+    # A body is read only when it says it is JSON: a missing Content-Type is not taken for JSON. (An empty body
+    # needs no type: it is an empty request.)
+    if content_type not in JSON_TYPES and (raw or content_type):
+        shown = repr(content_type[:100]) if content_type else "missing"
+        raise UnsupportedMediaType(f"Content-Type {shown} is not supported; send the body as application/json")
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the body is {len(raw)} bytes; at most {MAX_BODY_BYTES} are accepted")
     try:

@@ -43,6 +43,12 @@ def _plain_text(value: str) -> None:
         raise ValidationError("[plain_text] control characters and direction overrides are not allowed")
 
 
+def _not_blank(value: str) -> None:
+    """Text is more than white space (a name of spaces is no name)."""
+    if not value.strip():
+        raise ValidationError("[not_blank] must not be blank or only white space")
+
+
 def _limit(default: int, most: int) -> fields.Integer:
     return fields.Integer(load_default=default, validate=validate.Range(min=1, max=most,
                           error="[range] must be {min}..{max}"))
@@ -50,7 +56,7 @@ def _limit(default: int, most: int) -> fields.Integer:
 
 def _text(max_len: int, required: bool = True, **kw):
     return fields.String(required=required, validate=[validate.Length(min=1, max=max_len,
-                         error="[length] length must be {min}..{max}"), _plain_text], **kw)
+                         error="[length] length must be {min}..{max}"), _plain_text, _not_blank], **kw)
 
 
 class IsoDate(fields.Date):

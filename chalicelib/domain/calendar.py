@@ -54,6 +54,8 @@ def add_period(start: date, amount: int, unit: str, nation: str = "ENG") -> date
         return add_days(start, 7 * amount)
     if unit == "months":
         return add_months(start, amount)
+    if unit == "years":
+        return add_months(start, 12 * amount)
     raise ValueError(f"unknown period unit {unit!r}")
 
 

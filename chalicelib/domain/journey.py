@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from . import deadlines, eligibility, parties, residence, states
+from .calendar import age_on
 from .errors import Conflict, FieldError, ReferralRefused, ValidationFailed
 from .parties import BY_ACTOR, DELIVERER, MENTOR, REFERRER, SPOKE, Party
 from .referral import Change, Event, Participant, Referral, Step
@@ -45,6 +46,37 @@ def resolve_provider(rulebook: Rulebook, provider_id: str | None, area: str | No
     raise ValidationFailed.one("provider_id", "required", "give provider_id or area")
 
 
+def check_support_level(rulebook: Rulebook, level: str) -> None:
+    """A support level is one the programme's rulebook defines (each sets a review cadence)."""
+    if level not in rulebook.support_levels:
+        raise ValidationFailed.one("support_level", "one_of", f"one of: {', '.join(sorted(rulebook.support_levels))}")
+
+
+def check_date_of_birth(rulebook: Rulebook, born: date, today: date) -> None:
+    """In the past, and giving an age the programme finds plausible (an older one is a keying error)."""
+    if born >= today:
+        raise ValidationFailed.one("participant.date_of_birth", "in_past", "date of birth must be in the past")
+    oldest = rulebook.plausibility.max_age
+    if age_on(born, today) > oldest:
+        raise ValidationFailed.one("participant.date_of_birth", "plausible_age",
+                                   f"gives an age over {oldest} on the referral date: check the date")
+
+
+def check_consent(rulebook: Rulebook, consent: dict, born: date, today: date) -> None:
+    """A consent record the referral may rest on: given, dated after the person's birth, not in the future, and
+    recent enough for the programme (its rulebook's `plausibility.consent_valid_for`)."""
+    if not consent["given"]:
+        raise ValidationFailed.one("consent.given", "required", "the participant's consent is required")
+    on = consent["date"]
+    _check_date("consent.date", on, today)
+    if on < born:  # (the message does not repeat the date of birth: no personal data in errors)
+        raise ValidationFailed.one("consent.date", "not_before", "consent is dated before the participant's birth")
+    valid_for = rulebook.plausibility.consent_valid_for
+    if valid_for.after(on, rulebook.nation) < today:
+        raise ValidationFailed.one("consent.date", "recent", f"consent recorded on {on.isoformat()} is older than "
+                                   f"{valid_for.describe()}: record the participant's consent again")
+
+
 def already_active() -> ReferralRefused:
     """A person holds one active referral at a time; which programme holds them is not revealed."""
     return ReferralRefused("already_active", "the participant is already active on a programme",
@@ -72,19 +104,11 @@ def new_referral(*, rulebook: Rulebook, referral_id: str, referrer_org_id: str, 
         raise ReferralRefused("allocation_full", f"{provider.name} has no allocation on {rulebook.id}",
                               [FieldError("provider_id", "allocation", "no places allocated")])
     support_level = payload["support_level"]
-    if support_level not in rulebook.support_levels:
-        raise ValidationFailed.one("support_level", "one_of",
-                                   f"one of: {', '.join(sorted(rulebook.support_levels))}")
-    consent = payload["consent"]
-    if not consent["given"]:
-        raise ValidationFailed.one("consent.given", "required", "the participant's consent is required")
-    _check_date("consent.date", consent["date"], today)
+    check_support_level(rulebook, support_level)
     person = payload["participant"]
-    if person["date_of_birth"] >= today:
-        raise ValidationFailed.one("participant.date_of_birth", "in_past", "date of birth must be in the past")
-    if rulebook.id in previous_programmes and not rulebook.returns_allowed:
-        raise ReferralRefused("previously_participated", f"{rulebook.id} does not take back former participants",
-                              [FieldError("participant.nino", "no_return", "already took part in this programme")])
+    check_date_of_birth(rulebook, person["date_of_birth"], today)
+    check_consent(rulebook, payload["consent"], person["date_of_birth"], today)
+    _check_history(rulebook, previous_programmes)
     attributes = person.get("eligibility") or {}
     reasons = eligibility.check(rulebook, provider, person["date_of_birth"], attributes, today)
     if reasons:
@@ -104,7 +128,7 @@ def new_referral(*, rulebook: Rulebook, referral_id: str, referrer_org_id: str, 
         id=referral_id, programme_id=rulebook.id, status=states.REFERRED, version=1,
         referrer_org_id=referrer_org_id, provider_org_id=provider.org_id, prime_org_id=provider.prime_org_id,
         participant_hash=participant_hash, participant=participant, support_level=support_level,
-        referred_on=today, created_at=now, consent_given_on=consent["date"],
+        referred_on=today, created_at=now, consent_given_on=payload["consent"]["date"],
         priority_groups=tuple(eligibility.priority_groups(rulebook, attributes)),
         module_id=module_id, module_since=None, previous_referral_id=previous_referral_id,
         notes_ref=payload.get("notes_ref"), parties=tuple(on_referral))
@@ -125,6 +149,12 @@ def _module_of(rulebook: Rulebook, payload: dict) -> str | None:
     if rulebook.module(module_id) is None:
         raise ValidationFailed.one("module_id", "one_of", f"one of: {', '.join(m.id for m in rulebook.modules)}")
     return module_id
+
+
+def _check_history(rulebook: Rulebook, previous_programmes: list[str]) -> None:
+    if rulebook.id in previous_programmes and not rulebook.returns_allowed:
+        raise ReferralRefused("previously_participated", f"{rulebook.id} does not take back former participants",
+                              [FieldError("participant.nino", "no_return", "already took part in this programme")])
 
 
 # ------------------------------------------------------------------ acknowledgement and start
@@ -196,6 +226,7 @@ def assessment(rulebook: Rulebook, referral: Referral, payload: dict, today: dat
     _check_date("date", on, today, (referral.started_on, "the start"))
     data: dict[str, Any] = {"kind": "reassessment" if referral.assessed_on else "initial"}
     if payload.get("support_level"):
+        check_support_level(rulebook, payload["support_level"])
         data["support_level"] = payload["support_level"]
     level = payload.get("support_level") or referral.support_level
     return Change(on, data, {"assessed_on": on, "support_level": level})

@@ -14,7 +14,7 @@ from typing import Any
 from .calendar import add_period
 from .parties import DELIVERER, REFERRER
 
-PERIOD_UNITS = ("working_days", "days", "weeks", "months")
+PERIOD_UNITS = ("working_days", "days", "weeks", "months", "years")
 ANCHORS = ("referral", "acceptance", "start")
 DEADLINES = ("acknowledge", "start", "assessment", "action_plan")
 ORG_ROLES = ("prime", "local_authority", "subcontractor")
@@ -229,6 +229,15 @@ class PaymentControls:
 
 
 @dataclass(frozen=True)
+class Plausibility:
+    """Bounds that catch a keying error in what a referrer records (they are not eligibility rules): the oldest
+    plausible age at referral, and how long a participant's recorded consent stays good for a referral."""
+
+    max_age: int = 100
+    consent_valid_for: Period = Period(6, "months")
+
+
+@dataclass(frozen=True)
 class Rulebook:
     id: str
     name: str
@@ -265,6 +274,7 @@ class Rulebook:
     stated_attributes: tuple[str, ...] = ()  # conditions a referral must state, true or false (checked, recorded)
     ineligible_notice: Period | None = None  # an eligibility decision (the ineligible told, signposted) from referral
     leaver_tracking: LeaverTracking | None = None  # follow-up contacts with leavers not in work after their exit
+    plausibility: Plausibility = field(default_factory=Plausibility)
     document: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def provider(self, org_id: str) -> DeliveryOrganisation | None:

@@ -60,14 +60,27 @@ COLUMNS = ("line_id", "referral_id", "participant_ref", "programme_id", "kind", 
            "payee_org_id", "prime_org_id", "event_date", "period", "amount_pence", "amount_gbp",
            "prime_retained_pence", "payee_net_pence", "payee_net_gbp", "reverses_line_id", "evidence_ref", "reason",
            "line_ref", "provider_ref", "last_day_on_provision", "funder_org_id", "payee_role")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "|", "%")
+# Characters a spreadsheet may take as the start of a formula or a new cell (OWASP CSV injection), with their
+# full-width forms, which some spreadsheets read as the same.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", ";", "|", "%", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 def guard(text: str | None) -> str:
-    """A free-text cell that a spreadsheet will show as text, never run as a formula (OWASP CSV injection)."""
+    """A free-text cell that a spreadsheet will show as text, never run as a formula (OWASP CSV injection).
+
+    Leading white space (spaces, tabs, line breaks, non-breaking and other Unicode spaces, a byte-order mark) is
+    removed first, since spreadsheets skip it before deciding that a cell is a formula; what is left is prefixed
+    with an apostrophe if it starts like one."""
     if not text:
         return ""
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    stripped = text.lstrip(_LEADING_BLANKS)
+    return "'" + stripped if stripped.startswith(_FORMULA_START) else stripped
+
+
+# Every character str.isspace() counts as white space, and the invisible zero-width ones (BOM, zero-width space
+# and word joiner); tests/unit check the list against str.isspace().
+_LEADING_BLANKS = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+                   "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff\u200b\u2060")
 
 
 @dataclass

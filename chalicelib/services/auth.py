@@ -14,6 +14,7 @@ from .deps import store
 
 _cache: dict[str, tuple[float, Principal | None]] = {}
 MAX_TOKEN_LENGTH = 200
+_clock = time.monotonic  # (a test advances it)
 
 
 def authenticate(token: str | None) -> Principal | None:
@@ -26,10 +27,10 @@ def authenticate(token: str | None) -> Principal | None:
         return None
     digest = hash_key(secret)
     hit = _cache.get(digest)
-    if hit and hit[0] > time.monotonic():
+    if hit and hit[0] > _clock():
         return hit[1]
     principal = _load(digest)
-    _cache[digest] = (time.monotonic() + settings.get().auth_cache_seconds, principal)
+    _cache[digest] = (_clock() + settings.get().auth_cache_seconds, principal)
     return principal
 
 

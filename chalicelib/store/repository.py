@@ -5,6 +5,7 @@ request commits all of them or none; each carries the domain error its condition
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import date, datetime
@@ -238,6 +239,8 @@ def query_page(source: Any, hash_key: str, scope: str, limit: int, cursor: str |
     items and the cursor for the next page (None on the last)."""
     secret = settings.get().cursor_secret
     start_key = cursors.decode(cursor, scope, secret) if cursor else None
+    if start_key is not None and not _is_position_in(source, hash_key, start_key):
+        raise _not_this_lists_cursor()
     try:
         results = source.query(hash_key, range_condition, filter_condition=filter_condition, limit=limit,
                                scan_index_forward=scan_index_forward, last_evaluated_key=start_key,
@@ -246,10 +249,39 @@ def query_page(source: Any, hash_key: str, scope: str, limit: int, cursor: str |
     except PynamoDBException as exc:
         if start_key is not None and aws_error_code(exc) == "ValidationException":
             # A validly signed cursor whose position the database cannot use: still not one this list returned.
-            raise ValidationFailed.one("cursor", "valid_cursor", "cursor is not one this list returned") from None
+            raise _not_this_lists_cursor() from None
         raise translate_read_error(exc) from None
     next_key = results.last_evaluated_key
     return items, cursors.encode(next_key, scope, secret) if next_key else None
+
+
+def _not_this_lists_cursor() -> ValidationFailed:
+    return ValidationFailed.one("cursor", "valid_cursor", "cursor is not one this list returned")
+
+
+_NUMBER = re.compile(r"-?[0-9]{1,38}(\.[0-9]{1,38})?")
+
+
+def _is_position_in(source: Any, hash_key: str, key: dict[str, Any]) -> bool:
+    """Whether a signed cursor's position is one this query can have returned: exactly the key attributes of the
+    index (and of its table), each of its declared type, in the partition being queried. (A validly signed cursor
+    can still be forged by anyone holding the signing key; the database must not be the one to notice.)"""
+    model: Any = source if isinstance(source, type) else source._model
+    index_schema = None if isinstance(source, type) else source._get_schema()
+    types = {a.attr_name: a.attr_type for a in (model._hash_key_attribute(), model._range_key_attribute()) if a}
+    partition = model._hash_key_attribute().attr_name
+    if index_schema is not None:
+        types.update({d["AttributeName"]: d["AttributeType"] for d in index_schema["attribute_definitions"]})
+        partition = next(k["AttributeName"] for k in index_schema["key_schema"] if k["KeyType"] == "HASH")
+    if set(key) != set(types):
+        return False
+    for name, wanted in types.items():
+        value = key[name]
+        if list(value) != [wanted] or not isinstance(value[wanted], str) or len(value[wanted]) > 1024:
+            return False
+        if wanted == "N" and not _NUMBER.fullmatch(value[wanted]):
+            return False
+    return key[partition][types[partition]] == str(hash_key)
 
 
 def all_equal(*pairs: tuple[Any, Any]) -> Any:

@@ -85,7 +85,7 @@ def test_every_authenticated_route_goes_through_the_bearer_key_authorizer(packag
         "type": "apiKey", "name": "Authorization", "in": "header", "x-amazon-apigateway-authtype": "custom",
         "x-amazon-apigateway-authorizer": {"type": "token", "authorizerUri": {"Fn::Sub": (
             "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${ApiKey.Arn}"
-            "/invocations")}}}}
+            "/invocations")}, "authorizerResultTtlInSeconds": 0}}}
     for path, methods in app.app.routes.items():
         for method, route in methods.items():
             security = body["paths"][path][method.lower()].get("security")

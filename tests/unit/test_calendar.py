@@ -204,8 +204,12 @@ def test_add_period_months_clamps():
 
 
 def test_add_period_unknown_unit_raises():
-    with pytest.raises(ValueError, match="years"):
-        add_period(date(2026, 11, 24), 1, "years")
+    with pytest.raises(ValueError, match="fortnights"):
+        add_period(date(2026, 11, 24), 1, "fortnights")
+
+
+def test_add_period_years_are_calendar_years():
+    assert add_period(date(2028, 2, 29), 1, "years") == date(2029, 2, 28)
 
 
 # ------------------------------------------------------------------ age_on

@@ -140,7 +140,7 @@ def test_referral_outside_the_window_is_refused(rulebook, today):
 
 @pytest.mark.parametrize("today", [date(2026, 8, 1), date(2027, 3, 31)])
 def test_referral_on_the_window_edges_is_taken(today):
-    assert refer(LSE, today=today, consent_date=date(2026, 7, 1)).referral.referred_on == today
+    assert refer(LSE, today=today, consent_date=today).referral.referred_on == today
 
 
 def test_ineligible_referral_is_refused_with_field_errors():
