@@ -100,8 +100,9 @@ def clawback(principal: Principal, params: dict, payload: dict, tx: UnitOfWork) 
     return Written(201, line_body(line), f"/claims/{line.line_id}", Resource("line", (line.line_id,)))
 
 
-@endpoint("/payments/cascade", "GET", summary="What each payee is owed and what its prime kept, line by line",
-          tags=TAGS, query=s.CascadeQuery, response=s.CascadeOut, errors=(401, 422))
+@endpoint("/payments/cascade", "GET", summary="What each payee is owed and what its prime kept, line by line "
+          "(finance)", tags=TAGS, roles=("finance",), query=s.CascadeQuery, response=s.CascadeOut,
+          errors=(401, 403, 422))
 def cascade(principal: Principal, params: dict, query: dict) -> dict[str, Any]:
     result = service.cascade(principal, query["period"])
     body: dict[str, Any] = s.CascadeOut().dump(
@@ -118,8 +119,8 @@ def cut_claim_file(principal: Principal, params: dict, payload: dict, tx: UnitOf
 
 
 @endpoint("/claim-files/{claim_file_id}", "GET", summary="A claim file's summary, validation, payment and a "
-          "download link (the prime that cut it, the commissioner that pays it)", tags=TAGS,
-          response=s.ClaimFileOut, errors=(401, 404))
+          "download link (the finance of the prime that cut it and of the commissioner that pays it)", tags=TAGS,
+          roles=("finance",), response=s.ClaimFileOut, errors=(401, 403, 404))
 def get_claim_file(principal: Principal, params: dict, query: dict) -> dict[str, Any]:
     return _claim_file(principal, params["claim_file_id"])
 

@@ -20,11 +20,18 @@ DOWNLOAD_SECONDS = 900
 
 
 def referral_body(referral: Referral, rulebook: Rulebook, today: date, view: View | None = None) -> dict[str, Any]:
-    """The referral as `view` (the caller's part in it, domain/access.py) lets it be seen; None: everything."""
+    """The referral as `view` (the caller's part in it, domain/access.py) lets it be seen; None: everything.
+    The participant's personal fields only where the domain's need-to-know rule allows (`view.personal_data`),
+    otherwise the pseudonymous reference alone."""
     data = asdict(referral)
     if referral.job_start:
         data["job_start"]["start_date"] = date.fromisoformat(referral.job_start["start_date"])
-    data["participant"]["reference"] = pseudonymous_reference(referral.participant_hash)
+    reference = pseudonymous_reference(referral.participant_hash)
+    if view is None or view.personal_data:
+        data["participant"] = {**data["participant"], "reference": reference, "personal_data": "shown"}
+    else:
+        data["participant"] = {"reference": reference, "personal_data": "withheld"}
+        data.pop("priority_groups")
     running = deadlines.running(rulebook, referral)
     data["deadlines"] = [d.as_dict(today) for d in running]
     data["next_review_due"] = next((d.due for d in running if d.rule == "review"), None)

@@ -251,7 +251,13 @@ class DueOut(Schema):
 
 
 class ParticipantOut(Schema):
+    """The participant: the pseudonymous reference for every caller who may see the referral; the personal fields
+    only for the referring organisation's referrers and the holding provider's providers."""
+
     reference = fields.String(metadata={"description": "pseudonymous reference used in claim files"})
+    personal_data = fields.String(metadata={"enum": ["shown", "withheld"], "description": (
+        "whether the personal fields are shown to this caller, or withheld (its role does not work with the "
+        "person: the reference only)")})
     nino = fields.String()
     given_name = fields.String()
     family_name = fields.String()
@@ -297,7 +303,7 @@ class ReferralOut(Schema):
     provider_org_id = fields.String()
     prime_org_id = fields.String()
     participant = fields.Nested(ParticipantOut)
-    priority_groups = fields.List(fields.String())
+    priority_groups = fields.List(fields.String(), metadata={"description": "shown with the personal fields only"})
     support_level = fields.String()
     module_id = fields.String(allow_none=True)
     module_since = fields.Date(allow_none=True)

@@ -98,6 +98,7 @@ class View:
     event_data: bool = True                     # whether the data of events others recorded is shown
     own_contacts_only: bool = False
     deadlines: frozenset[str] | None = None     # the running deadlines shown, by rule (None: all)
+    personal_data: bool = False                 # the participant's personal fields (may_see_personal_data)
 
     def contacts(self, referral: Referral) -> tuple[parties.Contact, ...]:
         if self.own_contacts_only:
@@ -147,11 +148,36 @@ def view_of(principal: Principal, referral: Referral) -> View:
     role = party_role_of(principal, referral)
     if role is None:
         raise NotFound("no such referral")
-    return View(principal.org_id, role, principal.roles, **_VIEWS[role])
+    return View(principal.org_id, role, principal.roles, personal_data=may_see_personal_data(principal, referral),
+                **_VIEWS[role])
 
 
 def ensure_visible(principal: Principal, referral: Referral) -> None:
     view_of(principal, referral)
+
+
+# What identifies the person, or says what they told the referrer about themselves (health, disability,
+# convictions: special category data): shown only to the roles working with them (may_see_personal_data).
+PERSONAL_FIELDS = ("nino", "given_name", "family_name", "date_of_birth", "postcode", "eligibility")
+# The parties that work with the person beside the organisation holding the referral.
+_WORKING_WITH_THE_PERSON = frozenset({MENTOR, SPOKE})
+
+
+def may_see_personal_data(principal: Principal, referral: Referral) -> bool:
+    """Whether this caller sees the participant's personal fields (PERSONAL_FIELDS, and the priority groups drawn
+    from them) on this referral, or only the pseudonymous participant reference.
+
+    The roles that work with the person see them: the referring organisation's referrer role, and the provider
+    role of the organisation delivering (holding the referral), mentoring it or taking it as a spoke. Everyone
+    else who may see the referral - its prime when it is not the holder, finance roles, keys of the same
+    organisations with other roles - sees the reference only."""
+    if "referrer" in principal.roles and principal.org_id == referral.referrer_org_id:
+        return True
+    if "provider" not in principal.roles:
+        return False
+    if principal.org_id == referral.provider_org_id:
+        return True
+    return bool(parties.roles_of(referral.parties, principal.org_id) & _WORKING_WITH_THE_PERSON)
 
 
 def payee_roles_of(principal: Principal, referral: Referral) -> frozenset[str]:

@@ -10,7 +10,7 @@ from .. import clock, logs, settings
 from ..adapters.rulebooks import all_rulebooks, get_rulebook
 from ..domain import access, compliance, journey, parties, states, steps
 from ..domain.access import Principal, View
-from ..domain.errors import NotFound, ValidationFailed
+from ..domain.errors import Forbidden, NotFound, ValidationFailed
 from ..domain.participants import participant_hash
 from ..domain.referral import RecordedEvent, Referral, Step
 from ..domain.rulebook import Rulebook
@@ -93,6 +93,10 @@ def re_refer(principal: Principal, referral_id: str, payload: dict, tx: UnitOfWo
     """A former participant returns: a new referral for the same person, linked to the old one."""
     former = visible_referral(principal, referral_id)
     principal.require("referrer")
+    if principal.org_id != former.referrer_org_id:
+        # The new referral would show its referrer the person's details: only the organisation that already
+        # referred them may refer them back on this record (anyone else refers them afresh, knowing who they are).
+        raise Forbidden("a return is referred by the organisation that referred the participant before")
     rulebook = rulebook_for(former.programme_id)
     steps.apply(steps.get("re_referral"), rulebook, former, payload, clock.today())  # checks; records nothing
     p = former.participant

@@ -22,7 +22,10 @@ Level 2 group's referral through the prime, routed to sub2 with the group mentor
 
 Every caller calls every endpoint on every object. The matrix (caller x endpoint/object -> status) is printed
 (`pytest -s`). The test fails on any 2xx where the caller is not entitled, on anything other than 401 for an
-unauthenticated caller, on any response (2xx or not) that carries another tenant's ids or participant data, and on
+unauthenticated caller, on any response (2xx or not) that carries another tenant's ids or participant data, on any
+response that shows a participant's personal data (NINO, names, date of birth, postcode) to a caller whose role
+does not work with the person (only the referring organisation's referrer role and the holding provider's provider
+role do: a prime that is not the holder, finance roles and everyone else see the pseudonymous reference), and on
 any refused write that changed something. Writes by entitled callers are not made in the matrix (they would move the
 objects on); they are made afterwards as positive controls, which only check that authorisation let them through.
 """
@@ -134,9 +137,18 @@ class Ref:
 
     @property
     def markers(self) -> list[str]:
+        return [self.id, self.reference, *self.personal]
+
+    @property
+    def personal(self) -> list[str]:
+        """The participant's personal data as the API returns it (to the roles working with the person only)."""
         p = self.person
-        return [self.id, p["nino"], p["given_name"], p["family_name"], p["postcode"], p["date_of_birth"],
-                self.reference]
+        return [p["nino"], p["given_name"], p["family_name"], p["postcode"], p["date_of_birth"]]
+
+    def works_with_the_person(self, caller: Caller) -> bool:
+        """The referring organisation's referrer role, and the holding provider's provider role."""
+        return ("referrer" in caller.roles and caller.org == self.tenant.referrer) or \
+            ("provider" in caller.roles and caller.org == self.holder)
 
 
 @dataclass
@@ -411,10 +423,12 @@ def build_calls(w: World) -> list[Call]:
         calls.append(Call("GET /programmes/{programme_id}", f"{t.name}.programme", "GET", f"/programmes/{t.programme}",
                           None, everyone))
     for route, path in (("GET /referrals", "/referrals?limit=100"), ("GET /claims", "/claims?limit=200"),
-                        ("GET /payments/cascade", f"/payments/cascade?period={PERIOD}"),
                         ("GET /compliance/flags", "/compliance/flags?limit=200"),
                         ("GET /compliance/runs/{run_date}", f"/compliance/runs/{RUN_DATE}")):
         calls.append(Call(route, "(list)", "GET", path, None, everyone))  # entitled to its own slice only
+    # The cascade (what each payee is owed, line by line) is for finance roles: their own slice only.
+    calls.append(Call("GET /payments/cascade", "(list)", "GET", f"/payments/cascade?period={PERIOD}", None,
+                      lambda c: _has(c, "finance")))
 
     for t in TENANTS.values():
         body = {"programme_id": t.programme, "provider_id": t.subs[0], "support_level": "standard",
@@ -443,9 +457,10 @@ def build_calls(w: World) -> list[Call]:
             calls.append(Call(f"POST /referrals/{{referral_id}}/{step}", ref.label, "POST",
                               f"/referrals/{ref.id}/{step}", body, entitled, write=True, snapshot=snap))
         for return_path in ("re-referrals", "re_referral"):
+            # Only the organisation that referred the person refers them back (the return shows it their data).
             calls.append(Call(f"POST /referrals/{{referral_id}}/{return_path}", ref.label, "POST",
                               f"/referrals/{ref.id}/{return_path}", {"consent": {"given": True, "date": TODAY}},
-                              lambda c, r=ref: _has(c, "referrer") and c.org in r.viewers, write=True,
+                              lambda c, r=ref: _has(c, "referrer") and c.org == r.tenant.referrer, write=True,
                               snapshot=snap))
         calls.append(Call("POST /claims", ref.label, "POST", "/claims",
                           {"referral_id": ref.id, "fee_id": ref.tenant.fee_id, "amount_pence": 100,
@@ -467,7 +482,7 @@ def build_calls(w: World) -> list[Call]:
 
     for f in w.files:
         calls.append(Call("GET /claim-files/{claim_file_id}", f.label, "GET", f"/claim-files/{f.id}", None,
-                          f.visible_to))
+                          lambda c, fl=f: fl.visible_to(c) and _has(c, "finance")))
         filed = next(ln for ln in w.lines if ln.label == f"{f.tenant.name}.line-filed")
         calls.append(Call("GET /claim-files/{claim_file_id}/sample", f.label, "GET", f"/claim-files/{f.id}/sample",
                           None, f.commissioner_finance))
@@ -517,10 +532,12 @@ def _markers_hidden_from(w: World, caller: Caller) -> list[str]:
     hidden: list[str] = []
     for ref in w.refs:
         if caller.org in ref.viewers:
+            if not ref.works_with_the_person(caller):
+                hidden += ref.personal
             continue
         # A line names its referral and the participant's pseudonymous reference, never the person.
         named_by_a_line = any(line.referral is ref and line.visible_to(caller) for line in w.lines)
-        hidden += ref.markers[1:6] if named_by_a_line else ref.markers
+        hidden += ref.personal if named_by_a_line else ref.markers
     for line in w.lines:
         if not line.visible_to(caller):
             hidden.append(line.id)
@@ -574,9 +591,9 @@ def test_authorisation_matrix(api, keys):
     assert declared - covered == set(), f"routes missing from the matrix: {sorted(declared - covered)}"
     assert covered - declared == set(), f"matrix routes that do not exist: {sorted(covered - declared)}"
 
-    # The leak detector looks for strings the API really returns: each referral's markers are in its own view.
+    # The leak detector looks for strings the API really returns: each referral's markers are in its holder's view.
     for ref in w.refs:
-        own = json.dumps(api.get(f"/referrals/{ref.id}", w.key(ref.tenant.prime, "provider")).body)
+        own = json.dumps(api.get(f"/referrals/{ref.id}", w.key(ref.holder, "provider")).body)
         assert all(m in own for m in ref.markers), (ref.markers, own[:300])
 
     world_before = _world_snapshot(w)
@@ -801,3 +818,46 @@ def test_run_summary_counts_only_the_callers_organisations(api, keys):
         # Norfolk pays no service-fee tranches at all: all of these are Work Choice's.
         seen = {k: reply.body[k] for k in ("tranches", "tranche_pence")}
         assert seen == {"tranches": 0, "tranche_pence": 0}, f"{caller[0]} sees another tenant's totals: {seen}"
+
+
+# ------------------------------------------------------------------ field level: need to know
+
+
+def test_personal_fields_are_shown_only_to_the_roles_working_with_the_person(api, keys):
+    """Every caller who may see a referral gets it, in the single view, the list and the answer to a step it may
+    take; the personal fields come only to the referrer role of the referring organisation and the provider role of
+    the holder. The others get the pseudonymous reference, the same one every claim file uses."""
+    w = build_world(api, keys)
+    shown, withheld = [], []
+    for ref in w.refs:
+        for caller in w.callers:
+            if caller.org not in ref.viewers:
+                continue
+            one = api.get(f"/referrals/{ref.id}", caller.key)
+            assert one.status == 200, (caller.code, one.body)
+            listed = [i for i in api.get("/referrals?limit=100", caller.key).body.get("items", []) if i["id"] == ref.id]
+            for view in [one.body, *listed]:
+                participant = view["participant"]
+                assert participant["reference"] == ref.reference
+                if ref.works_with_the_person(caller):
+                    assert participant["personal_data"] == "shown"
+                    assert participant["nino"] == ref.person["nino"] and "priority_groups" in view
+                    shown.append(caller.code)
+                else:
+                    assert participant == {"reference": ref.reference, "personal_data": "withheld"}, caller.code
+                    assert "priority_groups" not in view
+                    assert not [m for m in ref.personal if m in json.dumps(view)], caller.code
+                    withheld.append(caller.code)
+    assert {"A.ref", "A.s1/p", "A.s2/p", "B.ref"} <= set(shown)
+    assert {"A.P/p", "A.P/f", "A.P/rp", "A.s1/f", "B.P/p", "B.P/f"} <= set(withheld)
+    # A step taken by the prime (a transfer) answers with the referral as the prime may see it.
+    ref = next(r for r in w.refs if r.label == "A.ref-live")
+    moved = api.post(f"/referrals/{ref.id}/transfer", w.key(ref.tenant.prime, "provider"),
+                     {"to_provider_id": _other_sub(ref), "date": TODAY, "handover": {"date": TODAY}})
+    assert moved.status == 200, moved.body
+    assert moved.body["participant"] == {"reference": ref.reference, "personal_data": "withheld"}
+    # ... and the new holder now works with the person.
+    now = api.get(f"/referrals/{ref.id}", w.key(_other_sub(ref), "provider")).body["participant"]
+    assert now["personal_data"] == "shown" and now["nino"] == ref.person["nino"]
+    old = api.get(f"/referrals/{ref.id}", w.key(ref.holder, "provider"))
+    assert old.status == 404  # the former holder no longer sees the referral at all

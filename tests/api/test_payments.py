@@ -143,17 +143,21 @@ def test_cascade_shows_a_subcontractor_what_it_is_owed_and_what_its_prime_kept(a
     chain_referral(api, keys, deliverer="great-yarmouth-works", nino="AB000002A")
     chain_referral(api, keys, referrer="norfolk-community-links", deliverer="great-yarmouth-works", started=False,
                    nino="AB000003A")
-    mine = api.get(f"/payments/cascade?period={NOV}", orgs["kings-lynn-works"]["provider"]).body
+    mine = api.get(f"/payments/cascade?period={NOV}", orgs["kings-lynn-works"]["finance"]).body
     assert mine["payees"] == [{"payee_org_id": "kings-lynn-works", "prime_org_id": "trobius", "lines": 1,
                                "amount_pence": 15750, "prime_retained_pence": 1575, "payee_net_pence": 14175}]
     assert {l["payee_org_id"] for l in mine["lines"]} == {"kings-lynn-works"}
     group = api.get(f"/payments/cascade?period={NOV}", orgs["norfolk-community-links"]["finance"]).body
     assert [(l["payee_role"], l["amount_pence"]) for l in group["lines"]] == [("referrer", 3500)]
-    prime = api.get(f"/payments/cascade?period={NOV}", keys["prime"]).body
+    prime = api.get(f"/payments/cascade?period={NOV}", keys["finance"]).body
     assert {p["payee_org_id"] for p in prime["payees"]} == {"kings-lynn-works", "great-yarmouth-works",
                                                             "broadland-mentors", "norfolk-community-links"}
-    assert api.get("/payments/cascade?period=2026-13", keys["prime"]).status == 422
-    assert api.get(f"/payments/cascade?period={NOV}", orgs["middlesbrough-council"]["provider"]).body["payees"] == []
+    assert api.get("/payments/cascade?period=2026-13", keys["finance"]).status == 422
+    assert api.get(f"/payments/cascade?period={NOV}", orgs["middlesbrough-council"]["finance"]).body["payees"] == []
+    # The cascade is for finance roles: a provider or referrer key of the same organisations is refused.
+    for key in (orgs["kings-lynn-works"]["provider"], keys["prime"], keys["referrer"]):
+        refused = api.get(f"/payments/cascade?period={NOV}", key)
+        assert refused.status == 403 and refused.body["required_roles"] == ["finance"]
 
 
 def _csv(reply_body):
