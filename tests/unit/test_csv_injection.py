@@ -31,9 +31,9 @@ LEADING = ["", " ", "  ", "\u00a0", "\u00a0\u00a0", "\t", "\r", "\n", "\u2003", 
 def _line(text: str) -> pl.PaymentLine:
     line = pl.new_line(referral_id="ref-1", programme_id="flexible-routeways-norfolk", participant_ref="PR-1",
                        milestone_key="level-2-support:evidence", fee_id="level-2-support", milestone="evidence",
-                       funder="dwp", payee_org_id="broadland-mentors", prime_org_id="trobius", management_fee_bp=0,
+                       funder="dwp", funder_org_id="dwp-commissioning", payee_org_id="broadland-mentors", prime_org_id="trobius", management_fee_bp=0,
                        amount_pence=100, event_date=date(2026, 11, 24), kind=pl.CLAIM, status=pl.APPROVED,
-                       evidence_ref=text)
+                       evidence_ref=text, provider_ref=text)
     return dataclasses.replace(line, reason=text)
 
 
@@ -58,7 +58,7 @@ def test_no_corpus_case_runs_in_the_claim_file(case):
     write([_line(case)], out)
     rows = list(csv.DictReader(io.StringIO(out.getvalue(), newline="")))
     assert len(rows) == 1
-    for column in ("evidence_ref", "reason"):
+    for column in ("evidence_ref", "reason", "provider_ref"):
         cell = rows[0][column]
         assert not _runs(cell), (column, cell)
         assert cell.startswith("'") and cell[1:] == guard(case)[1:], cell
