@@ -187,6 +187,10 @@ CALLERS = {
 }
 NORFOLK_PARTS = {"referrer": "referrer", "mentor": "mentor", "deliverer": "deliverer", "prime": "prime"}
 TEES_PARTS = {"spoke": "spoke", "hub": "prime"}
+# Who works with the person, and so sees their personal fields: the referring group's referrer key, the provider
+# keys of the deliverer (or the hub holding the referral), the mentor and the spoke. A prime that only routes, and
+# every finance key, sees the pseudonymous reference.
+PERSONAL_READERS = {"referrer", "mentor", "deliverer", "spoke", "hub"}
 CASE_FIELDS = ("support_level", "assessed_on", "action_plan_on", "job_start", "contacts", "agreed_price_pence",
                "next_review_due")
 
@@ -265,6 +269,13 @@ def test_each_party_reads_only_what_its_role_allows(api, keys, chain_world, refe
             continue
         assert (read.status, trail.status) == (200, 200), (who, read.body, trail.body)
         assert read.body["viewed_as"] == part, who
+        shown = read.body["participant"]["personal_data"] == "shown"
+        assert shown == (who in PERSONAL_READERS), (who, read.body["participant"])
+        assert ("nino" in read.body["participant"]) == shown, who
+        finance = keys["organisations"][CALLERS[who][0]].get("finance")
+        if finance:  # the same organisation's finance key: the reference only (or nothing, for a referrer group)
+            seen = api.get(f"/referrals/{rid}", finance)
+            assert seen.status in (200, 404) and "nino" not in seen.body.get("participant", {}), (who, seen.body)
         types = [e["type"] for e in trail.body["items"]]
         if part == "referrer":
             assert not any(f in read.body for f in CASE_FIELDS), (who, sorted(read.body))
