@@ -146,9 +146,9 @@ class Ref:
         return [p["nino"], p["given_name"], p["family_name"], p["postcode"], p["date_of_birth"]]
 
     def works_with_the_person(self, caller: Caller) -> bool:
-        """The referring organisation's referrer role, and the holding provider's provider role."""
-        return ("referrer" in caller.roles and caller.org == self.tenant.referrer) or \
-            ("provider" in caller.roles and caller.org == self.holder)
+        """The referring organisation's referrer role, and the provider role of the holder and of the mentor."""
+        return ("referrer" in caller.roles and caller.org == (self.referrer or self.tenant.referrer)) or \
+            ("provider" in caller.roles and caller.org in (self.holder, self.mentor))
 
 
 @dataclass
@@ -460,7 +460,8 @@ def build_calls(w: World) -> list[Call]:
             # Only the organisation that referred the person refers them back (the return shows it their data).
             calls.append(Call(f"POST /referrals/{{referral_id}}/{return_path}", ref.label, "POST",
                               f"/referrals/{ref.id}/{return_path}", {"consent": {"given": True, "date": TODAY}},
-                              lambda c, r=ref: _has(c, "referrer") and c.org == r.tenant.referrer, write=True,
+                              lambda c, r=ref: _has(c, "referrer") and c.org == (r.referrer or r.tenant.referrer),
+                              write=True,
                               snapshot=snap))
         calls.append(Call("POST /claims", ref.label, "POST", "/claims",
                           {"referral_id": ref.id, "fee_id": ref.tenant.fee_id, "amount_pence": 100,
@@ -705,11 +706,11 @@ def test_mass_assignment_is_refused_with_unknown_field_and_changes_nothing(api, 
                              "consent": {"given": True, "date": TODAY}, "participant": _person(a)}),
         "POST /referrals/{referral_id}/acknowledgement": step(waiting, "acknowledgement", sub1),
         "POST /referrals/{referral_id}/re-referrals": (f"/referrals/{live.id}/re-referrals",
-                                                       w.key(a.referrer, "referrer"),
+                                                       w.key(live.referrer or a.referrer, "referrer"),
                                                        {"consent": {"given": True, "date": TODAY},
                                                         "eligibility": dict(a.eligibility)}),
         "POST /referrals/{referral_id}/re_referral": (f"/referrals/{live.id}/re_referral",
-                                                      w.key(a.referrer, "referrer"),
+                                                      w.key(live.referrer or a.referrer, "referrer"),
                                                       {"consent": {"given": True, "date": TODAY},
                                                        "eligibility": dict(a.eligibility)}),
         "POST /referrals/{referral_id}/accept": step(waiting, "accept", sub1),
