@@ -6,6 +6,7 @@ import threading
 from datetime import date
 
 import pytest
+from botocore.client import BaseClient
 
 from tests.conftest import referral_body
 
@@ -257,14 +258,19 @@ def test_overlapping_runs_pay_each_tranche_once(api, keys, monkeypatch):
 
     for nino in ("AB000001A", "AB000002A", "AB000003A"):
         _lse_started(api, keys, monkeypatch, nino)
-    lock = threading.Lock()
-    real = Transaction.commit
+    lock = threading.RLock()
+    real, real_call = Transaction.commit, BaseClient._make_api_call
 
     def serial_commit(self):  # the in-memory fake is not thread-safe; DynamoDB serialises each item itself
         with lock:
             return real(self)
 
+    def serial_call(self, operation, params):  # nor are moto's reads while another thread writes
+        with lock:
+            return real_call(self, operation, params)
+
     monkeypatch.setattr(Transaction, "commit", serial_commit)
+    monkeypatch.setattr(BaseClient, "_make_api_call", serial_call)
     errors = []
 
     def go():
@@ -277,6 +283,7 @@ def test_overlapping_runs_pay_each_tranche_once(api, keys, monkeypatch):
     [t.start() for t in threads]
     [t.join() for t in threads]
     monkeypatch.setattr(Transaction, "commit", real)
+    monkeypatch.setattr(BaseClient, "_make_api_call", real_call)
     assert errors == []
     lines = _tranches(api, keys["organisations"]["leeds-city-council"]["finance"])
     assert len(lines) == 3 * 3 and len({l["line_id"] for l in lines}) == 9
