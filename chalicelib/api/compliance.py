@@ -21,7 +21,7 @@ def flags(principal: Principal, params: dict, query: dict) -> dict[str, Any]:
     out = [{"id": f.flag_id, "referral_id": f.referral_id, "programme_id": f.programme_id,
             "provider_org_id": f.provider_org_id, "rule": f.rule, "due": f.due, "description": f.description,
             "status": f.status, "raised_on": f.raised_on, "resolved_on": f.resolved_on, "action": f.action,
-            "run_id": f.run_id} for f in items]
+            "run_id": f.run_id, "key_id": f.key_id} for f in items]
     body: dict[str, Any] = s.FlagPage().dump({"items": out, "cursor": cursor, "has_more": cursor is not None})
     return body
 

@@ -791,8 +791,8 @@ class FlagsQuery(Strict):
 
 class FlagOut(Schema):
     id = fields.String()
-    referral_id = fields.String()
-    programme_id = fields.String()
+    referral_id = fields.String(allow_none=True)  # none on an API key's flag (key_id)
+    programme_id = fields.String(allow_none=True)
     provider_org_id = fields.String()
     rule = fields.String()
     due = fields.Date()
@@ -801,7 +801,8 @@ class FlagOut(Schema):
     raised_on = fields.Date()
     resolved_on = fields.Date(allow_none=True)
     action = fields.String(allow_none=True)
-    run_id = fields.String()
+    run_id = fields.String(allow_none=True)
+    key_id = fields.String(allow_none=True)
 
 
 class FlagPage(Schema):

@@ -197,11 +197,12 @@ def flag_id(referral_id: str, rule: str, due: date) -> str:
 
 @dataclass(frozen=True)
 class Flag:
-    """A missed deadline (or a participant due to exit). Resolves itself when the missing event is recorded."""
+    """A missed deadline (or a participant due to exit), which resolves itself when the missing event is recorded;
+    or an API key's unusual use (`key_id`, no referral), for its organisation to look into."""
 
     flag_id: str
-    referral_id: str
-    programme_id: str
+    referral_id: str | None
+    programme_id: str | None
     provider_org_id: str
     prime_org_id: str
     rule: str
@@ -209,9 +210,35 @@ class Flag:
     description: str
     status: str
     raised_on: date
-    run_id: str
+    run_id: str | None  # the nightly run that raised it (none for a key's flag)
     resolved_on: date | None = None
     action: str | None = None
+    key_id: str | None = None
+
+
+# ---------------------------------------------------------------- an API key probing for people
+
+PERSON_HELD_ATTEMPTS = "person_held_refusals"
+# Referrals a key may see refused in one (UTC) day because of what is held about the person (already active
+# somewhere, or a former participant the programme does not take back) before its organisation is flagged. A
+# referrer who checks before referring meets one now and then; a key that meets ten a day is testing NINOs.
+UNUSUAL_PERSON_HELD_ATTEMPTS_PER_DAY = 10
+
+
+def attempts_counter_id(key_id: str, on: date) -> str:
+    return f"attempts#{key_id}#{on.isoformat()}"
+
+
+def probing_flag(key_id: str, org_id: str, oversight_org_id: str | None, on: date) -> Flag:
+    """The flag for a key that reached the day's unusual number of person-held refusals: raised once a day per
+    key, for the key's organisation (and, for a subcontractor, its prime), never naming a person or programme."""
+    fid = f"key#{key_id}#{PERSON_HELD_ATTEMPTS}#{on.isoformat()}"
+    return Flag(flag_id=fid, referral_id=None, programme_id=None, provider_org_id=org_id,
+                prime_org_id=oversight_org_id or org_id, rule=PERSON_HELD_ATTEMPTS, due=on,
+                description=f"API key {key_id} had {UNUSUAL_PERSON_HELD_ATTEMPTS_PER_DAY} referrals refused on "
+                f"{on.isoformat()} for people already active on a programme or not taken back: an unusual rate "
+                "(is it checking who is on a programme?); revoke the key if its use is not explained",
+                status=OPEN, raised_on=on, run_id=None, key_id=key_id)
 
 
 @dataclass(frozen=True)

@@ -78,21 +78,38 @@ def check_consent(rulebook: Rulebook, consent: dict, born: date, today: date) ->
 
 
 def already_active() -> ReferralRefused:
-    """A person holds one active referral at a time; which programme holds them is not revealed."""
+    """A person holds one active referral at a time. The refusal is the same whichever programme, provider or
+    referrer holds them: it says nothing of where they are (one programme is for disabled people)."""
     return ReferralRefused("already_active", "the participant is already active on a programme",
                            [FieldError("participant.nino", "not_already_active",
                                        "already active on this or another programme")])
 
 
+# Refusals that answer from what is held about the person rather than from the request: a caller could use them
+# to learn about people (an oracle), so they come only after the caller has shown a right to refer (a valid
+# consent record), and the service counts them per key.
+PERSON_HELD_REFUSALS = frozenset({"already_active", "previously_participated"})
+
+
+def _check_person_held(rulebook: Rulebook, active: bool, previous_programmes: list[str]) -> None:
+    """What is held about the person (PERSON_HELD_REFUSALS): checked only once the request itself is sound."""
+    if active:
+        raise already_active()
+    _check_history(rulebook, previous_programmes)
 
 
 # ------------------------------------------------------------------ referral
 
 
 def new_referral(*, rulebook: Rulebook, referral_id: str, referrer_org_id: str, payload: dict,
-                 participant_hash: str, today: date, now: datetime,
+                 participant_hash: str, today: date, now: datetime, active: bool = False,
                  previous_programmes: list[str], previous_referral_id: str | None = None) -> Step:
-    """Decide whether a referral may be made today; the store then claims the allocation and the person."""
+    """Decide whether a referral may be made today; the store then claims the allocation and the person.
+
+    What the request alone decides comes first (window, provider, support level, dates, consent); only a caller
+    whose request holds a valid consent record learns anything from what is held about the person (`active`:
+    they hold an active referral somewhere; `previous_programmes`: where they took part before). (Without
+    `active`, the store's claim of the person still refuses a second active referral, as already_active.)"""
     if not rulebook.window_open_on(today):
         raise ReferralRefused(
             "outside_referral_window",
@@ -108,7 +125,7 @@ def new_referral(*, rulebook: Rulebook, referral_id: str, referrer_org_id: str, 
     person = payload["participant"]
     check_date_of_birth(rulebook, person["date_of_birth"], today)
     check_consent(rulebook, payload["consent"], person["date_of_birth"], today)
-    _check_history(rulebook, previous_programmes)
+    _check_person_held(rulebook, active, previous_programmes)
     attributes = person.get("eligibility") or {}
     reasons = eligibility.check(rulebook, provider, person["date_of_birth"], attributes, today)
     if reasons:

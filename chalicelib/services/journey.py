@@ -10,7 +10,7 @@ from .. import clock, logs, settings
 from ..adapters.rulebooks import all_rulebooks, get_rulebook
 from ..domain import access, compliance, journey, parties, states, steps
 from ..domain.access import Principal, View
-from ..domain.errors import Forbidden, NotFound, ValidationFailed
+from ..domain.errors import Forbidden, NotFound, ReferralRefused, ValidationFailed
 from ..domain.participants import participant_hash
 from ..domain.referral import RecordedEvent, Referral, Step
 from ..domain.rulebook import Rulebook
@@ -70,13 +70,17 @@ def create_referral(principal: Principal, payload: dict, tx: UnitOfWork, previou
     person_hash = participant_hash(payload["participant"]["nino"], settings.get().participant_key)
     db = store()
     person = db.referrals.participant(person_hash)
-    if person is not None and person.active_referral_id:
-        raise journey.already_active()
-    step = journey.new_referral(
-        rulebook=rulebook, referral_id=new_referral_id(), referrer_org_id=principal.org_id, payload=payload,
-        participant_hash=person_hash, today=today, now=now,
-        previous_programmes=list(person.programmes) if person else [],
-        previous_referral_id=previous.id if previous else None)
+    try:
+        step = journey.new_referral(
+            rulebook=rulebook, referral_id=new_referral_id(), referrer_org_id=principal.org_id, payload=payload,
+            participant_hash=person_hash, today=today, now=now,
+            active=person is not None and bool(person.active_referral_id),
+            previous_programmes=list(person.programmes) if person else [],
+            previous_referral_id=previous.id if previous else None)
+    except ReferralRefused as refused:
+        if refused.reason in journey.PERSON_HELD_REFUSALS:
+            count_person_held_refusal(principal, today)
+        raise
     provider = rulebook.provider(step.referral.provider_org_id)
     assert provider is not None  # new_referral resolved it from the rulebook
     db.referrals.add_new(tx, step.referral, step.event, principal.org_id, principal.key_id, now, person,
@@ -87,6 +91,17 @@ def create_referral(principal: Principal, payload: dict, tx: UnitOfWork, previou
     db.compliance.add_pending_changes(tx, puts, deletes)
     tx.after_commit.append(lambda: logs.count("ReferralsCreated"))
     return seen_by(principal, step.referral, rulebook, created=True)
+
+
+def count_person_held_refusal(principal: Principal, today: date) -> None:
+    """A referral refused because of what is held about the person: counted per key and day, and the day's
+    unusual count flags the key for its organisation (compliance flags). Written at once, not in the request's
+    unit of work: the refusal commits nothing else, and the count must outlive it."""
+    db = store().compliance
+    count = db.count_attempt(compliance.attempts_counter_id(principal.key_id, today))
+    if count == compliance.UNUSUAL_PERSON_HELD_ATTEMPTS_PER_DAY:
+        db.raise_key_flag(compliance.probing_flag(principal.key_id, principal.org_id, principal.prime_org_id, today))
+        logs.count("KeysFlaggedForProbing")
 
 
 def re_refer(principal: Principal, referral_id: str, payload: dict, tx: UnitOfWork) -> Result:

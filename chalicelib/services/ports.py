@@ -179,6 +179,14 @@ class Compliance(Protocol):
 
     def add_reassignment(self, tx: UnitOfWork, flags: list[Flag], after: Referral) -> None: ...
 
+    def count_attempt(self, counter_id: str) -> int:
+        """One more on a counter, written at once (not in a unit of work); the new count."""
+        ...
+
+    def raise_key_flag(self, flag: Flag) -> None:
+        """An API key's flag, written at once, once."""
+        ...
+
     def flags_page(self, view: str, org_id: str, status: str | None, limit: int, cursor: str | None, *,
                    programme_id: str | None = None, rule: str | None = None, provider_org_id: str | None = None,
                    referral_id: str | None = None) -> tuple[list[Flag], str | None]: ...

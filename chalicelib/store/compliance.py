@@ -69,7 +69,8 @@ def _flag(item: FlagItem) -> Flag:
                 provider_org_id=item.provider_org_id, prime_org_id=item.prime_org_id, rule=item.rule,
                 due=date.fromisoformat(item.due), description=item.description, status=item.status,
                 raised_on=date.fromisoformat(item.raised_on), run_id=item.run_id,
-                resolved_on=date.fromisoformat(item.resolved_on) if item.resolved_on else None, action=item.action)
+                resolved_on=date.fromisoformat(item.resolved_on) if item.resolved_on else None, action=item.action,
+                key_id=item.key_id)
 
 
 def add_flag(tx: Transaction, work: PendingWork, run_id: str, raised_on: date, action: str | None = None) -> None:
@@ -113,6 +114,31 @@ def add_reassignment(tx: Transaction, flags: list[Flag], after: Referral) -> Non
         tx.update(FlagItem(flag_id=flag.flag_id), actions=[FlagItem.provider_org_id.set(after.provider_org_id),
                                                            FlagItem.prime_org_id.set(after.prime_org_id)],
                   condition=FlagItem.status == OPEN)
+
+
+def count_attempt(counter_id: str) -> int:
+    """Add one to a key's day counter of person-held refusals and return the new count: one atomic update of its
+    own, outside the refused request's (empty) unit of work, so the refusal changes nothing else and the count
+    survives it. The counter item has no organisation: it is in no index, and no listing shows it."""
+    item = FlagItem(flag_id=counter_id)
+    try:
+        item.update(actions=[FlagItem.attempts.add(1)])
+    except PynamoDBException as exc:
+        raise translate_read_error(exc) from None
+    return int(item.attempts or 0)
+
+
+def raise_key_flag(flag: Flag) -> None:
+    """An API key's flag, raised once (a second raise of the same flag is a no-op)."""
+    item = FlagItem(flag_id=flag.flag_id, flag_sort=_flag_sort(flag.status, flag.due, flag.flag_id),
+                    provider_org_id=flag.provider_org_id, prime_org_id=flag.prime_org_id, rule=flag.rule,
+                    due=flag.due.isoformat(), description=flag.description, status=flag.status,
+                    raised_on=flag.raised_on.isoformat(), key_id=flag.key_id)
+    try:
+        item.save(condition=FlagItem.flag_id.does_not_exist())
+    except PynamoDBException as exc:
+        if aws_error_code(exc) != "ConditionalCheckFailedException":
+            raise translate_read_error(exc) from None
 
 
 _FLAG_INDEXES = {"provider": FlagItem.by_provider, "prime": FlagItem.by_prime}

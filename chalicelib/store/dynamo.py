@@ -81,6 +81,8 @@ class DynamoCompliance:
     open_flags = staticmethod(compliance.open_flags)
     add_answers = staticmethod(compliance.add_answers)
     add_reassignment = staticmethod(compliance.add_reassignment)
+    count_attempt = staticmethod(compliance.count_attempt)
+    raise_key_flag = staticmethod(compliance.raise_key_flag)
     flags_page = staticmethod(compliance.list_flags)
     get_run = staticmethod(compliance.get_run)
     start_run = staticmethod(compliance.start_run)

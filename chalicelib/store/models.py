@@ -498,8 +498,8 @@ class FlagItem(Model):
 
     flag_id = UnicodeAttribute(hash_key=True)  # referral + rule + due date: a run raises it once
     flag_sort = UnicodeAttribute()  # status + raised on + id: open flags first, newest first within
-    referral_id = UnicodeAttribute()
-    programme_id = UnicodeAttribute()
+    referral_id = UnicodeAttribute(null=True)  # (none on a key's flag)
+    programme_id = UnicodeAttribute(null=True)
     provider_org_id = UnicodeAttribute()
     prime_org_id = UnicodeAttribute()
     rule = UnicodeAttribute()
@@ -507,9 +507,12 @@ class FlagItem(Model):
     description = UnicodeAttribute()
     status = UnicodeAttribute()  # open | resolved
     raised_on = UnicodeAttribute()
-    run_id = UnicodeAttribute()
+    run_id = UnicodeAttribute(null=True)
     resolved_on = UnicodeAttribute(null=True)
     action = UnicodeAttribute(null=True)  # what the run did beyond flagging (e.g. closed the referral)
+    key_id = UnicodeAttribute(null=True)  # an API key's flag: the key
+    # A key's count of person-held refusals in a day: an item of its own (attempts#key#day), in no index.
+    attempts = NumberAttribute(null=True)
 
     by_provider = FlagsByProvider()
     by_prime = FlagsByPrime()

@@ -98,6 +98,7 @@ class Data:
     objects: dict[str, bytes] = field(default_factory=dict)
     pending: dict[tuple[str, str], PendingWork] = field(default_factory=dict)
     flags: dict[str, Flag] = field(default_factory=dict)
+    attempts: dict[str, int] = field(default_factory=dict)
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)
     stats: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
     sample_rates: dict[str, list[SampleRate]] = field(default_factory=dict)
@@ -123,7 +124,6 @@ class Organisations:
         if key.key_hash in self.d.keys:
             raise _concurrent()
         self.d.keys[key.key_hash] = key
-
 
 class Referrals:
     VIEWS = {"referrer": "referrer_org_id", "provider": "provider_org_id", "prime": "prime_org_id"}
@@ -497,11 +497,18 @@ class Compliance:
                 self.d.flags[f.flag_id], provider_org_id=after.provider_org_id, prime_org_id=after.prime_org_id)),
                 lambda f=flag: self.d.flags[f.flag_id].status == OPEN)
 
+    def count_attempt(self, counter_id: str) -> int:
+        self.d.attempts[counter_id] = self.d.attempts.get(counter_id, 0) + 1
+        return self.d.attempts[counter_id]
+
+    def raise_key_flag(self, flag: Flag) -> None:
+        self.d.flags.setdefault(flag.flag_id, flag)
+
     def flags_page(self, view: str, org_id: str, status: str | None, limit: int, cursor: str | None, *,
                    programme_id: str | None = None, rule: str | None = None, provider_org_id: str | None = None,
                    referral_id: str | None = None) -> tuple[list[Flag], str | None]:
         attr = "provider_org_id" if view == "provider" else "prime_org_id"
-        found = [f for f in self.d.flags.values() if getattr(f, attr) == org_id and f.run_id
+        found = [f for f in self.d.flags.values() if getattr(f, attr) == org_id and (f.run_id or f.key_id)
                  and (not status or f.status == status) and (not programme_id or f.programme_id == programme_id)
                  and (not rule or f.rule == rule) and (not provider_org_id or f.provider_org_id == provider_org_id)
                  and (not referral_id or f.referral_id == referral_id)]

@@ -61,11 +61,11 @@ def payload(rulebook, *, provider_id=None, support_level=None, consent_given=Tru
     return body
 
 
-def refer(rulebook, today=TODAY, previous_programmes=(), **kwargs) -> Step:
+def refer(rulebook, today=TODAY, previous_programmes=(), active=False, **kwargs) -> Step:
     return journey.new_referral(
         rulebook=rulebook, referral_id="ref-1", referrer_org_id="jcp-norwich", payload=payload(rulebook, **kwargs),
         participant_hash="p_abc", today=today, now=datetime.combine(today, datetime.min.time(), UTC),
-        previous_programmes=list(previous_programmes))
+        active=active, previous_programmes=list(previous_programmes))
 
 
 def in_support(rulebook, *, referred=date(2026, 11, 24), started=date(2026, 11, 30),
@@ -210,7 +210,7 @@ def test_provider_found_by_area():
     body = payload(TEES, area="Hartlepool", provider_id="hartlepool-council")
     del body["provider_id"]
     step = journey.new_referral(rulebook=TEES, referral_id="r", referrer_org_id="x", payload=body,
-                                participant_hash="p_1", today=TODAY, now=datetime(2026, 11, 24),
+                                participant_hash="p_1", today=TODAY, now=datetime(2026, 11, 24), active=False,
                                 previous_programmes=[])
     assert step.referral.provider_org_id == "hartlepool-council"
 
@@ -492,3 +492,13 @@ def test_work_choice_module_deadlines_follow_the_module():
                                                         "date": date(2026, 12, 10)}, date(2026, 12, 10)).referral
     assert (moved.module_id, moved.module_since) == ("longer-term-support", date(2026, 12, 10))
     assert dues(WORK_CHOICE, moved) == [("review", date(2026, 12, 30))]
+
+
+def test_a_person_active_elsewhere_is_refused_only_after_a_valid_consent_record():
+    with pytest.raises(ValidationFailed) as caught:
+        refer(NORFOLK, active=True, consent_given=False)
+    assert [(e.field, e.rule) for e in caught.value.errors] == [("consent.given", "required")]
+    with pytest.raises(ReferralRefused) as refused:
+        refer(NORFOLK, active=True)
+    assert refused.value.reason == "already_active"
+    assert str(refused.value) == "the participant is already active on a programme"
