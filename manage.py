@@ -3,6 +3,7 @@
     python manage.py local                 # the local stack: API on http://127.0.0.1:8000, DynamoDB Local, demo data
     python manage.py create-org ID NAME KIND [--prime ORG] [--level N]
     python manage.py create-key ORG --roles referrer,provider [--label TEXT]
+    python manage.py register-usage-keys   # every key into the usage plan (REFPAY_USAGE_PLAN_ID), once
     python manage.py create-tables [--stage dev]
     python manage.py export-claim-file CLAIM_FILE_ID --out claims.csv
     python manage.py nightly --date 2026-11-24
@@ -47,14 +48,32 @@ def cmd_create_org(args) -> int:
 def cmd_create_key(args) -> int:
     from chalicelib.domain.errors import DomainError
     from chalicelib.services.admin import create_api_key
+    from chalicelib.settings import SettingsError
 
     try:
         secret, key_id = create_api_key(args.org_id, [r.strip() for r in args.roles.split(",") if r.strip()],
                                         args.label)
     except DomainError as exc:
         return _fail(f"{exc.detail} {[e.as_dict() for e in exc.errors] or ''}".strip())
+    except SettingsError as exc:
+        return _fail(str(exc))
     print(json.dumps({"org_id": args.org_id, "key_id": key_id, "api_key": secret}))
     print("Store the key now: only its hash is kept.", file=sys.stderr)
+    return 0
+
+
+def cmd_register_usage_keys(args) -> int:
+    """Every unrevoked key into the stage's usage plan (keys made before it existed). It reads the whole key table
+    (a Scan: an administrator's one-off, never a request path)."""
+    from chalicelib.services.admin import register_usage_keys
+    from chalicelib.settings import SettingsError
+    from chalicelib.store.models import ApiKey
+
+    try:
+        keys = ((item.key_id, item.org_id) for item in ApiKey.scan() if not item.revoked)
+        print(json.dumps({"registered": register_usage_keys(keys)}))
+    except SettingsError as exc:
+        return _fail(str(exc))
     return 0
 
 
@@ -193,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--roles", required=True, help="comma-separated: referrer,provider,finance,admin")
     p.add_argument("--label", default="api key")
     p.set_defaults(func=cmd_create_key)
+    p = sub.add_parser("register-usage-keys", help="put every unrevoked API key in the stage's usage plan "
+                       "(REFPAY_USAGE_PLAN_ID): once, for keys made before the plan")
+    p.set_defaults(func=cmd_register_usage_keys)
     p = sub.add_parser("create-tables", help="create the tables defined in infra/template.json")
     p.add_argument("--stage", default=os.environ.get("REFPAY_STAGE", "dev"))
     p.set_defaults(func=cmd_create_tables)

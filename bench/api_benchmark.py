@@ -443,7 +443,9 @@ def local_server(workdir: Path, keep_copies: bool = True):
     import manage
 
     launcher = ["manage.py"] if keep_copies else ["-c", _WITHOUT_ROLLBACK_COPY]
-    with manage.local_server_process(workdir, {"REFPAY_TODAY": TODAY}, launcher) as (port, _db, keys_file, log):
+    # (The gateway's per-key throttling is off: this measures the engine behind it.)
+    env = {"REFPAY_TODAY": TODAY, "REFPAY_LOCAL_THROTTLING": "off"}
+    with manage.local_server_process(workdir, env, launcher) as (port, _db, keys_file, log):
         yield port, json.loads(keys_file.read_text()), log
 
 

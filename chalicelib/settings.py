@@ -38,6 +38,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "claim_file_worker_function": ("REFPAY_CLAIM_FILE_WORKER_FUNCTION",),
     "lambda_function_name": ("AWS_LAMBDA_FUNCTION_NAME",),  # set by Lambda itself: we are deployed
     "tracing": ("REFPAY_TRACING",),
+    "usage_plan_id": ("REFPAY_USAGE_PLAN_ID",),
 }
 
 Stage = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9-]{0,19}$")]
@@ -61,6 +62,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     claim_file_worker_function: str | None = None
     lambda_function_name: str | None = None
     tracing: bool = False  # X-Ray traces of each invocation (the deployed template turns it on)
+    usage_plan_id: str | None = None  # the stack's API usage plan (output UsagePlanId): each new key joins it
 
     @property
     def is_local(self) -> bool:
@@ -91,6 +93,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             return local_default.encode()
         raise SettingsError(f"{SOURCES[name][0]} must be set to a secret of at least {MIN_SECRET_LENGTH} "
                             f"characters in stage {self.stage!r}")
+
+    def require_usage_plan(self) -> str | None:
+        """The usage plan new keys join: none in a local stage; in a deployed one it must be named, since a key
+        outside the plan is refused by the gateway."""
+        if self.usage_plan_id or self.is_local:
+            return self.usage_plan_id
+        raise SettingsError(f"REFPAY_USAGE_PLAN_ID must name the stack's usage plan (its output UsagePlanId) in "
+                            f"stage {self.stage!r}: a key outside it is refused by the API")
 
     def require_deployable(self) -> Settings:
         """Every setting a deployed stage needs is present and sound (raises SettingsError naming it)."""

@@ -11,7 +11,8 @@ from typing import Any
 
 from chalice import AuthResponse, Blueprint
 
-from ..domain.access import Principal
+from .. import settings
+from ..domain.access import Principal, usage_plan_key
 from ..domain.errors import Unauthenticated
 from ..services.auth import authenticate
 
@@ -24,15 +25,34 @@ auth_bp = Blueprint(__name__)
 GATEWAY_AUTH_CACHE_SECONDS = 0
 
 
+class MeteredAuthResponse(AuthResponse):
+    """An authorizer's answer that names the API Gateway key the request is metered under (`usageIdentifierKey`):
+    the usage plan's rate, burst and daily quota then apply per bearer key (infra/template.json, ApiUsagePlan)."""
+
+    def __init__(self, usage_key: str, principal_id: str, context: dict[str, str]) -> None:
+        super().__init__(routes=["*"], principal_id=principal_id, context=context)
+        self.usage_key = usage_key
+
+    def to_dict(self, request: Any) -> dict[str, Any]:
+        return {**super().to_dict(request), "usageIdentifierKey": self.usage_key}
+
+
 @auth_bp.authorizer(ttl_seconds=GATEWAY_AUTH_CACHE_SECONDS)
 def api_key(auth_request: Any) -> AuthResponse:
     principal = authenticate(auth_request.token)
+    stage = settings.get().stage
     if principal is None:
-        return AuthResponse(routes=["*"], principal_id="anonymous", context={"authenticated": "false"})
-    return AuthResponse(routes=["*"], principal_id=principal.key_id, context={
+        return MeteredAuthResponse(usage_plan_key(stage, None), "anonymous", {"authenticated": "false"})
+    return MeteredAuthResponse(usage_plan_key(stage, principal.key_id), principal.key_id, {
         "authenticated": "true", "org_id": principal.org_id, "org_kind": principal.org_kind,
         "roles": ",".join(sorted(principal.roles)), "key_id": principal.key_id,
         "prime_org_id": principal.prime_org_id or ""})
+
+
+# The name the API definition gives the authorizer's security scheme. Chalice would name it after the function
+# (`api_key`), which is also the name API Gateway reads as "this method needs a usage-plan key" (x-api-key): the
+# two would collide. The function keeps its name (and its resources in infra/template.json, `ApiKey`).
+api_key.name = "bearer"
 
 
 def principal_of(request: Any) -> Principal:

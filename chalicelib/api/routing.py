@@ -244,8 +244,10 @@ def build_blueprint(routes: list[RouteDoc]) -> Blueprint:
         view = _view(bp, doc)
         functools.update_wrapper(view, doc.handler)
         view.__name__ = doc.name
+        # An authenticated route is metered per key (api_key_required: the usage plan's limits apply to the key
+        # the authorizer names); a public one only by the stage's own throttle.
         bp.route(doc.path, methods=[doc.method], authorizer=api_key if doc.authenticated else None,
-                 content_types=ACCEPTED_CONTENT_TYPES)(view)
+                 api_key_required=doc.authenticated, content_types=ACCEPTED_CONTENT_TYPES)(view)
         taken[doc.path].append(doc.method)
     for n, (path, methods) in enumerate(sorted(taken.items())):
         others = [m for m in METHODS if m not in methods]

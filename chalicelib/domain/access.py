@@ -222,6 +222,14 @@ def _who_records(actor: str, party_roles: tuple[str, ...]) -> str:
 KEY_PREFIX = "rp_"
 
 
+def usage_plan_key(stage: str, key_id: str | None) -> str:
+    """The value of the API Gateway key that meters a bearer key under the stage's usage plan (rate, burst, daily
+    quota): the authorizer returns it as `usageIdentifierKey`. Derived from the key's public id, so the authorizer
+    needs no look-up; callers never send it (the API takes it from the authorizer only). Every caller whose key is
+    unknown or revoked shares one, `anonymous`."""
+    return f"refpay-{stage}-{key_id or 'anonymous'}"
+
+
 def new_api_key() -> tuple[str, str, str]:
     """A fresh key: (the secret shown once, its hash to store, its public id for audit trails)."""
     secret = KEY_PREFIX + secrets.token_urlsafe(32)

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
-from .. import clock
+from .. import clock, settings
+from ..adapters import usage_plans
 from ..adapters.rulebooks import all_rulebooks
-from ..domain.access import ORG_KINDS, ROLES, ApiKeyRecord, Organisation, new_api_key
+from ..domain.access import ORG_KINDS, ROLES, ApiKeyRecord, Organisation, new_api_key, usage_plan_key
 from ..domain.errors import Conflict, ValidationFailed
 from ..domain.rulebook import Rulebook
 from .deps import store
@@ -45,10 +47,35 @@ def create_api_key(org_id: str, roles: list[str], label: str) -> tuple[str, str]
     unknown = [r for r in roles if r not in ROLES]
     if not roles or unknown:
         raise ValidationFailed.one("roles", "one_of", f"roles from: {', '.join(ROLES)}")
+    plan = settings.get().require_usage_plan()
     secret, digest, key_id = new_api_key()
     orgs.save_key(ApiKeyRecord(key_hash=digest, key_id=key_id, org_id=org_id, roles=tuple(sorted(set(roles))),
                                label=label, created_at=clock.now().isoformat()))
+    if plan:
+        _meter(plan, key_id, org_id)
     return secret, key_id
+
+
+def _meter(plan: str, key_id: str, org_id: str) -> None:
+    usage_plans.register(plan, usage_plan_key(settings.get().stage, key_id), key_id,
+                         f"meters refpay API key {key_id} of {org_id}")
+
+
+def register_usage_keys(keys: Iterable[tuple[str, str]]) -> list[str]:
+    """The given keys' usage keys in the stage's usage plan, where missing (keys made before the plan existed, or
+    whose registration failed): `keys` are (key id, organisation) of unrevoked keys; returns the key ids
+    registered now."""
+    plan = settings.get().require_usage_plan()
+    if not plan:
+        return []
+    stage = settings.get().stage
+    present = usage_plans.registered(plan)
+    done = []
+    for key_id, org_id in keys:
+        if usage_plan_key(stage, key_id) not in present:
+            _meter(plan, key_id, org_id)
+            done.append(key_id)
+    return done
 
 
 DEMO_REFERRERS = (

@@ -126,8 +126,9 @@ def server(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("schemathesis-server")
     # The same pinned day as the in-process tests: deterministic dates.
-    with manage.local_server_process(tmp, {"REFPAY_TODAY": TODAY}, start_timeout=60) as (port, db_port, keys_file,
-                                                                                           log_path):
+    # (Without the gateway's throttling: the contract is the subject here, at a pace no client's rate limit allows.)
+    with manage.local_server_process(tmp, {"REFPAY_TODAY": TODAY, "REFPAY_LOCAL_THROTTLING": "off"},
+                                     start_timeout=60) as (port, db_port, keys_file, log_path):
         srv = Server(port, db_port, json.loads(keys_file.read_text()), log_path)
         # Real objects for the path parameters: a started Level 3 referral (its start line, approved), the prime's
         # claim file for the month, and a nightly run.

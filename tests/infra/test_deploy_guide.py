@@ -63,7 +63,14 @@ def test_the_guide_s_first_organisation_and_key_work_in_the_stage_s_tables(monke
         monkeypatch.delenv(secret, raising=False)
     commands = [shlex.split(c, comments=True) for c in re.findall(r"^scripts/dev manage (.+)$", text, re.M)]
     assert [c[0] for c in commands] == ["create-org", "create-key"]
+    # The stack's usage plan, named as the guide reads it from the stack's outputs.
+    assert "export REFPAY_USAGE_PLAN_ID=$(aws cloudformation describe-stacks --stack-name refpay-prod" in text
+    assert "OutputKey=='UsagePlanId'" in text
     with mock_aws():
+        import boto3
+
+        plan = boto3.client("apigateway", region_name="eu-west-2").create_usage_plan(name="refpay-prod-per-key")
+        monkeypatch.setenv("REFPAY_USAGE_PLAN_ID", plan["id"])
         create_tables("prod")
         auth.clear_cache()
         outputs = []
@@ -72,8 +79,10 @@ def test_the_guide_s_first_organisation_and_key_work_in_the_stage_s_tables(monke
             outputs.append(json.loads(capsys.readouterr().out))
         principal = auth.authenticate("Bearer " + outputs[1]["api_key"])
         auth.clear_cache()
+        in_plan = boto3.client("apigateway", region_name="eu-west-2").get_usage_plan_keys(usagePlanId=plan["id"])
     assert principal is not None and principal.org_id == commands[0][1] == outputs[0]["org_id"]
     assert principal.roles == {"referrer"}
+    assert [k["value"] for k in in_plan["items"]] == [f"refpay-prod-{outputs[1]['key_id']}"]
 
 
 @pytest.fixture

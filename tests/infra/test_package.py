@@ -58,7 +58,7 @@ def test_gateway_problem_responses_are_part_of_the_api_definition(packaged):
     assert not [n for n, r in resources.items() if r["Type"] == "AWS::ApiGateway::GatewayResponse"]
     responses = resources["RestAPI"]["Properties"]["DefinitionBody"]["x-amazon-apigateway-gateway-responses"]
     assert set(responses) == {"UNAUTHORIZED", "ACCESS_DENIED", "MISSING_AUTHENTICATION_TOKEN", "THROTTLED",
-                              "DEFAULT_4XX", "DEFAULT_5XX"}
+                              "QUOTA_EXCEEDED", "INVALID_API_KEY", "DEFAULT_4XX", "DEFAULT_5XX"}
     for kind, response in responses.items():
         assert response["responseParameters"]["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
         body = json.loads(response["responseTemplates"]["application/json"])
@@ -73,24 +73,28 @@ def test_dependencies_ship_in_a_layer(packaged):
     assert (packaged.out / "layer-deployment.zip").exists()
 
 
-def test_every_authenticated_route_goes_through_the_bearer_key_authorizer(packaged):
-    """Chalice names a route's security after its authorizer (`api_key`), the name it also uses for "needs an API
-    Gateway usage-plan key", and that definition wins: deployed, every authenticated route would then demand an
-    `x-api-key` and never run our authorizer. infra/template.json restores the authorizer's definition."""
+def test_every_authenticated_route_goes_through_the_bearer_key_authorizer_and_the_usage_plan(packaged):
+    """Chalice names a route's security after its authorizer, and `api_key` is the name API Gateway reads as "this
+    method needs a usage-plan key". The authorizer's scheme is therefore `bearer` (chalicelib/api/auth.py) and
+    `api_key` is the usage-plan key, which the authorizer supplies (api-key source AUTHORIZER): every
+    authenticated route runs our authorizer and is metered per key; a public route neither."""
     import app
 
     body = packaged.template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
     definitions = body["securityDefinitions"]
-    assert definitions == {"api_key": {
-        "type": "apiKey", "name": "Authorization", "in": "header", "x-amazon-apigateway-authtype": "custom",
-        "x-amazon-apigateway-authorizer": {"type": "token", "authorizerUri": {"Fn::Sub": (
-            "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${ApiKey.Arn}"
-            "/invocations")}, "authorizerResultTtlInSeconds": 0}}}
+    assert definitions == {
+        "bearer": {
+            "type": "apiKey", "name": "Authorization", "in": "header", "x-amazon-apigateway-authtype": "custom",
+            "x-amazon-apigateway-authorizer": {"type": "token", "authorizerUri": {"Fn::Sub": (
+                "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${ApiKey.Arn}"
+                "/invocations")}, "authorizerResultTtlInSeconds": 0}},
+        "api_key": {"type": "apiKey", "name": "x-api-key", "in": "header"}}
+    assert body["x-amazon-apigateway-api-key-source"] == "AUTHORIZER"
     for path, methods in app.app.routes.items():
         for method, route in methods.items():
             security = body["paths"][path][method.lower()].get("security")
             if route.authorizer is None:
                 assert security is None, (method, path)
             else:
-                assert security == [{route.authorizer.name: []}], (method, path)
-                assert route.authorizer.name in definitions
+                assert security == [{"api_key": []}, {route.authorizer.name: []}], (method, path)
+                assert route.authorizer.name == "bearer"

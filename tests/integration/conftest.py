@@ -146,7 +146,12 @@ def server(request, dynamodb_endpoint, tmp_path_factory):
 
     namespace = f"it{secrets.token_hex(4)}"
     workdir = tmp_path_factory.mktemp(f"server-{request.module.__name__.rsplit('.', 1)[-1]}")
-    with manage.local_server_process(workdir, {"REFPAY_TODAY": TODAY}, start_timeout=120,
+    # The gateway's throttling (per key, as deployed) is on for a module about it (GATEWAY_THROTTLING = True);
+    # the others race one key's requests against each other to test the engine, which a deployed client would
+    # spread over its rate limit.
+    throttling = "on" if getattr(request.module, "GATEWAY_THROTTLING", False) else "off"
+    with manage.local_server_process(workdir, {"REFPAY_TODAY": TODAY, "REFPAY_LOCAL_THROTTLING": throttling},
+                                     start_timeout=120,
                                      dynamodb_endpoint=dynamodb_endpoint, namespace=namespace) as (port, _, keys, log):
         yield Server(port, dynamodb_endpoint, json.loads(keys.read_text()), workdir, namespace, log)
 
