@@ -49,6 +49,11 @@ def document(routes: list[RouteDoc]) -> dict[str, Any]:
         for code in route.errors:
             op["responses"][str(code)] = {"description": _STATUS_TEXT.get(code, "Error"), "content": {
                 "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        if route.authenticated:  # the gateway's throttle for the key (README, "Abuse limits")
+            op["responses"]["429"] = {
+                "description": "Over this key's rate, burst or daily quota: retry after the Retry-After delay",
+                "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}},
+                "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
         op["responses"]["500"] = {"description": "Internal error", "content": {
             "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
         paths.setdefault(route.path, {})[route.method.lower()] = op
