@@ -183,6 +183,14 @@ class ModuleSchema(Schema):
     name = fields.String(required=True)
     max_duration = fields.Nested(PeriodSchema, load_default=None)
     review_every = fields.Nested(PeriodSchema, load_default=None)
+    extension_max = fields.Nested(PeriodSchema, load_default=None,
+                                  **_d("the most the module's end may be extended by, on the provider's request "
+                                       "with a reason and the commissioner's approval"))
+
+    @validates_schema
+    def check(self, data: dict, **_: Any) -> None:
+        if data.get("extension_max") and not data.get("max_duration"):
+            raise ValidationError("only a module with a max_duration can be extended", "extension_max")
 
     @post_load
     def make(self, data: dict, **_: Any) -> Module:

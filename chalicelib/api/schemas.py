@@ -340,8 +340,8 @@ class ReferralOut(Schema):
         "description": "a leaver not in work, tracked after the exit: exited_on, destination, tracked_until, "
                        "contacts, last_contact_on, outcome"})
     viewed_as = fields.String(metadata={
-        "description": "your part in the referral (prime, deliverer, spoke, mentor, referrer): it decides what you "
-                       "see"})
+        "description": "your part in the referral (prime, deliverer, spoke, mentor, referrer; or commissioner, "
+                       "which sees no personal details): it decides what you see"})
 
 
 class ReferralPage(Schema):

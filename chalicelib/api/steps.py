@@ -28,14 +28,16 @@ def step_handler(step: StepDef) -> Callable[[Principal, dict, dict, UnitOfWork],
 
 
 def step_routes(registered: Iterable[StepDef] | None = None) -> list[RouteDoc]:
-    """One route per step an organisation records with a provider key: the holder, the prime, a mentor or a spoke
-    (the system's own steps and the referrer's return are not here)."""
+    """One route per step an organisation records with a provider key: the holder, the prime, a mentor or a spoke;
+    or the programme's commissioner decides with a commissioner key (the system's own steps and the referrer's
+    return are not here)."""
     out = []
     for step in registered if registered is not None else steps.all_steps():
-        if step.actor not in steps.RECORDED_BY_ORGANISATIONS:
+        if step.actor not in (*steps.RECORDED_BY_ORGANISATIONS, steps.COMMISSIONER):
             continue
+        roles = ("commissioner",) if step.actor == steps.COMMISSIONER else ("provider",)
         out.append(route(f"/referrals/{{referral_id}}/{step.name}", "POST", summary=step.summary, tags=TAGS,
-                         roles=("provider",), body=s.step_schema(step), response=s.ReferralOut,
+                         roles=roles, body=s.step_schema(step), response=s.ReferralOut,
                          status=201 if step.creates_record else 200, errors=WRITE_ERRORS,
                          handler=step_handler(step), name=f"record_{step.name}"))
     return out

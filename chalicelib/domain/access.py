@@ -17,7 +17,7 @@ from .errors import Forbidden, NotFound
 from .parties import DELIVERER, MENTOR, REFERRER, SPOKE
 from .referral import RecordedEvent, Referral
 
-ROLES = ("referrer", "provider", "finance", "admin")
+ROLES = ("referrer", "provider", "finance", "admin", "commissioner")
 ORG_KINDS = ("commissioner", "prime", "local_authority", "subcontractor", "referrer")
 
 
@@ -70,6 +70,9 @@ class Principal:
 # ------------------------------------------------------------------ each party's view of a referral
 
 PRIME = "prime"  # not a party role: the organisation holding the contract the referral is delivered under
+# Not a party either: the programme's commissioner, through a key with the commissioner role, reads a referral of
+# its programme (never a list) to decide the exceptions to the programme's rules, without the person's details.
+COMMISSIONER = "commissioner"
 # The strongest part an organisation plays decides what it sees (a Level 2 group that referred and mentors sees
 # what a mentor sees).
 _PRECEDENCE = (SPOKE, MENTOR)
@@ -118,9 +121,10 @@ class View:
         return dict(event.data)
 
 
-def party_role_of(principal: Principal, referral: Referral) -> str | None:
+def party_role_of(principal: Principal, referral: Referral, commissioner_org_id: str = "") -> str | None:
     """The part the caller's organisation plays in the referral now: `prime`, `deliverer` (holding it), `spoke`,
-    `mentor` or `referrer`; None if it plays none (it must not learn the referral exists)."""
+    `mentor` or `referrer`, or `commissioner` (a commissioner key of the programme's commissioner,
+    `commissioner_org_id`); None if it plays none (it must not learn the referral exists)."""
     org = principal.org_id
     if org == referral.prime_org_id:
         return PRIME
@@ -130,7 +134,9 @@ def party_role_of(principal: Principal, referral: Referral) -> str | None:
     role = next((r for r in _PRECEDENCE if r in held), None)
     if role:
         return role
-    return REFERRER if org == referral.referrer_org_id else None
+    if org == referral.referrer_org_id:
+        return REFERRER
+    return COMMISSIONER if is_programme_commissioner(principal, commissioner_org_id) else None
 
 
 _VIEWS: dict[str, dict[str, Any]] = {
@@ -140,20 +146,21 @@ _VIEWS: dict[str, dict[str, Any]] = {
     MENTOR: {"hidden": PRICE, "own_contacts_only": True},
     REFERRER: {"hidden": CASE_DETAILS, "event_types": STATUS_EVENTS, "event_data": False,
                "deadlines": UPTAKE_DEADLINES},
+    COMMISSIONER: {"hidden": PRICE},
 }
 
 
-def view_of(principal: Principal, referral: Referral) -> View:
+def view_of(principal: Principal, referral: Referral, commissioner_org_id: str = "") -> View:
     """What the caller sees of the referral; NotFound if its organisation plays no part in it."""
-    role = party_role_of(principal, referral)
+    role = party_role_of(principal, referral, commissioner_org_id)
     if role is None:
         raise NotFound("no such referral")
     return View(principal.org_id, role, principal.roles, personal_data=may_see_personal_data(principal, referral),
                 **_VIEWS[role])
 
 
-def ensure_visible(principal: Principal, referral: Referral) -> None:
-    view_of(principal, referral)
+def ensure_visible(principal: Principal, referral: Referral, commissioner_org_id: str = "") -> None:
+    view_of(principal, referral, commissioner_org_id)
 
 
 # What identifies the person, or says what they told the referrer about themselves (health, disability,
@@ -200,11 +207,12 @@ def may_record(org: str, key_roles: frozenset[str], referral: Referral, actor: s
     return bool(parties.roles_of(referral.parties, org).intersection(party_roles))
 
 
-def ensure_may_record(principal: Principal, referral: Referral, actor: str, party_roles: tuple[str, ...]) -> None:
+def ensure_may_record(principal: Principal, referral: Referral, actor: str, party_roles: tuple[str, ...],
+                      commissioner_org_id: str = "") -> None:
     """A step is recorded by the organisation its declaration names: the provider holding the referral (and, for
     some, its prime), only the prime (routing, parties), or an active party in a named role (a mentor's contact,
     a spoke's support)."""
-    ensure_visible(principal, referral)
+    ensure_visible(principal, referral, commissioner_org_id)
     principal.require("provider")
     if not may_record(principal.org_id, principal.roles, referral, actor, party_roles):
         raise Forbidden(_who_records(actor, party_roles))
@@ -217,6 +225,18 @@ def _who_records(actor: str, party_roles: tuple[str, ...]) -> str:
     if actor == "parties":
         who = f"this referral's active {' or '.join(party_roles)}"
     return f"only {who}{extra} may record this step"
+
+
+def is_programme_commissioner(principal: Principal, commissioner_org_id: str) -> bool:
+    """The programme's commissioner, through a key with the commissioner role: it reads the programme's referrals
+    one by one (no listing) and decides the exceptions to the programme's rules."""
+    return bool(commissioner_org_id) and principal.org_id == commissioner_org_id and "commissioner" in principal.roles
+
+
+def ensure_commissioner(principal: Principal, commissioner_org_id: str) -> None:
+    principal.require("commissioner")
+    if principal.org_id != commissioner_org_id:
+        raise Forbidden("only the programme's commissioner decides this")
 
 
 KEY_PREFIX = "rp_"

@@ -104,10 +104,18 @@ def _sustainment(rulebook: Rulebook, referral: Referral) -> Iterable[Due | None]
 
 
 def _module_duration(rulebook: Rulebook, referral: Referral) -> Iterable[Due | None]:
+    """The current module's end; an extension the commissioner approved moves it (seed 002's safeguards)."""
     module = rulebook.module(referral.module_id) if referral.module_id else None
     if referral.status in states.ON_PROVISION and module and module.max_duration and referral.module_since:
-        yield Due("module_max_duration", module.max_duration.after(referral.module_since, rulebook.nation),
-                  f"{module.name} lasts at most {module.max_duration.describe()}")
+        end = module.max_duration.after(referral.module_since, rulebook.nation)
+        what = f"{module.name} lasts at most {module.max_duration.describe()}"
+        extension = referral.module_extension or {}
+        if extension.get("module_id") == module.id and extension.get("status") == "approved":
+            end = date.fromisoformat(extension["until"])
+            what += f", extended to {extension['until']} with the commissioner's approval"
+        elif extension.get("module_id") == module.id and extension.get("status") == "requested":
+            what += f" (an extension to {extension['until']} awaits the commissioner's decision)"
+        yield Due("module_max_duration", end, what)
 
 
 def _max_duration(rulebook: Rulebook, referral: Referral) -> Iterable[Due | None]:

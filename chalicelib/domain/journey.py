@@ -352,7 +352,8 @@ def module_move(rulebook: Rulebook, referral: Referral, payload: dict, today: da
                                    f"from {referral.module_id} the programme allows: {', '.join(allowed) or 'none'}")
     on = payload["date"]
     _check_date("date", on, today, (referral.module_since or referral.started_on, "the current module's start"))
-    return Change(on, {"from_module": referral.module_id, "to_module": to}, {"module_id": to, "module_since": on})
+    return Change(on, {"from_module": referral.module_id, "to_module": to},
+                  {"module_id": to, "module_since": on, "module_extension": None})
 
 
 def transfer(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
@@ -509,6 +510,60 @@ def close_unstarted(rulebook: Rulebook, referral: Referral, payload: dict, today
     reason = "not_started_by_deadline"
     on = payload["date"]
     return Change(on, {"reason": reason, "by": "nightly compliance"}, {"status_reason": reason, "closed_on": on})
+
+
+# ------------------------------------------------------------------ the commissioner's approvals
+
+
+def module_extendable(rulebook: Rulebook, referral: Referral) -> bool:
+    """Whether the participant's current module has an end the commissioner may extend (Work Choice Module 1)."""
+    module = rulebook.module(referral.module_id) if referral.module_id else None
+    return bool(module and module.max_duration and module.extension_max and referral.module_since)
+
+
+def _module_end(rulebook: Rulebook, referral: Referral) -> tuple[Any, date]:
+    module = rulebook.module(referral.module_id) if referral.module_id else None
+    if module is None or not module_extendable(rulebook, referral):
+        raise ValidationFailed.one("until", "extendable_module",
+                                   f"the participant's module on {rulebook.id} has no extension to ask for")
+    assert module.max_duration is not None and referral.module_since is not None
+    return module, module.max_duration.after(referral.module_since, rulebook.nation)
+
+
+def module_extension_request(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
+    """Work Choice (seed 002): Module 1 has 'a far more appropriate maximum period with safeguards should an
+    individual need more time'. The provider asks for more time with a reason, up to the module's extension limit;
+    the commissioner decides."""
+    module, end = _module_end(rulebook, referral)
+    on, until = payload["date"], payload["until"]
+    _check_date("date", on, today, (referral.module_since, "the module's start"))
+    current = referral.module_extension
+    if current and current.get("status") == "requested":
+        raise ValidationFailed.one("until", "one_at_a_time", "an extension is already waiting for the commissioner")
+    latest = module.extension_max.after(end, rulebook.nation)
+    if not end < until <= latest:
+        raise ValidationFailed.one("until", "extension_limit",
+                                   f"{module.name} ends on {end.isoformat()}; it may be extended by at most "
+                                   f"{module.extension_max.describe()}, to {latest.isoformat()}")
+    extension = {"module_id": module.id, "requested_on": on.isoformat(), "until": until.isoformat(),
+                 "reason": payload["reason"], "status": "requested"}
+    return Change(on, {"module_id": module.id, "until": until.isoformat(), "reason": payload["reason"]},
+                  {"module_extension": extension})
+
+
+def module_extension_decision(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
+    """The commissioner approves or refuses the extension the provider asked for (a refusal gives a reason)."""
+    current = referral.module_extension
+    if not current or current.get("status") != "requested" or current.get("module_id") != referral.module_id:
+        raise ValidationFailed.one("decision", "requested", "no extension of the current module is waiting")
+    decision = payload["decision"]
+    reason = payload.get("reason")
+    if decision == "refuse" and not reason:
+        raise ValidationFailed.one("reason", "required", "a refusal gives a reason")
+    decided = {**current, "status": "approved" if decision == "approve" else "refused",
+               "decided_on": today.isoformat(), **({"decision_reason": reason} if reason else {})}
+    return Change(today, {"decision": decision, "until": current["until"], **({"reason": reason} if reason else {})},
+                  {"module_extension": decided})
 
 
 def re_referral(rulebook: Rulebook, former: Referral, payload: dict, today: date) -> Change:

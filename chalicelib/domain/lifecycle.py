@@ -37,7 +37,7 @@ def next_state(current: str, action: str) -> str:
 
 def system_actions() -> frozenset[str]:
     """Actions only the system takes (never offered to a caller)."""
-    return frozenset(s.name for s in steps.all_steps() if not s.offered)
+    return frozenset(s.name for s in steps.all_steps() if s.actor == steps.SYSTEM)
 
 
 def allowed_actions(current: str) -> list[str]:

@@ -103,6 +103,7 @@ class Module:
     name: str
     max_duration: Period | None
     review_every: Period | None
+    extension_max: Period | None = None  # the most its end may be extended by, with the commissioner's approval
 
 
 @dataclass(frozen=True)

@@ -52,10 +52,11 @@ Decide = Callable[[Rulebook, Referral, dict, date], Change]
 Available = Callable[[Rulebook, Referral], bool]
 
 # Who may record a step: the provider holding the referral, its prime too, only the prime, only the parties named
-# in the step's `parties`, only the system (nightly run), or the referrer (a return).
+# in the step's `parties`, only the system (nightly run), the referrer (a return), or the programme's commissioner.
 HOLDER, HOLDER_OR_PRIME, PRIME, PARTIES, SYSTEM, REFERRER = (
     "holder", "holder_or_prime", "prime", "parties", "system", "referrer")
 RECORDED_BY_ORGANISATIONS = (HOLDER, HOLDER_OR_PRIME, PRIME, PARTIES)
+COMMISSIONER = "commissioner"  # the programme's commissioner, deciding an exception to its rules
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,9 @@ class StepDef:
 
     @property
     def offered(self) -> bool:
-        """Whether a caller may take it (the system's own steps are never offered)."""
-        return self.actor != SYSTEM
+        """Whether it is offered to the referral's own organisations in `allowed_actions` (the system's steps and
+        the commissioner's approvals are not)."""
+        return self.actor not in (SYSTEM, COMMISSIONER)
 
 
 def _not_held(rulebook: Rulebook, referral: Referral) -> bool:
@@ -203,6 +205,15 @@ _STEPS: tuple[StepDef, ...] = (
     StepDef("close_unstarted", "Close a referral not started by its deadline after the window shut",
             {REFERRED: DID_NOT_START, ACCEPTED: DID_NOT_START}, journey.close_unstarted, DATE, actor=SYSTEM,
             metric="ReferralsClosedUnstarted"),
+    # Work Choice's Module 1: more time, asked for by the provider and decided by the commissioner.
+    StepDef("module_extension_request", "Ask the commissioner for more time on the current module, with a reason",
+            dict(_same), journey.module_extension_request,
+            {**DATE, "until": i.Date(description="the module's new end"), "reason": i.Text(500)},
+            available=journey.module_extendable),
+    StepDef("module_extension_decision", "The commissioner approves or refuses a module extension",
+            dict(_same), journey.module_extension_decision,
+            {"decision": i.Choice(("approve", "refuse")), "reason": i.Text(500, required=False)},
+            actor=COMMISSIONER, available=journey.module_extendable),
 )
 
 _REGISTRY: dict[str, StepDef] = {s.name: s for s in _STEPS}

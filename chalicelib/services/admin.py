@@ -114,6 +114,10 @@ def seed_demo() -> dict:
     for org_id, name in paying_organisations(books).items():
         create_organisation(org_id, name, "commissioner", exist_ok=True)
         keys.setdefault(org_id, {})["finance"] = create_api_key(org_id, ["finance"], "demo commissioner finance")[0]
+    for org_id in sorted({b.commissioner_org_id for b in books if b.commissioner_org_id}):
+        # The programme's commissioner approves exceptions to its rules (more time on a module).
+        create_organisation(org_id, org_id, "commissioner", exist_ok=True)
+        keys.setdefault(org_id, {})["commissioner"] = create_api_key(org_id, ["commissioner"], "demo approvals")[0]
     ordered = sorted((o for b in books for o in b.delivery_organisations), key=lambda o: o.role == "subcontractor")
     for org in ordered:
         if org.org_id in keys:

@@ -40,17 +40,23 @@ def rulebook_for(programme_id: str, field: str = "programme_id") -> Rulebook:
     return rulebook
 
 
+def _commissioner_of(referral: Referral) -> str:
+    """The organisation commissioning the referral's programme (its commissioner key reads the referral)."""
+    rulebook = get_rulebook(referral.programme_id)
+    return rulebook.commissioner_org_id if rulebook else ""
+
+
 def visible_referral(principal: Principal, referral_id: str) -> Referral:
     referral = store().referrals.get(referral_id)
     if referral is None:
         raise NotFound("no such referral")
-    access.ensure_visible(principal, referral)
+    access.ensure_visible(principal, referral, _commissioner_of(referral))
     return referral
 
 
 def seen_by(principal: Principal, referral: Referral, rulebook: Rulebook, created: bool = False) -> Result:
     """The referral with what the caller sees of it."""
-    return Result(referral, rulebook, created, access.view_of(principal, referral))
+    return Result(referral, rulebook, created, access.view_of(principal, referral, rulebook.commissioner_org_id))
 
 
 def read(principal: Principal, referral_id: str) -> Result:
@@ -132,19 +138,23 @@ def re_refer(principal: Principal, referral_id: str, payload: dict, tx: UnitOfWo
 
 def record(principal: Principal, referral_id: str, step: StepDef, payload: dict, tx: UnitOfWork) -> Result:
     """Record one journey step on a referral, by the organisation the step's declaration names (the provider
-    holding it, its prime, or a party in a named role)."""
+    holding it, its prime, or a party in a named role; or the programme's commissioner)."""
     before = visible_referral(principal, referral_id)
     rulebook = rulebook_for(before.programme_id)
     today, now = clock.today(), clock.now()
-    access.ensure_may_record(principal, before, step.actor, step.parties)
+    if step.actor == steps.COMMISSIONER:
+        access.ensure_commissioner(principal, rulebook.commissioner_org_id)
+    else:
+        access.ensure_may_record(principal, before, step.actor, step.parties, rulebook.commissioner_org_id)
     taken = steps.apply(step, rulebook, before, payload, today, principal.org_id)
     after = payments.add_earned_lines(tx, rulebook, taken.referral, taken.event, principal.org_id)
     taken = replace(taken, referral=after)
     commit_step(tx, rulebook, before, taken, principal.org_id, principal.key_id, today, now, step)
     # A step can end the caller's part (a holder's transfer): it still sees the answer to its own step, as it
     # saw the referral when it recorded it.
-    seen_as = taken.referral if access.party_role_of(principal, taken.referral) else before
-    return Result(taken.referral, rulebook, view=access.view_of(principal, seen_as))
+    commissioner = rulebook.commissioner_org_id
+    seen_as = taken.referral if access.party_role_of(principal, taken.referral, commissioner) else before
+    return Result(taken.referral, rulebook, view=access.view_of(principal, seen_as, commissioner))
 
 
 def commit_step(tx: UnitOfWork, rulebook: Rulebook, before: Referral, taken: Step, actor_org: str, actor_key: str,
@@ -230,7 +240,8 @@ def _party_only(org_id: str) -> bool:
 def events(principal: Principal, referral_id: str, limit: int,
            cursor: str | None) -> tuple[list[RecordedEvent], str | None]:
     """The audit trail as the caller's part in the referral lets it see it (a referrer: the status events)."""
-    view = access.view_of(principal, visible_referral(principal, referral_id))
+    referral = visible_referral(principal, referral_id)
+    view = access.view_of(principal, referral, _commissioner_of(referral))
     items, next_cursor = store().referrals.events(referral_id, limit, cursor)
     shown = []
     for event in items:

@@ -131,6 +131,7 @@ class ReferralItem(Model):
     contacts = JSONAttribute(default=list)  # mentoring contacts
     eligibility_decision = JSONAttribute(null=True)
     leaver = JSONAttribute(null=True)  # a leaver not in work, tracked after the exit
+    module_extension = JSONAttribute(null=True)
 
     by_referrer = ByReferrer()
     by_provider = ByProvider()

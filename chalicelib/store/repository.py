@@ -148,7 +148,8 @@ def to_referral(item: ReferralItem) -> Referral:
         notes_ref=item.notes_ref, milestones_earned=strings(item.milestones_earned), parties=_parties_of(item),
         agreed_price_pence=int(item.agreed_price_pence) if item.agreed_price_pence is not None else None,
         agreed_activity=item.agreed_activity, contacts=tuple(_contact(c) for c in item.contacts or ()),
-        eligibility_decision=item.eligibility_decision, leaver=item.leaver)
+        eligibility_decision=item.eligibility_decision, leaver=item.leaver,
+        module_extension=item.module_extension)
 
 
 def to_item(r: Referral) -> ReferralItem:
@@ -168,7 +169,8 @@ def to_item(r: Referral) -> ReferralItem:
         previous_referral_id=r.previous_referral_id, notes_ref=r.notes_ref,
         milestones_earned=list(r.milestones_earned), parties=[_party_json(p) for p in r.parties],
         agreed_price_pence=r.agreed_price_pence, agreed_activity=r.agreed_activity,
-        contacts=[_contact_json(c) for c in r.contacts], eligibility_decision=r.eligibility_decision, leaver=r.leaver)
+        contacts=[_contact_json(c) for c in r.contacts], eligibility_decision=r.eligibility_decision, leaver=r.leaver,
+        module_extension=r.module_extension)
 
 
 def _recorded(item: ReferralEventItem) -> RecordedEvent:

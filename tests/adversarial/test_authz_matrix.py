@@ -12,7 +12,9 @@ keys made with chalicelib.services.admin:
             `riverside-disability-works`, referrer `remploy-referrals` (created here), finance = pathway finance
   commissioner `dwp-commissioning`, which funds both programmes: its admin key sees nothing of theirs, its finance
             key reads the lines it funds (and so the ids of the files they are in) and decides none of them (each
-            prime pays its own subcontractors)
+            prime pays its own subcontractors); its commissioner key reads the programmes' referrals one by one
+            (never the person's details) and decides the exceptions to their rules (a module extension), and
+            nothing else
   outsider  callers with an unknown key / no key at all
 
 Per tenant: a referral still waiting for acknowledgement (sub1), a started referral with a payment line (sub2: A a
@@ -76,7 +78,10 @@ STEP_BODIES = {
     "eligible": {"date": TODAY},
     "ineligible": {"date": TODAY, "reason": "age", "signposted_to": "Matrix Careers"},
     "follow_up": {"date": TODAY, "outcome": "not_in_work"},
+    "module_extension_request": {"date": TODAY, "until": "2027-09-30", "reason": "matrix"},
+    "module_extension_decision": {"decision": "approve"},
 }
+COMMISSIONER_STEPS = ("module_extension_decision",)  # the programme's commissioner's, through its commissioner key
 PRIME_STEPS = ("route", "add_party", "end_party")
 STEPS = list(STEP_BODIES)
 
@@ -134,6 +139,11 @@ class Ref:
     def viewers(self) -> set[str]:
         return {self.referrer or self.tenant.referrer, self.holder, self.tenant.prime} | (
             {self.mentor} if self.mentor else set())
+
+    def visible_to(self, caller: Caller) -> bool:
+        """Its referrer, holder and prime; and the programme's commissioner, through its commissioner key (it approves
+        exceptions to the programme's rules on a referral)."""
+        return caller.org in self.viewers or (caller.org == self.tenant.commissioner and _has(caller, "commissioner"))
 
     @property
     def markers(self) -> list[str]:
@@ -286,6 +296,7 @@ def build_world(api, keys) -> World:
             w.callers += [Caller(f"{t.name}.L{i}/{role[0]}", member, role, key) for role, key in orgs[member].items()]
     w.callers += [Caller("admin", "dwp-commissioning", "admin", orgs["dwp-commissioning"]["admin"]),
                   Caller("DWP/f", "dwp-commissioning", "finance", orgs["dwp-commissioning"]["finance"]),
+                  Caller("DWP/c", "dwp-commissioning", "commissioner", orgs["dwp-commissioning"]["commissioner"]),
                   Caller("badkey", None, "-", UNKNOWN_KEY), Caller("nokey", None, "-", None)]
 
     for t in TENANTS.values():
@@ -437,7 +448,7 @@ def build_calls(w: World) -> list[Call]:
                           lambda c: _has(c, "referrer"), write=True, snapshot=_lists_snapshot(w)))
 
     for ref in w.refs:
-        visible = lambda c, r=ref: c.org in r.viewers
+        visible = ref.visible_to
         snap = _ref_snapshot(w, ref)
         calls.append(Call("GET /referrals/{referral_id}", ref.label, "GET", f"/referrals/{ref.id}", None, visible))
         calls.append(Call("GET /referrals/{referral_id}/events", ref.label, "GET", f"/referrals/{ref.id}/events",
@@ -452,6 +463,8 @@ def build_calls(w: World) -> list[Call]:
                 entitled = lambda c, r=ref: _has(c, "provider") and c.org == r.tenant.prime
             elif step == "mentoring_contact":
                 entitled = lambda c, r=ref: _has(c, "provider") and c.org == r.mentor
+            elif step in COMMISSIONER_STEPS:
+                entitled = lambda c, r=ref: _has(c, "commissioner") and c.org == r.tenant.commissioner
             else:
                 entitled = lambda c, r=ref: _has(c, "provider") and c.org == r.holder
             calls.append(Call(f"POST /referrals/{{referral_id}}/{step}", ref.label, "POST",
@@ -535,6 +548,9 @@ def _markers_hidden_from(w: World, caller: Caller) -> list[str]:
         if caller.org in ref.viewers:
             if not ref.works_with_the_person(caller):
                 hidden += ref.personal
+            continue
+        if ref.visible_to(caller):  # the programme's commissioner: the referral, never the person's details
+            hidden += ref.personal
             continue
         # A line names its referral and the participant's pseudonymous reference, never the person.
         named_by_a_line = any(line.referral is ref and line.visible_to(caller) for line in w.lines)
@@ -698,6 +714,8 @@ def test_mass_assignment_is_refused_with_unknown_field_and_changes_nothing(api, 
         body = json.loads(json.dumps(STEP_BODIES[name]))
         if name in ("transfer", "route"):
             body["to_provider_id"] = _other_sub(ref)
+        if name in COMMISSIONER_STEPS:
+            return (f"/referrals/{ref.id}/{name}", w.key(ref.tenant.commissioner, "commissioner"), body)
         return (f"/referrals/{ref.id}/{name}", w.key(org, "provider"), body)
 
     targets = {

@@ -91,6 +91,60 @@ def test_a_level_3_job_before_the_minimum_week_earns_no_outcome_fee(api, keys, m
         ("job_start", 36750), ("start", 15750)]
 
 
+# ------------------------------------------------------------------ 4. Work Choice Module 1 and its extension
+
+
+def _module_end(api, key, rid):
+    detail = api.get(f"/referrals/{rid}", key).body
+    return next(d for d in detail["deadlines"] if d["rule"] == "module_max_duration")
+
+
+def test_work_entry_lasts_6_months_and_the_commissioner_approves_more_time(api, keys, monkeypatch):
+    """Seed 002 para 16: Module 1 replaces Work Preparation's 'maximum of 13 weeks' with 'a far more appropriate
+    maximum period with safeguards should an individual need more time': 6 months by default; the provider asks for
+    more time with a reason, up to 6 more months (`modules[].extension_max`), and the commissioner decides."""
+    orgs = keys["organisations"]
+    holder = "brightside-supported-employment"
+    person = referral_body()["participant"]
+    person.update(eligibility={"disabled": True, "right_to_work": True})
+    rid, key = _started(api, keys, monkeypatch, "2026-11-24", "work-choice", holder, participant=person)
+    end = _module_end(api, key, rid)
+    assert (end["due"], end["description"]) == (
+        "2027-05-24", "Module 1: Work Entry (intensive support into employment) lasts at most 6 months")
+    commissioner = orgs["dwp-commissioning"]["commissioner"]
+    seen = api.get(f"/referrals/{rid}", commissioner).body  # the commissioner reads it, without the person
+    assert seen["viewed_as"] == "commissioner" and seen["participant"]["personal_data"] == "withheld"
+    assert set(seen["participant"]) == {"reference", "personal_data"}
+    assert api.get("/referrals?limit=100", commissioner).body["items"] == []  # and lists nothing
+    _on(monkeypatch, "2027-05-03")
+    ask = {"date": "2027-05-03", "until": "2027-08-24", "reason": "in-work trial with a second employer"}
+    too_long = api.post(f"/referrals/{rid}/module_extension_request", key, {**ask, "until": "2027-11-25"})
+    assert too_long.status == 422 and too_long.body["errors"][0]["rule"] == "extension_limit"
+    assert api.post(f"/referrals/{rid}/module_extension_request", commissioner, ask).status == 403
+    asked = _post(api, key, rid, "module_extension_request", ask)
+    assert "module_extension_request" in asked["allowed_actions"]
+    assert "module_extension_decision" not in asked["allowed_actions"]
+    end = _module_end(api, key, rid)
+    assert end["due"] == "2027-05-24" and "an extension to 2027-08-24 awaits" in end["description"]
+    approve = {"decision": "approve"}
+    for who in (key, orgs["pathway-employment-prime"]["provider"], orgs["dwp-commissioning"]["finance"],
+                orgs["riverside-disability-works"]["provider"], orgs["dwp-esf"]["commissioner"]):
+        assert api.post(f"/referrals/{rid}/module_extension_decision", who, approve).status in (403, 404)
+    _on(monkeypatch, "2027-05-05")
+    _post(api, commissioner, rid, "module_extension_decision", approve)
+    end = _module_end(api, key, rid)
+    assert end["due"] == "2027-08-24" and "extended to 2027-08-24 with the commissioner's approval" in end[
+        "description"]
+    events = api.get(f"/referrals/{rid}/events", key).body["items"]
+    assert [(e["type"], e["occurred_on"], e["data"]) for e in events[-2:]] == [
+        ("module_extension_request", "2027-05-03",
+         {"module_id": "work-entry", "until": "2027-08-24", "reason": "in-work trial with a second employer"}),
+        ("module_extension_decision", "2027-05-05", {"decision": "approve", "until": "2027-08-24"})]
+    # The nightly run flags Module 1's end on its new date, not the old one.
+    _night("2027-05-25")
+    assert api.get("/compliance/flags?limit=200&rule=module_max_duration", key).body["items"] == []
+
+
 # ------------------------------------------------------------------ 5. ESF reassessment cadence
 
 

@@ -485,9 +485,9 @@ def test_work_choice_module_deadlines_follow_the_module():
     referral = in_support(WORK_CHOICE)
     assert referral.module_id == "work-entry"
     assert referral.module_since == date(2026, 11, 30)
-    # review: 4 weeks after the action plan (Wed 2 Dec); Work Entry lasts at most 13 weeks from Mon 30 Nov.
+    # review: 4 weeks after the action plan (Wed 2 Dec); Work Entry lasts at most 6 months from Mon 30 Nov.
     assert dues(WORK_CHOICE, referral) == [("review", date(2026, 12, 30)),
-                                           ("module_max_duration", date(2027, 3, 1))]
+                                           ("module_max_duration", date(2027, 5, 30))]
     moved = act("module_move", referral, {"module_id": "longer-term-support",
                                                         "date": date(2026, 12, 10)}, date(2026, 12, 10)).referral
     assert (moved.module_id, moved.module_since) == ("longer-term-support", date(2026, 12, 10))

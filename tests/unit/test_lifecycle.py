@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.domain import lifecycle
+from chalicelib.domain import lifecycle, steps
 from chalicelib.domain.errors import InvalidTransition
 from chalicelib.domain.lifecycle import (
     ACCEPTED,
@@ -54,11 +54,16 @@ EXPECTED: dict[str, dict[str, str]] = {
     "eligible": {"referred": "referred", "accepted": "accepted"},
     "ineligible": {"referred": "rejected", "accepted": "rejected"},
     "follow_up": {"exited": "exited"},
+    "module_extension_request": {"started": "started", "assessed": "assessed", "in_support": "in_support",
+                                 "in_work": "in_work"},
+    "module_extension_decision": {"started": "started", "assessed": "assessed", "in_support": "in_support",
+                                  "in_work": "in_work"},
 }
 
 ALL_PAIRS = [(action, state) for action in EXPECTED for state in STATES]
 TRANSITIONS = lifecycle.transitions()
 SYSTEM_ACTIONS = lifecycle.system_actions()
+COMMISSIONER_ACTIONS = {s.name for s in steps.all_steps() if s.actor == steps.COMMISSIONER}
 
 
 def test_states_are_the_nine_of_the_domain():
@@ -118,17 +123,19 @@ def test_exited_allows_only_a_follow_up_or_a_re_referral_and_stays_exited():
 
 
 CHAIN = ["add_party", "end_party", "mentoring_contact", "spoke_handover"]
+EXTEND = ["module_extension_request"]  # (the commissioner's decision is never offered to the referral's parties)
 
 
 @pytest.mark.parametrize("state, expected", [
     (REFERRED, ["accept", "add_party", "eligible", "end_party", "ineligible", "reject", "route"]),
     (ACCEPTED, sorted(["did_not_start", "eligible", "ineligible", "start", "transfer", *CHAIN])),
-    (STARTED, sorted(["assessment", "exit", "module_move", "transfer", *CHAIN])),
-    (ASSESSED, sorted(["action_plan", "assessment", "exit", "job_start", "module_move", "transfer", *CHAIN])),
+    (STARTED, sorted(["assessment", "exit", "module_move", "transfer", *CHAIN, *EXTEND])),
+    (ASSESSED, sorted(["action_plan", "assessment", "exit", "job_start", "module_move", "transfer", *CHAIN,
+                       *EXTEND])),
     (IN_SUPPORT, sorted(["action_plan", "assessment", "exit", "job_start", "module_move", "review", "transfer",
-                         *CHAIN])),
+                         *CHAIN, *EXTEND])),
     (IN_WORK, sorted(["action_plan", "assessment", "exit", "job_start", "module_move", "progression", "review",
-                      "sustainment", "transfer", *CHAIN])),
+                      "sustainment", "transfer", *CHAIN, *EXTEND])),
     (REJECTED, []),
     (DID_NOT_START, []),
     (EXITED, ["follow_up", "re_referral"]),
@@ -144,8 +151,10 @@ def test_allowed_actions_agrees_with_next_state(state):
     for action in TRANSITIONS:
         if action in allowed:
             assert next_state(state, action) in STATES
-        elif action in SYSTEM_ACTIONS:
-            assert action not in allowed  # the system's own actions are never offered to a caller
+        elif action in SYSTEM_ACTIONS or action in COMMISSIONER_ACTIONS:
+            # The system's own actions, and the commissioner's decisions, are never offered to the referral's own
+            # organisations.
+            assert action not in allowed
         else:
             with pytest.raises(InvalidTransition):
                 next_state(state, action)

@@ -246,7 +246,8 @@ def test_payment_controls_default_when_a_rulebook_is_silent(tmp_path):
 def test_work_choice_modules_and_returns():
     rb = get_rulebook("work-choice")
     assert [m.id for m in rb.modules] == ["work-entry", "transitional-supported-employment", "longer-term-support"]
-    assert rb.module("work-entry").max_duration == Period(13, "weeks")
+    assert rb.module("work-entry").max_duration == Period(6, "months")  # no longer Work Preparation's 13 weeks
+    assert rb.module("work-entry").extension_max == Period(6, "months")
     assert rb.module("longer-term-support").max_duration is None
     assert rb.returns_allowed is True
     assert ("work-entry", "longer-term-support") in rb.module_moves

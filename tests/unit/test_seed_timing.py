@@ -11,6 +11,7 @@ from datetime import date
 import pytest
 
 from chalicelib.adapters.rulebooks import get_rulebook
+from chalicelib.domain import deadlines
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.payments import tariff
 from tests.unit.test_journey_deadlines import TODAY, act, dues, in_support, refer
@@ -98,3 +99,73 @@ def test_esf_reassessment_runs_every_3_months_from_the_last_assessment():
     assert ("reassessment", date(2027, 4, 20)) in dues(ESF, again.referral)
     # Other programmes set no reassessment cadence.
     assert "reassessment" not in {rule for rule, _ in dues(NORFOLK, in_work_ready(NORFOLK))}
+
+
+# ------------------------------------------------------------------ Module 1 and its extension (seed 002)
+
+
+def _module_end(referral):
+    return dict(dues(WORK_CHOICE, referral))["module_max_duration"]
+
+
+def test_work_entry_lasts_6_months_and_the_commissioner_may_extend_it_up_to_the_limit():
+    """Seed 002 para 16: not Work Preparation's 13 weeks but 'a far more appropriate maximum period with safeguards
+    should an individual need more time': 6 months, extendable by up to 6 more with the commissioner's approval."""
+    referral = in_support(WORK_CHOICE)  # started, and in Module 1, on Mon 30 November 2026
+    assert _module_end(referral) == date(2027, 5, 30)
+    ask = {"date": date(2027, 5, 3), "until": date(2027, 8, 31), "reason": "needs more time with in-work trials"}
+    with pytest.raises(ValidationFailed) as caught:  # more than 6 months beyond the end
+        act("module_extension_request", referral, {**ask, "until": date(2027, 12, 1)}, date(2027, 5, 3))
+    assert [(e.field, e.rule) for e in caught.value.errors] == [("until", "extension_limit")]
+    with pytest.raises(ValidationFailed):  # not later than the end
+        act("module_extension_request", referral, {**ask, "until": date(2027, 5, 30)}, date(2027, 5, 3))
+    asked = act("module_extension_request", referral, ask, date(2027, 5, 3))
+    assert asked.event.data == {"module_id": "work-entry", "until": "2027-08-31",
+                                "reason": "needs more time with in-work trials"}
+    assert _module_end(asked.referral) == date(2027, 5, 30)  # not before the commissioner approves
+    assert "awaits the commissioner" in next(d.description for d in deadlines.running(WORK_CHOICE, asked.referral)
+                                             if d.rule == "module_max_duration")
+    with pytest.raises(ValidationFailed) as caught:
+        act("module_extension_request", asked.referral, ask, date(2027, 5, 3))
+    assert caught.value.errors[0].rule == "one_at_a_time"
+    approved = act("module_extension_decision", asked.referral, {"decision": "approve"}, date(2027, 5, 5))
+    assert approved.referral.module_extension["status"] == "approved"
+    assert _module_end(approved.referral) == date(2027, 8, 31)
+    with pytest.raises(ValidationFailed):  # nothing left to decide
+        act("module_extension_decision", approved.referral, {"decision": "approve"}, date(2027, 5, 6))
+
+
+def test_a_refused_extension_gives_a_reason_and_leaves_the_end():
+    asked = act("module_extension_request", in_support(WORK_CHOICE),
+                {"date": date(2027, 5, 3), "until": date(2027, 6, 30), "reason": "more time"}, date(2027, 5, 3))
+    with pytest.raises(ValidationFailed) as caught:
+        act("module_extension_decision", asked.referral, {"decision": "refuse"}, date(2027, 5, 5))
+    assert [(e.field, e.rule) for e in caught.value.errors] == [("reason", "required")]
+    refused = act("module_extension_decision", asked.referral, {"decision": "refuse", "reason": "job offer made"},
+                  date(2027, 5, 5))
+    assert _module_end(refused.referral) == date(2027, 5, 30)
+    assert refused.event.data == {"decision": "refuse", "until": "2027-06-30", "reason": "job offer made"}
+
+
+def test_only_a_module_with_an_extension_limit_can_be_extended():
+    moved = act("module_move", in_support(WORK_CHOICE), {"module_id": "longer-term-support",
+                                                         "date": date(2026, 12, 10)}, date(2026, 12, 10))
+    with pytest.raises(ValidationFailed) as caught:
+        act("module_extension_request", moved.referral,
+            {"date": date(2026, 12, 11), "until": date(2027, 6, 30), "reason": "x"}, date(2026, 12, 11))
+    assert caught.value.errors[0].rule == "extendable_module"
+    with pytest.raises(ValidationFailed):
+        act("module_extension_request", in_support(ESF),
+            {"date": date(2026, 12, 11), "until": date(2027, 6, 30), "reason": "x"}, date(2026, 12, 11))
+
+
+def test_a_module_move_ends_the_extension_and_the_commissioner_steps_are_not_offered_to_providers():
+    from chalicelib.domain import lifecycle
+
+    asked = act("module_extension_request", in_support(WORK_CHOICE),
+                {"date": date(2027, 5, 3), "until": date(2027, 6, 30), "reason": "more time"}, date(2027, 5, 3))
+    moved = act("module_move", asked.referral, {"module_id": "transitional-supported-employment",
+                                                "date": date(2027, 5, 4)}, date(2027, 5, 4))
+    assert moved.referral.module_extension is None
+    offered = lifecycle.allowed_actions("in_support")
+    assert "module_extension_request" in offered and "module_extension_decision" not in offered
