@@ -21,6 +21,8 @@ CASES = {
     "import boto3": "import boto3",
     "import app": "import app",
     "import app + first rulebook load": "import app; from chalicelib.domain.rulebook import all_rulebooks; all_rulebooks()",
+    # What the first read or write of personal fields adds (imported then, not at cold start)
+    "import app + encryption SDK": "import app; import aws_encryption_sdk",
 }
 
 

@@ -33,6 +33,8 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "today": ("REFPAY_TODAY",),
     "claim_files_bucket": ("REFPAY_CLAIM_FILES_BUCKET",),
     "s3_endpoint": ("AWS_ENDPOINT_URL_S3",),
+    "kms_key_id": ("REFPAY_KMS_KEY_ID",),
+    "kms_endpoint": ("AWS_ENDPOINT_URL_KMS",),
     "region": ("AWS_REGION", "AWS_DEFAULT_REGION"),
     "nightly_shard_function": ("REFPAY_NIGHTLY_SHARD_FUNCTION",),
     "claim_file_worker_function": ("REFPAY_CLAIM_FILE_WORKER_FUNCTION",),
@@ -57,6 +59,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     today: date | None = None  # pins "today" (tests, replays); never set in a deployed stage
     claim_files_bucket: str | None = None
     s3_endpoint: str | None = None
+    kms_key_id: str | None = None  # the KMS key that encrypts personal fields (a local stage: moto's, by alias)
+    kms_endpoint: str | None = None
     region: str = "eu-west-2"
     nightly_shard_function: str | None = None
     claim_file_worker_function: str | None = None
@@ -106,6 +110,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         """Every setting a deployed stage needs is present and sound (raises SettingsError naming it)."""
         for secret in (self.participant_key, self.cursor_secret):
             assert secret  # each property raises SettingsError when its secret is missing
+        if not self.kms_key_id:
+            raise SettingsError(f"REFPAY_KMS_KEY_ID must name the KMS key of personal fields in stage "
+                                f"{self.stage!r}")
         return self
 
 

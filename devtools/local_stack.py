@@ -1,8 +1,9 @@
 """The local stack behind `scripts/dev run` (`manage.py local`), and how other commands find it.
 
-The stack: Amazon's DynamoDB Local (Java) for the tables, moto's server for S3 (the claim files), the tables
-created from infra/template.json, the demo organisations and keys, and the API under `chalice local`. Where Java
-is missing, moto's embedded DynamoDB stands in, with a warning: it is fine for trying the API, not for load.
+The stack: Amazon's DynamoDB Local (Java) for the tables, moto's server for S3 (the claim files) and KMS (the key
+of the personal fields), the tables created from infra/template.json, the demo organisations and keys, and the
+API under `chalice local`. Where Java is missing, moto's embedded DynamoDB stands in, with a warning: it is fine
+for trying the API, not for load.
 
 While it runs, the stack is described in a state file (`.local/stack.json`, or the file named by
 REFPAY_LOCAL_STACK_FILE): its endpoints, stage, region and the process that owns it. The file is removed when
@@ -86,6 +87,7 @@ def use_running_stack(environ=None, path: Path | None = None) -> dict | None:
         return None
     environ["AWS_ENDPOINT_URL_DYNAMODB"] = state["dynamodb"]
     environ["AWS_ENDPOINT_URL_S3"] = state["s3"]
+    environ["AWS_ENDPOINT_URL_KMS"] = state.get("kms") or state["s3"]
     environ["AWS_ACCESS_KEY_ID"] = state.get("namespace") or "local"
     environ["AWS_SECRET_ACCESS_KEY"] = "local"  # noqa: S105 - DynamoDB Local accepts any key
     environ["AWS_DEFAULT_REGION"] = state.get("region") or REGION
@@ -216,6 +218,7 @@ def run(options: Options) -> int:
             s3_endpoint = f"http://127.0.0.1:{options.s3_port}"
         os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
         os.environ["AWS_ENDPOINT_URL_S3"] = s3_endpoint
+        os.environ["AWS_ENDPOINT_URL_KMS"] = s3_endpoint  # moto's KMS holds the key of the personal fields
         if database is not None:
             database.wait_ready()
 
@@ -245,7 +248,8 @@ def run(options: Options) -> int:
         children.insert(0, api)
         _write_state(state_path, {
             "pid": os.getpid(), "engine": engine, "api": f"http://127.0.0.1:{options.port}", "dynamodb": endpoint,
-            "s3": s3_endpoint, "namespace": options.namespace, "stage": options.stage, "region": REGION,
+            "s3": s3_endpoint, "kms": s3_endpoint, "namespace": options.namespace, "stage": options.stage,
+            "region": REGION,
             "today": os.environ.get("REFPAY_TODAY"), "keys_file": str(keys_file),
             "dynamodb_pid": database.pid if database else None, "api_pid": api.pid,
             "started_at": datetime.now(UTC).isoformat(timespec="seconds")})

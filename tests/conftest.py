@@ -15,7 +15,8 @@ WEEK_BEFORE = "2026-11-17"  # Norfolk Level 3's minimum delivery is a week: star
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch):
     # mock_aws only intercepts requests that are not sent to an explicit endpoint.
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_KMS", "AWS_PROFILE",
+                 "REFPAY_KMS_KEY_ID"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

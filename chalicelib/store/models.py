@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pynamodb.attributes import (
+    BinaryAttribute,
     BooleanAttribute,
     JSONAttribute,
     ListAttribute,
@@ -102,8 +103,10 @@ class ReferralItem(Model):
     referrer_org_id = UnicodeAttribute()
     provider_org_id = UnicodeAttribute()
     prime_org_id = UnicodeAttribute()
-    participant_hash = UnicodeAttribute()
-    participant = JSONAttribute()
+    participant_hash = UnicodeAttribute()  # keyed hash (HMAC) of the NINO: the duplicate look-up, never the NINO
+    # The personal fields (NINO, names, date of birth, postcode, eligibility answers), encrypted under the KMS key
+    # (store/sealing.py); nothing else in the item is personal.
+    participant_sealed = BinaryAttribute(legacy_encoding=False)
     support_level = UnicodeAttribute()
     referred_on = UnicodeAttribute()
     created_at = UnicodeAttribute()

@@ -21,6 +21,7 @@ from ..domain.idempotency import IdempotencyRecord, Resource
 from ..domain.journey import already_active
 from ..domain.parties import DELIVERER, REFERRER, Contact, Party
 from ..domain.referral import Event, Participant, ParticipantRecord, RecordedEvent, Referral
+from . import sealing
 from .models import (
     AllocationItem,
     ApiKey,
@@ -128,7 +129,7 @@ def _parties_of(item: ReferralItem) -> tuple[Party, ...]:
 
 
 def to_referral(item: ReferralItem) -> Referral:
-    p = item.participant
+    p = sealing.open_sealed(item.referral_id, item.participant_sealed)
     participant = Participant(
         nino=p["nino"], given_name=p["given_name"], family_name=p["family_name"],
         date_of_birth=date.fromisoformat(p["date_of_birth"]), postcode=p["postcode"],
@@ -159,7 +160,8 @@ def to_item(r: Referral) -> ReferralItem:
         referral_id=r.id, listed_at=f"{r.created_at.isoformat()}#{r.id}", programme_id=r.programme_id,
         status=r.status, status_reason=r.status_reason, version=r.version, referrer_org_id=r.referrer_org_id,
         provider_org_id=r.provider_org_id, prime_org_id=r.prime_org_id, participant_hash=r.participant_hash,
-        participant=participant, support_level=r.support_level, referred_on=r.referred_on.isoformat(),
+        participant_sealed=sealing.seal(r.id, participant), support_level=r.support_level,
+        referred_on=r.referred_on.isoformat(),
         created_at=r.created_at.isoformat(), consent_given_on=r.consent_given_on.isoformat(),
         priority_groups=list(r.priority_groups), module_id=r.module_id, module_since=_iso(r.module_since),
         accepted_on=_iso(r.accepted_on), started_on=_iso(r.started_on), assessed_on=_iso(r.assessed_on),

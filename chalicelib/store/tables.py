@@ -6,6 +6,9 @@ from pathlib import Path
 
 import boto3
 
+from ..settings import LOCAL_STAGES
+from .sealing import create_local_key
+
 INFRA_TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "template.json"
 
 
@@ -30,6 +33,10 @@ def table_definitions(stage: str, template_path: Path = INFRA_TEMPLATE) -> list[
 
 
 def create_tables(stage: str, client=None) -> list[str]:
+    """The stage's tables; a local stage (tests, the local run) also gets its personal-data key in moto's KMS
+    (a deployed stage's key is in infra/template.json)."""
+    if stage in LOCAL_STAGES:
+        create_local_key(stage)
     client = client or boto3.client("dynamodb")
     existing = set(client.list_tables()["TableNames"])
     created = []

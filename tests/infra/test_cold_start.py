@@ -20,6 +20,7 @@ print(json.dumps({
     "holidays_imported": "holidays" in sys.modules,
     "apispec_imported": "apispec" in sys.modules,
     "xray_imported": "aws_xray_sdk" in sys.modules,
+    "encryption_sdk_imported": "aws_encryption_sdk" in sys.modules,
 }))
 """
 
@@ -28,4 +29,5 @@ def test_import_app_is_lazy():
     out = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == {
         "rulebooks_loaded": 0, "s3_clients": 0, "dynamodb_connections": 0, "holidays_imported": False,
-        "apispec_imported": False, "xray_imported": False}
+        "apispec_imported": False, "xray_imported": False,
+        "encryption_sdk_imported": False}

@@ -19,8 +19,21 @@ class Recorder:
     """(function, action, resource) for every AWS call made while `current` names the function running."""
 
     def __init__(self):
-        self.current = "APIHandler"
+        self._current = "APIHandler"
         self.calls: dict[str, set[tuple[str, str]]] = defaultdict(set)
+
+    @property
+    def current(self) -> str:
+        return self._current
+
+    @current.setter
+    def current(self, function: str) -> None:
+        # Each function runs in containers of its own: none starts with another's cached data keys.
+        from chalicelib.store import sealing
+
+        if function != self._current:
+            sealing.forget_data_keys()
+        self._current = function
 
     def __call__(self, model, params, **kwargs):
         service = model.service_model.service_name
@@ -38,6 +51,8 @@ class Recorder:
                 self.calls[self.current].add((f"dynamodb:{op}", _table(params["TableName"]) + suffix))
         elif service == "s3":
             self.calls[self.current].add((f"s3:{op}", "bucket"))
+        elif service == "kms":
+            self.calls[self.current].add((f"kms:{op}", "personal-data-key"))
         elif service == "lambda" and op == "Invoke":
             self.calls[self.current].add(("lambda:InvokeFunction", "shard-function"))
 
@@ -72,6 +87,8 @@ def granted(role: str) -> set[tuple[str, str]]:
                     out.add((action, reverse[resource["Fn::Sub"].split(".Arn")[0].lstrip("${")] + "/index"))
                 elif "ClaimFilesBucket" in json.dumps(resource):
                     out.add((action, "bucket"))
+                elif resource == {"Fn::GetAtt": ["PersonalDataKey", "Arn"]}:
+                    out.add((action, "personal-data-key"))
                 elif "NightlyShard" in json.dumps(resource):
                     out.add((action, "shard-function"))
                 else:
@@ -207,6 +224,8 @@ def _needs(calls: set[tuple[str, str]]) -> set[tuple[str, str]]:
     for action, resource in calls:
         if action == "s3:CreateBucket":
             continue
+        if action == "kms:DescribeKey":
+            continue  # a local stage names its key by alias and looks up the ARN; a deployed one is given the ARN
         # Presigning a download URL signs a GetObject the caller makes later with the function's credentials.
         out.add((action, resource))
     return out
