@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import json
 import logging
 import time
@@ -23,6 +24,7 @@ from urllib.parse import unquote
 from chalice import Blueprint, Response
 from marshmallow import Schema, ValidationError
 
+from .. import settings
 from ..domain.access import Principal
 from ..domain.errors import DomainError, MethodNotAllowed, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from ..domain.idempotency import Resource
@@ -152,7 +154,13 @@ def _fingerprint(request: Any, params: dict) -> str:
     except (UnicodeDecodeError, json.JSONDecodeError):
         canonical = raw
     target = json.dumps([request.method, (request.context or {}).get("resourcePath", ""), params], sort_keys=True)
-    return hashlib.sha256(target.encode() + b"\n" + canonical).hexdigest()
+    # Keyed: a plain hash of a body that names a person would let anyone holding the record confirm a guess of
+    # who it was (and a NINO alone is few enough to try them all). The idempotency record holds nothing personal.
+    return hmac.new(_fingerprint_key(), target.encode() + b"\n" + canonical, hashlib.sha256).hexdigest()
+
+
+def _fingerprint_key() -> bytes:
+    return hmac.new(settings.get().participant_key, b"idempotency-fingerprint", hashlib.sha256).digest()
 
 
 def _idempotency_key(request: Any) -> str | None:

@@ -16,6 +16,7 @@ The key: REFPAY_KMS_KEY_ID (the deployed template passes the key's ARN); a local
 from __future__ import annotations
 
 import json
+import threading
 from functools import lru_cache
 from typing import Any
 
@@ -24,6 +25,7 @@ from .. import settings
 ENCRYPTION_CONTEXT = {"purpose": "refpay-personal-fields", "version": "1"}
 CACHE_MAX_AGE_SECONDS = 300.0
 CACHE_MAX_MESSAGES = 10_000
+_setting_up = threading.Lock()  # boto3's default session is not safe to make clients from in parallel
 
 
 class SealError(RuntimeError):
@@ -71,7 +73,8 @@ def _materials(arn: str, endpoint: str | None) -> tuple[Any, Any]:
 
 def _current() -> tuple[Any, Any]:
     endpoint = settings.get().kms_endpoint
-    return _materials(_key_arn(key_id(), endpoint), endpoint)
+    with _setting_up:
+        return _materials(_key_arn(key_id(), endpoint), endpoint)
 
 
 def seal(owner_id: str, fields: dict[str, Any]) -> bytes:

@@ -2,6 +2,8 @@
 idempotency records hold no personal data at all."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.conftest import referral_body
@@ -51,6 +53,16 @@ def test_the_idempotency_records_hold_nothing_personal_only_which_resource(api, 
     for record in records:
         assert set(record) <= allowed, set(record) - allowed
         assert leaks(PERSON, {"idempotency": [record]}) == []
+    # The request's fingerprint is keyed: a plain SHA-256 of the body would confirm a guess of who it named.
+    import hashlib
+
+    body = referral_body()
+    body["participant"].update(PERSON)
+    target = json.dumps(["POST", "/referrals", {}], sort_keys=True).encode()
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    unkeyed = hashlib.sha256(target + b"\n" + canonical).hexdigest()
+    first = next(r for r in records if r["scope_key"]["S"].endswith("#enc-idem"))
+    assert len(first["fingerprint"]["S"]) == 64 and first["fingerprint"]["S"] != unkeyed
     # The replay renders the referral as it is now, from the referrals table.
     again = _refer(api, keys, key="enc-idem")
     assert again.headers.get("idempotent-replayed") == "true"
