@@ -24,7 +24,9 @@ from ..domain.rulebook import (
     DEADLINES,
     ORG_ROLES,
     PERIOD_UNITS,
+    PROGRAMME_CLOSURE,
     REFUSE,
+    RETENTION_BASES,
     Amount,
     ChainMember,
     Checkpoint,
@@ -41,6 +43,7 @@ from ..domain.rulebook import (
     Plausibility,
     ReferrerTarget,
     Residence,
+    Retention,
     Rulebook,
     Targets,
     Tariff,
@@ -296,6 +299,38 @@ class PlausibilitySchema(Schema):
                             consent_valid_for=data["consent_valid_for"] or Plausibility().consent_valid_for)
 
 
+class RetentionPeriodSchema(Schema):
+    amount = fields.Integer(required=True, validate=validate.Range(min=1, max=120))
+    unit = fields.String(required=True, validate=validate.OneOf(("months", "years")))
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> Period:
+        return Period(**data)
+
+
+class RetentionSchema(Schema):
+    basis = fields.String(required=True, validate=validate.OneOf(RETENTION_BASES),
+                          **_d("programme_closure: kept until the closure date the funder sets (`until`); "
+                               "after_exit: kept `period` after the referral ends"))
+    until = fields.Date(load_default=None, **_d("the programme's closure date (programme_closure)"))
+    period = fields.Nested(RetentionPeriodSchema, load_default=None, **_d("how long after the referral ends "
+                                                                          "(after_exit)"))
+    funder_mandated = fields.Boolean(required=True, **_d("the funder requires the records kept until then: an "
+                                                         "erasure request before is refused"))
+    source = fields.String(required=True, **_d("the funder's rule this follows"))
+
+    @validates_schema
+    def check(self, data: dict, **_: Any) -> None:
+        wanted = "until" if data.get("basis") == PROGRAMME_CLOSURE else "period"
+        if data.get(wanted) is None:
+            raise ValidationError(f"{data.get('basis')} needs {wanted}", wanted)
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> Retention:
+        return Retention(basis=data["basis"], period=data["period"], until=data["until"],
+                         funder_mandated=data["funder_mandated"])
+
+
 # ---------------------------------------------------------------- tariff
 
 
@@ -488,6 +523,8 @@ class RulebookSchema(Schema):
     targets = fields.Nested(TargetsSchema, load_default=dict)
     tariff = fields.Nested(TariffSchema, required=True)
     plausibility = fields.Nested(PlausibilitySchema, load_default=dict)
+    retention = fields.Nested(RetentionSchema, required=True,
+                              **_d("how long participants' personal fields are kept (UK GDPR storage limitation)"))
 
     @validates_schema
     def check(self, data: dict, **_: Any) -> None:
@@ -640,6 +677,7 @@ def parse_rulebook(document: dict, source: str) -> Rulebook:
         completion_before_min=duration.get("completion_before_min", REFUSE),
         reassessment_every=data["reassessment_every"],
         ineligible_notice=data["ineligible_notice"], leaver_tracking=data["leaver_tracking"],
+        retention=data["retention"],
     )
 
 

@@ -27,7 +27,11 @@ def referral_body(referral: Referral, rulebook: Rulebook, today: date, view: Vie
     if referral.job_start:
         data["job_start"]["start_date"] = date.fromisoformat(referral.job_start["start_date"])
     reference = pseudonymous_reference(referral.participant_hash)
-    if view is None or view.personal_data:
+    data.pop("erased_on", None)
+    if referral.participant is None:
+        data["participant"] = {"reference": reference, "personal_data": "erased"}
+        data.pop("priority_groups")
+    elif view is None or view.personal_data:
         data["participant"] = {**data["participant"], "reference": reference, "personal_data": "shown"}
     else:
         data["participant"] = {"reference": reference, "personal_data": "withheld"}

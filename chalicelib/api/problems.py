@@ -25,6 +25,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "conflict": (409, "The resource changed or is already in use"),
     "concurrent-update": (409, "Another request changed this resource first; retry with the same Idempotency-Key"),
     "already-claimed": (409, "This milestone is already claimed or paid"),
+    "erasure-refused": (409, "The law does not allow erasing these personal fields now (see reason)"),
     "not-found": (404, "Not found"),
     "unauthenticated": (401, "A valid API key is required"),
     "forbidden": (403, "Your role does not allow this"),

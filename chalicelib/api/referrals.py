@@ -8,6 +8,7 @@ from .. import clock
 from ..domain.access import Principal
 from ..domain.idempotency import Resource
 from ..services import journey as service
+from ..services import privacy
 from ..services.journey import Result
 from ..services.ports import UnitOfWork
 from . import schemas as s
@@ -44,6 +45,7 @@ def list_referrals(principal: Principal, params: dict, query: dict) -> dict[str,
         principal, query.get("view"), query["limit"], query.get("cursor"), query.get("status"),
         query.get("programme_id"), query.get("provider_id"))
     today = clock.today()
+    privacy.log_reads(principal, [r.referral for r in results], "GET /referrals")
     return {"items": [referral_body(r.referral, r.rulebook, today, r.view) for r in results],
             "cursor": cursor, "has_more": cursor is not None}
 
@@ -54,6 +56,7 @@ def list_referrals(principal: Principal, params: dict, query: dict) -> dict[str,
           response=s.ReferralOut, errors=(401, 404))
 def get_referral(principal: Principal, params: dict, query: dict) -> dict[str, Any]:
     result = service.read(principal, params["referral_id"])
+    privacy.log_reads(principal, [result.referral], "GET /referrals/{referral_id}")
     return referral_body(result.referral, result.rulebook, clock.today(), result.view)
 
 

@@ -255,9 +255,9 @@ class ParticipantOut(Schema):
     only for the referring organisation's referrers and the holding provider's providers."""
 
     reference = fields.String(metadata={"description": "pseudonymous reference used in claim files"})
-    personal_data = fields.String(metadata={"enum": ["shown", "withheld"], "description": (
-        "whether the personal fields are shown to this caller, or withheld (its role does not work with the "
-        "person: the reference only)")})
+    personal_data = fields.String(metadata={"enum": ["shown", "withheld", "erased"], "description": (
+        "whether the personal fields are shown to this caller, withheld (its role does not work with the "
+        "person: the reference only), or erased (retention ended, or the controller's erasure request)")})
     nino = fields.String()
     given_name = fields.String()
     family_name = fields.String()
@@ -834,3 +834,56 @@ class RunOut(Schema):
     tranche_pence = fields.Integer()
     closed = fields.Integer(metadata={"description": "your referrals closed unstarted"})
     checks = fields.List(fields.Nested(CheckOut))
+
+
+# ------------------------------------------------------------------ the data's lifetime (controller)
+
+
+class ErasureIn(Strict):
+    reason = _text(200, metadata={"description": "why the controller erases (e.g. the person's request); "
+                                                 "never personal data"})
+
+
+class ErasureOut(Schema):
+    referral_id = fields.String()
+    participant = fields.Nested(ParticipantOut)
+    erased_on = fields.Date(allow_none=True)
+
+
+class SubjectAccessIn(Strict):
+    nino = fields.String(required=True, metadata={"description": "the person's National Insurance number"})
+
+    @validates("nino")
+    def _nino(self, value, **_):
+        if not is_valid_nino(value):
+            raise ValidationError("[format] not a valid National Insurance number (two letters, six digits, A-D)")
+
+
+class SubjectAccessOut(Schema):
+    controller = fields.String()
+    produced_at = fields.String()
+    referrals = fields.List(fields.Dict(), metadata={"description": (
+        "each referral of the person on the controller's programmes: the record with its personal fields, the "
+        "pseudonymous reference, the audit trail and the payment lines")})
+    personal_data_reads = fields.List(fields.Dict(), metadata={"description": "who read their personal fields"})
+
+
+class AccessLogQuery(PageQuery):
+    participant = fields.String(validate=validate.Regexp(r"^PR-[0-9A-F]{12}$", error="[format] a reference PR-..."),
+                                metadata={"description": "one participant's reads only (their pseudonymous "
+                                                         "reference)"})
+
+
+class AccessEntryOut(Schema):
+    participant_ref = fields.String()
+    referral_id = fields.String()
+    reader_org_id = fields.String()
+    reader_key_id = fields.String()
+    what = fields.String()
+    read_at = fields.String()
+
+
+class AccessLogPage(Schema):
+    items = fields.List(fields.Nested(AccessEntryOut))
+    cursor = fields.String(allow_none=True)
+    has_more = fields.Boolean()

@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from . import deadlines, states, targets
+from . import deadlines, retention, states, targets
 from .participants import pseudonymous_reference
 from .referral import Referral
 from .rulebook import Rulebook
@@ -54,6 +54,12 @@ def pending_deadlines(rulebook: Rulebook, referral: Referral) -> set[Pending]:
              for d in deadlines.running(rulebook, referral)}
     closure = unstarted_closure(rulebook, referral)
     return items | ({closure} if closure else set())
+
+
+def pending_retention(rulebook: Rulebook, referral: Referral) -> set[Pending]:
+    """The erasure of an ended referral's personal fields, the day after its retention ends."""
+    erasure = retention.pending_erasure(rulebook, referral)
+    return {Pending(retention.ERASE, *erasure)} if erasure else set()
 
 
 def unstarted_closure(rulebook: Rulebook, referral: Referral) -> Pending | None:

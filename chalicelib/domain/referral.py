@@ -28,7 +28,7 @@ class Referral:
     provider_org_id: str
     prime_org_id: str
     participant_hash: str
-    participant: Participant
+    participant: Participant | None  # None once erased (retention ended, or the controller's request)
     support_level: str
     referred_on: date
     created_at: datetime
@@ -58,6 +58,7 @@ class Referral:
     leaver: dict[str, Any] | None = None     # a leaver not in work, tracked: exited_on, destination, contacts, outcome
     contacts: tuple[Contact, ...] = ()       # mentoring contacts, the evidence of a mentoring claim
     module_extension: dict[str, Any] | None = None  # the current module's extension: requested, approved, refused
+    erased_on: date | None = None  # the day its personal fields were erased (chalicelib/domain/retention.py)
 
 
 @dataclass(frozen=True)

@@ -238,6 +238,34 @@ class Plausibility:
     consent_valid_for: Period = Period(6, "months")
 
 
+PROGRAMME_CLOSURE, AFTER_EXIT = "programme_closure", "after_exit"
+RETENTION_BASES = (PROGRAMME_CLOSURE, AFTER_EXIT)
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long a participant's personal fields are kept (chalicelib/domain/retention.py): until the programme's
+    closure date its funder sets (`until`), or a `period` after the referral ends. `funder_mandated`: the funder
+    requires the records kept that long, so the controller's erasure request is refused until then."""
+
+    basis: str = AFTER_EXIT
+    period: Period | None = Period(6, "years")
+    until: date | None = None
+    funder_mandated: bool = False
+
+    def ends(self, closed_on: date, nation: str) -> date:
+        if self.basis == PROGRAMME_CLOSURE and self.until is not None:
+            return max(self.until, closed_on)
+        assert self.period is not None
+        return self.period.after(closed_on, nation)
+
+    def describe(self) -> str:
+        if self.basis == PROGRAMME_CLOSURE and self.until is not None:
+            return f"kept until the programme's closure on {self.until.isoformat()}"
+        assert self.period is not None
+        return f"kept {self.period.describe()} after the referral ended"
+
+
 @dataclass(frozen=True)
 class Rulebook:
     id: str
@@ -276,6 +304,7 @@ class Rulebook:
     ineligible_notice: Period | None = None  # an eligibility decision (the ineligible told, signposted) from referral
     leaver_tracking: LeaverTracking | None = None  # follow-up contacts with leavers not in work after their exit
     plausibility: Plausibility = field(default_factory=Plausibility)
+    retention: Retention = field(default_factory=Retention)
     document: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def provider(self, org_id: str) -> DeliveryOrganisation | None:

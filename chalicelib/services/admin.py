@@ -111,9 +111,13 @@ def seed_demo() -> dict:
         create_organisation(org_id, name, "referrer", exist_ok=True)
         keys[org_id] = {"referrer": create_api_key(org_id, ["referrer"], "demo referrer")[0]}
     books = list(all_rulebooks().values())
+    controllers = {b.commissioner_org_id for b in books}
     for org_id, name in paying_organisations(books).items():
         create_organisation(org_id, name, "commissioner", exist_ok=True)
         keys.setdefault(org_id, {})["finance"] = create_api_key(org_id, ["finance"], "demo commissioner finance")[0]
+        if org_id in controllers and "admin" not in keys[org_id]:
+            # The controller of its programmes' participant data: erasure, subject access, the access log.
+            keys[org_id]["admin"] = create_api_key(org_id, ["admin"], "demo controller admin")[0]
     for org_id in sorted({b.commissioner_org_id for b in books if b.commissioner_org_id}):
         # The programme's commissioner approves exceptions to its rules (more time on a module).
         create_organisation(org_id, org_id, "commissioner", exist_ok=True)

@@ -8,9 +8,9 @@ from datetime import date, datetime
 
 from .. import clock, logs, settings
 from ..adapters.rulebooks import all_rulebooks, get_rulebook
-from ..domain import access, compliance, journey, parties, states, steps
+from ..domain import access, compliance, journey, parties, retention, states, steps
 from ..domain.access import Principal, View
-from ..domain.errors import Forbidden, NotFound, ReferralRefused, ValidationFailed
+from ..domain.errors import FieldError, Forbidden, NotFound, ReferralRefused, ValidationFailed
 from ..domain.participants import participant_hash
 from ..domain.referral import RecordedEvent, Referral, Step
 from ..domain.rulebook import Rulebook
@@ -65,8 +65,10 @@ def read(principal: Principal, referral_id: str) -> Result:
 
 
 def pending(rulebook: Rulebook, referral: Referral) -> set[compliance.Pending]:
-    """Everything the nightly run will need to act on for this referral: its deadlines and fee tranches."""
-    return compliance.pending_deadlines(rulebook, referral) | tariff.pending_tranches(rulebook, referral)
+    """Everything the nightly run will need to act on for this referral: its deadlines, fee tranches and, once it
+    has ended, the erasure of its personal fields when retention ends."""
+    return (compliance.pending_deadlines(rulebook, referral) | tariff.pending_tranches(rulebook, referral)
+            | compliance.pending_retention(rulebook, referral))
 
 
 def create_referral(principal: Principal, payload: dict, tx: UnitOfWork, previous: Referral | None = None) -> Result:
@@ -121,6 +123,9 @@ def re_refer(principal: Principal, referral_id: str, payload: dict, tx: UnitOfWo
     rulebook = rulebook_for(former.programme_id)
     steps.apply(steps.get("re_referral"), rulebook, former, payload, clock.today())  # checks; records nothing
     p = former.participant
+    if p is None:
+        raise ReferralRefused("personal_data_erased", "this referral's personal details were erased: refer the "
+                              "person afresh", [FieldError("referral_id", "not_erased", "personal details erased")])
     new_payload = {
         "programme_id": former.programme_id,
         "provider_id": payload.get("provider_id") or former.provider_org_id,
@@ -197,15 +202,15 @@ def commit_step(tx: UnitOfWork, rulebook: Rulebook, before: Referral, taken: Ste
 
 
 def flag_answerable(p: compliance.Pending) -> bool:
-    """A pending item whose flag a step can answer: a deadline (not a tranche, nor the nightly closure)."""
-    return not p.is_tranche and p.rule != compliance.CLOSE_UNSTARTED
+    """A pending item whose flag a step can answer: a deadline (not a tranche, the nightly closure or an erasure)."""
+    return not p.is_tranche and p.rule not in (compliance.CLOSE_UNSTARTED, retention.ERASE)
 
 
 def counted(before: Referral, taken: Step) -> dict[str, int]:
     """What this step adds to the programme-level counters (starts, cohort mix, job outcomes by hours)."""
     after, event = taken.referral, taken.event
     if event.type == "start":
-        person = after.participant.eligibility
+        person = after.participant.eligibility if after.participant else {}
         return {"started": 1, **({"ld_or_autism": 1} if person.get("learning_disability") or person.get("autism")
                                  else {})}
     if event.type == "job_start" and before.job_start is None:

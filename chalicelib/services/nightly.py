@@ -2,7 +2,8 @@
 
 For a run date D it reads, shard by shard, the pending items whose action day is D or earlier. A missed
 deadline becomes a flag; a referral never started by its deadline after the programme's referral window shut
-is closed; a service-fee tranche that fell due becomes its payment line. Each item is handled in one unit of
+is closed; a service-fee tranche that fell due becomes its payment line; a referral whose retention ended has its
+personal fields erased (chalicelib/services/privacy.py). Each item is handled in one unit of
 work that also deletes it, so a second run, a run after a crash, or two overlapping runs do nothing twice.
 Programme-level checks are computed at the end from counters, never from the population.
 """
@@ -15,13 +16,14 @@ from typing import Any
 
 from .. import clock, logs
 from ..adapters.rulebooks import all_rulebooks, get_rulebook
-from ..domain import compliance, states, steps
+from ..domain import compliance, retention, states, steps
 from ..domain.compliance import PendingWork, Run
 from ..domain.errors import AlreadyClaimed, ConcurrentUpdate, DomainError, FlagExists
 from ..domain.rulebook import Rulebook
 from ..payments import lines as pl
 from ..payments import milestones as ms
 from ..payments import tariff
+from . import privacy
 from .deps import store
 from .journey import commit_step
 from .ports import UnitOfWork
@@ -99,6 +101,10 @@ def process_shard(shard: str, on: date, rid: str, time_left: Callable[[], int] |
 def handle(work: PendingWork, on: date, rid: str, counts: dict) -> None:
     if work.is_tranche:
         _tranche(work, counts)
+        return
+    if work.rule == retention.ERASE:
+        if privacy.erase_due(work, on) == "erased":
+            logs.count("PersonalDataErased")
         return
     db = store()
     rulebook = get_rulebook(work.programme_id)

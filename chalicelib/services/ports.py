@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import BinaryIO, Protocol
 
 from ..domain.access import ApiKeyRecord, Organisation
+from ..domain.access_log import AccessEntry
 from ..domain.compliance import Flag, PendingWork, Run
 from ..domain.idempotency import IdempotencyRecord
 from ..domain.referral import Event, ParticipantRecord, RecordedEvent, Referral
@@ -206,6 +207,15 @@ class Compliance(Protocol):
     def programme_stats(self, programme_id: str) -> dict[str, dict[str, int]]: ...
 
 
+class AccessLog(Protocol):
+    def record(self, entries: Iterable[AccessEntry]) -> None: ...
+
+    def add(self, tx: UnitOfWork, entry: AccessEntry) -> None: ...
+
+    def page(self, controller_org_id: str, participant_ref: str | None, limit: int,
+             cursor: str | None) -> tuple[list[AccessEntry], str | None]: ...
+
+
 class Files(Protocol):
     def upload(self, key: str, fileobj: BinaryIO) -> None: ...
 
@@ -226,3 +236,4 @@ class Store:
     files: Files
     validation: Validation
     supply_chain: SupplyChain
+    access_log: AccessLog

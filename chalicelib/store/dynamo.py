@@ -1,7 +1,7 @@
 """The services' persistence ports (chalicelib/services/ports.py) on DynamoDB and S3."""
 from __future__ import annotations
 
-from . import compliance, files, payment_records, payments, repository
+from . import access_log, compliance, files, payment_records, payments, repository
 from .transaction import Transaction
 
 
@@ -93,6 +93,12 @@ class DynamoCompliance:
     programme_stats = staticmethod(compliance.programme_stats)
 
 
+class DynamoAccessLog:
+    record = staticmethod(access_log.record)
+    add = staticmethod(access_log.add)
+    page = staticmethod(access_log.page)
+
+
 class S3Files:
     upload = staticmethod(files.upload)
     download_url = staticmethod(files.download_url)
@@ -103,4 +109,4 @@ def components() -> dict:
     return {"transaction": Transaction, "organisations": DynamoOrganisations(), "referrals": DynamoReferrals(),
             "idempotency": DynamoIdempotency(), "lines": DynamoLines(), "claim_files": DynamoClaimFiles(),
             "compliance": DynamoCompliance(), "files": S3Files(), "validation": DynamoValidation(),
-            "supply_chain": DynamoSupplyChain()}
+            "supply_chain": DynamoSupplyChain(), "access_log": DynamoAccessLog()}

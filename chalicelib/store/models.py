@@ -106,7 +106,8 @@ class ReferralItem(Model):
     participant_hash = UnicodeAttribute()  # keyed hash (HMAC) of the NINO: the duplicate look-up, never the NINO
     # The personal fields (NINO, names, date of birth, postcode, eligibility answers), encrypted under the KMS key
     # (store/sealing.py); nothing else in the item is personal.
-    participant_sealed = BinaryAttribute(legacy_encoding=False)
+    participant_sealed = BinaryAttribute(legacy_encoding=False, null=True)  # removed when erased
+    erased_on = UnicodeAttribute(null=True)
     support_level = UnicodeAttribute()
     referred_on = UnicodeAttribute()
     created_at = UnicodeAttribute()
@@ -541,6 +542,36 @@ class RunItem(Model):
     checks = JSONAttribute(default=list)
 
 
+class AccessByParticipant(_AllIndex):
+    class Meta(_AllIndex.Meta):
+        index_name = "by-participant"
+
+    participant_key = UnicodeAttribute(hash_key=True)  # controller + pseudonymous reference
+    entry_key = UnicodeAttribute(range_key=True)
+
+
+class AccessLogItem(Model):
+    """Who read which participant's personal fields, and when: never the fields themselves."""
+
+    class Meta:
+        table_name = _TableName("access-log")
+        region = _Region()
+
+    controller_org_id = UnicodeAttribute(hash_key=True)  # the programme's commissioner
+    entry_key = UnicodeAttribute(range_key=True)  # read at + entry id: newest first per controller
+    participant_key = UnicodeAttribute()
+    participant_ref = UnicodeAttribute()
+    referral_id = UnicodeAttribute()
+    reader_org_id = UnicodeAttribute()
+    reader_key_id = UnicodeAttribute()
+    what = UnicodeAttribute()
+    read_at = UnicodeAttribute()
+    entry_id = UnicodeAttribute()
+
+    by_participant = AccessByParticipant()
+
+
 ALL_MODELS = (OrganisationItem, ApiKey, ReferralItem, ReferralPartyItem, ReferralEventItem, ParticipantItem,
               AllocationItem, IdempotencyItem, PaymentLineItem, ClaimFileItem, PendingWorkItem, FlagItem, RunItem,
-              ProgrammeStatsItem, SampleRateItem, LineCheckItem, ObligationItem, PassThroughItem)
+              ProgrammeStatsItem, SampleRateItem, LineCheckItem, ObligationItem, PassThroughItem,
+              AccessLogItem)

@@ -128,12 +128,18 @@ def _parties_of(item: ReferralItem) -> tuple[Party, ...]:
             Party(item.provider_org_id, DELIVERER, referred, item.referrer_org_id))
 
 
-def to_referral(item: ReferralItem) -> Referral:
+def _participant(item: ReferralItem) -> Participant | None:
+    if item.participant_sealed is None:
+        return None  # erased
     p = sealing.open_sealed(item.referral_id, item.participant_sealed)
-    participant = Participant(
+    return Participant(
         nino=p["nino"], given_name=p["given_name"], family_name=p["family_name"],
         date_of_birth=date.fromisoformat(p["date_of_birth"]), postcode=p["postcode"],
         eligibility=p.get("eligibility") or {})
+
+
+def to_referral(item: ReferralItem) -> Referral:
+    participant = _participant(item)
     return Referral(
         id=item.referral_id, programme_id=item.programme_id, status=item.status, version=int(item.version),
         referrer_org_id=item.referrer_org_id, provider_org_id=item.provider_org_id,
@@ -150,17 +156,23 @@ def to_referral(item: ReferralItem) -> Referral:
         agreed_price_pence=int(item.agreed_price_pence) if item.agreed_price_pence is not None else None,
         agreed_activity=item.agreed_activity, contacts=tuple(_contact(c) for c in item.contacts or ()),
         eligibility_decision=item.eligibility_decision, leaver=item.leaver,
-        module_extension=item.module_extension)
+        module_extension=item.module_extension, erased_on=_d(item.erased_on))
+
+
+def _sealed(r: Referral) -> bytes | None:
+    if r.participant is None:
+        return None
+    participant = asdict(r.participant)
+    participant["date_of_birth"] = r.participant.date_of_birth.isoformat()
+    return sealing.seal(r.id, participant)
 
 
 def to_item(r: Referral) -> ReferralItem:
-    participant = asdict(r.participant)
-    participant["date_of_birth"] = r.participant.date_of_birth.isoformat()
     return ReferralItem(
         referral_id=r.id, listed_at=f"{r.created_at.isoformat()}#{r.id}", programme_id=r.programme_id,
         status=r.status, status_reason=r.status_reason, version=r.version, referrer_org_id=r.referrer_org_id,
         provider_org_id=r.provider_org_id, prime_org_id=r.prime_org_id, participant_hash=r.participant_hash,
-        participant_sealed=sealing.seal(r.id, participant), support_level=r.support_level,
+        participant_sealed=_sealed(r), support_level=r.support_level,
         referred_on=r.referred_on.isoformat(),
         created_at=r.created_at.isoformat(), consent_given_on=r.consent_given_on.isoformat(),
         priority_groups=list(r.priority_groups), module_id=r.module_id, module_since=_iso(r.module_since),
@@ -172,7 +184,7 @@ def to_item(r: Referral) -> ReferralItem:
         milestones_earned=list(r.milestones_earned), parties=[_party_json(p) for p in r.parties],
         agreed_price_pence=r.agreed_price_pence, agreed_activity=r.agreed_activity,
         contacts=[_contact_json(c) for c in r.contacts], eligibility_decision=r.eligibility_decision, leaver=r.leaver,
-        module_extension=r.module_extension)
+        module_extension=r.module_extension, erased_on=_iso(r.erased_on))
 
 
 def _recorded(item: ReferralEventItem) -> RecordedEvent:

@@ -536,6 +536,16 @@ def build_calls(w: World) -> list[Call]:
         calls.append(Call("POST /claim-files", f"{t.name}.prog+{other.name}.payee", "POST", "/claim-files",
                           {"programme_id": t.programme, "period": PERIOD, "payee_org_id": other.subs[1]},
                           cutter, write=True, snapshot=_lists_snapshot(w)))
+    # The controller of the participants' data (the programmes' commissioner, its admin key): the access log, an
+    # erasure request per referral, a subject access export per person. Nobody else.
+    calls.append(Call("GET /access-log", "(list)", "GET", "/access-log?limit=200", None,
+                      lambda c: _has(c, "admin")))
+    for ref in w.refs:
+        controller = lambda c, r=ref: _has(c, "admin") and c.org == r.tenant.commissioner
+        calls.append(Call("POST /referrals/{referral_id}/erasure", ref.label, "POST", f"/referrals/{ref.id}/erasure",
+                          {"reason": "matrix"}, controller, write=True, snapshot=_ref_snapshot(w, ref)))
+        calls.append(Call("POST /subject-access", ref.label, "POST", "/subject-access",
+                          {"nino": ref.person["nino"]}, controller, write=True, snapshot=_lists_snapshot(w)))
     return calls
 
 
@@ -545,6 +555,11 @@ def build_calls(w: World) -> list[Call]:
 def _markers_hidden_from(w: World, caller: Caller) -> list[str]:
     hidden: list[str] = []
     for ref in w.refs:
+        if _has(caller, "admin") and caller.org == ref.tenant.commissioner:
+            # The controller knows its participants by referral and reference (its access log, erasure requests),
+            # and reads their personal fields only through a subject access export.
+            hidden += ref.personal
+            continue
         if caller.org in ref.viewers:
             if not ref.works_with_the_person(caller):
                 hidden += ref.personal
@@ -762,6 +777,10 @@ def test_mass_assignment_is_refused_with_unknown_field_and_changes_nothing(api, 
     }
     for name in STEPS:
         targets.setdefault(f"POST /referrals/{{referral_id}}/{name}", step(live, name, sub2))
+    controller = w.key(a.commissioner, "admin")
+    targets["POST /referrals/{referral_id}/erasure"] = (f"/referrals/{waiting.id}/erasure", controller,
+                                                         {"reason": "mass"})
+    targets["POST /subject-access"] = ("/subject-access", controller, {"nino": waiting.person["nino"]})
 
     posts = [r for r in routes() if r.method == "POST"]
     assert {f"POST {r.path}" for r in posts} == set(targets), "every POST route has a mass-assignment target"

@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 
 from chalicelib.domain import cursors
 from chalicelib.domain.access import ApiKeyRecord, Organisation
+from chalicelib.domain.access_log import AccessEntry
 from chalicelib.domain.compliance import OPEN, RESOLVED, Flag, PendingWork, Run, flag_id, merge_counts
 from chalicelib.domain.errors import (
     AlreadyClaimed,
@@ -105,6 +106,7 @@ class Data:
     checks: dict[tuple[str, str], Check] = field(default_factory=dict)
     obligations: dict[tuple[str, str, str], Obligation] = field(default_factory=dict)
     pass_throughs: list[PassThrough] = field(default_factory=list)
+    access_log: list[AccessEntry] = field(default_factory=list)
 
 
 class Organisations:
@@ -603,10 +605,27 @@ class Files:
         return io.BytesIO(self.d.objects[key]).read().decode("utf-8")
 
 
+class AccessLog:
+    def __init__(self, data: Data) -> None:
+        self.d = data
+
+    def record(self, entries: Iterable[AccessEntry]) -> None:
+        self.d.access_log.extend(entries)
+
+    def add(self, tx: MemoryTransaction, entry: AccessEntry) -> None:
+        tx.add(lambda: self.d.access_log.append(entry))
+
+    def page(self, controller_org_id: str, participant_ref: str | None, limit: int,
+             cursor: str | None) -> tuple[list[AccessEntry], str | None]:
+        mine = sorted((e for e in self.d.access_log if e.controller_org_id == controller_org_id
+                       and participant_ref in (None, e.participant_ref)), key=lambda e: e.entry_key, reverse=True)
+        return _page(mine, f"access:{controller_org_id}#{participant_ref}", limit, cursor)
+
+
 def memory_store() -> tuple[Store, Data]:
     """A fresh, empty store and the data behind it (for assertions)."""
     data = Data()
     return Store(transaction=MemoryTransaction, organisations=Organisations(data), referrals=Referrals(data),
                  idempotency=Idempotency(data), lines=Lines(data), claim_files=ClaimFiles(data),
                  compliance=Compliance(data), files=Files(data), validation=Validation(data),
-                 supply_chain=SupplyChain(data)), data
+                 supply_chain=SupplyChain(data), access_log=AccessLog(data)), data

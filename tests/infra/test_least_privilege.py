@@ -43,9 +43,9 @@ class Recorder:
                 for item in params["TransactItems"]:
                     kind, body = next(iter(item.items()))
                     self.calls[self.current].add((f"dynamodb:{_TRANSACT[kind]}", _table(body["TableName"])))
-            elif op == "BatchGetItem":
+            elif op in ("BatchGetItem", "BatchWriteItem"):
                 for table in params["RequestItems"]:
-                    self.calls[self.current].add(("dynamodb:BatchGetItem", _table(table)))
+                    self.calls[self.current].add((f"dynamodb:{op}", _table(table)))
             elif "TableName" in params:
                 suffix = "/index" if params.get("IndexName") else ""
                 self.calls[self.current].add((f"dynamodb:{op}", _table(params["TableName"]) + suffix))
@@ -66,7 +66,7 @@ LOGICAL = {"organisations": "OrganisationsTable", "api-keys": "ApiKeysTable", "r
            "participants": "ParticipantsTable",
            "allocations": "AllocationsTable", "idempotency": "IdempotencyTable", "payment-lines": "PaymentLinesTable",
            "claim-files": "ClaimFilesTable", "pending-work": "PendingWorkTable", "flags": "FlagsTable",
-           "runs": "RunsTable", "payment-records": "PaymentRecordsTable"}
+           "runs": "RunsTable", "payment-records": "PaymentRecordsTable", "access-log": "AccessLogTable"}
 
 
 def granted(role: str) -> set[tuple[str, str]]:
@@ -198,6 +198,18 @@ def _record_everything(api, keys, monkeypatch) -> Recorder:
     nightly.run(date(2027, 4, 21))  # closes the referral never started after the window shut
     recorder.current = "APIHandler"
     assert api.get(f"/referrals/{late.body['id']}", leeds).body["status"] == "did_not_start"
+    # The controller (the commissioner's admin): the access log, a subject access export, an erasure request; and
+    # the nightly erasure of a referral whose retention ended (LSE keeps personal fields 2 years after the end).
+    controller = keys["admin"]
+    reference = api.get(f"/referrals/{rid}", referrer).body["participant"]["reference"]
+    assert api.get("/access-log", controller).status == 200
+    assert api.get(f"/access-log?participant={reference}", controller).status == 200
+    assert api.post("/subject-access", controller, {"nino": "AB123456C"}).status == 200
+    assert api.post(f"/referrals/{rid}/erasure", controller, {"reason": "the person asked"}).status in (200, 409)
+    recorder.current = "NightlyCompliance"
+    nightly.run(date(2029, 4, 23))
+    recorder.current = "APIHandler"
+    assert api.get(f"/referrals/{late.body['id']}", leeds).body["participant"]["personal_data"] == "erased"
     # Deployed, the schedule fans out: one asynchronous invocation of the shard function per shard.
     from botocore.stub import Stubber
 

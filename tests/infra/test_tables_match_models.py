@@ -91,7 +91,7 @@ def test_drift_is_detected_when_infra_changes_a_key(tmp_path):
 def test_tables_are_on_demand_encrypted_and_recoverable():
     template = json.loads(INFRA_TEMPLATE.read_text())
     tables = {n: r for n, r in template["Resources"].items() if r.get("Type") == "AWS::DynamoDB::Table"}
-    assert len(tables) == 14
+    assert len(tables) == 15
     for name, resource in tables.items():
         props = resource["Properties"]
         assert props["BillingMode"] == "PAY_PER_REQUEST", name
