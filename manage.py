@@ -130,7 +130,7 @@ def cmd_local(args) -> int:
     return local_stack.run(local_stack.Options(
         port=args.port, db_port=args.db_port, s3_port=args.s3_port, keys_file=Path(args.keys_file),
         engine=args.engine, dynamodb_endpoint=args.dynamodb_endpoint, namespace=args.dynamodb_namespace,
-        stage=args.stage,
+        stage=args.stage, demo_history=not args.no_demo_history,
         state_file=Path(args.state_file) if args.state_file else None))
 
 
@@ -143,14 +143,15 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def local_server_process(workdir: Path, extra_env: dict | None = None, launcher: list[str] | None = None,
                          start_timeout: float = 90, *, engine: str | None = None, dynamodb_endpoint: str | None = None,
-                         namespace: str | None = None, stage: str | None = None):
+                         namespace: str | None = None, stage: str | None = None, demo_history: bool = True):
     """`manage.py local` in a child process on free ports of 127.0.0.1, for tests and benchmarks: yields
     (port, db_port, keys file, log file) once /health answers; stops the whole process group on exit.
 
     Its state file is `workdir/stack.json` (never the developer's .local/). `engine` is passed as --engine (by
     default the command's own choice: DynamoDB Local where Java is found); with `dynamodb_endpoint` it uses that
     DynamoDB (one started once for a whole test session) instead of starting one, with `namespace` as its access
-    key id (tables of its own on a DynamoDB Local without -sharedDb); `stage` names its tables."""
+    key id (tables of its own on a DynamoDB Local without -sharedDb); `stage` names its tables; `demo_history`
+    False leaves out last month's demo referrals."""
     import time
     import urllib.request
 
@@ -169,6 +170,8 @@ def local_server_process(workdir: Path, extra_env: dict | None = None, launcher:
         command += ["--dynamodb-namespace", namespace]
     if stage:
         command += ["--stage", stage]
+    if not demo_history:
+        command.append("--no-demo-history")
     with open(log_path, "w") as log:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
@@ -240,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="the access key id for DynamoDB: on a DynamoDB Local started without -sharedDb, each one "
                         "has tables of its own (tests give each server its own)")
     p.add_argument("--stage", default="dev", help="the tables' stage (refpay-STAGE-...)")
+    p.add_argument("--no-demo-history", action="store_true",
+                   help="leave out last month's demo referrals (started, their lines waiting for its claim file)")
     p.add_argument("--state-file", help="where the stack is described while it runs (default .local/stack.json, "
                                         "or $REFPAY_LOCAL_STACK_FILE)")
     p.set_defaults(func=cmd_local)

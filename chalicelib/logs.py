@@ -3,6 +3,9 @@ metrics as CloudWatch EMF (Powertools Metrics).
 
 Only what is passed as `extra` is logged: never request bodies, never personal data. Errors are logged by
 type and place only, since an exception's message may quote data.
+
+Powertools is imported on first use (the first invocation, or the first metric), not when the app is imported:
+every function of the app imports it at cold start, and most of them never log before they are invoked.
 """
 from __future__ import annotations
 
@@ -11,16 +14,16 @@ import re
 import sys
 import uuid
 from collections.abc import Callable
-from typing import Any
-
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from typing import TYPE_CHECKING, Any
 
 from . import settings
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger, Metrics
+
 SERVICE = "refpay"
 _logger: Logger | None = None
-metrics = Metrics(namespace="refpay", service=SERVICE)
+_metrics: Metrics | None = None
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -43,6 +46,8 @@ def configure_logging() -> Logger:
     """The 'refpay' logger, formatted by Powertools; every 'refpay.*' module logger writes through it."""
     global _logger
     if _logger is None:
+        from aws_lambda_powertools import Logger
+
         _logger = Logger(service=SERVICE, level=settings.get().log_level,
                          logger_handler=_StderrHandler(), serialize_stacktrace=False)
     return _logger
@@ -75,13 +80,27 @@ def error_summary(exc: BaseException) -> dict:
     return {"type": type(exc).__name__, "at": frames[-6:]}
 
 
+def metrics() -> Metrics:
+    """The business metrics of this invocation, flushed as one EMF document when it ends."""
+    global _metrics
+    if _metrics is None:
+        from aws_lambda_powertools import Metrics
+
+        _metrics = Metrics(namespace="refpay", service=SERVICE)
+    return _metrics
+
+
 def count(name: str, value: int = 1) -> None:
     """A business metric (EMF): referrals, starts, outcomes, claims approved, flags raised..."""
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    metrics().add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 def pence(name: str, value: int) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.NoUnit, value=value)
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    metrics().add_metric(name=name, unit=MetricUnit.NoUnit, value=value)
 
 
 _tracer: Any = None
@@ -119,8 +138,8 @@ def middleware(event: Any, get_response: Callable[[Any], Any]) -> Any:
     try:
         response = _traced(str(name), correlation, lambda: get_response(event))
     finally:
-        if metrics.metric_set:
-            metrics.flush_metrics()
+        if _metrics is not None and _metrics.metric_set:
+            _metrics.flush_metrics()
     if headers is not None and hasattr(response, "headers"):
         response.headers["X-Correlation-Id"] = correlation
     return response

@@ -9,17 +9,18 @@ from . import settings
 from .api.application import api_blueprint
 from .api.auth import auth_bp
 from .api.headers import security_headers
-from .logs import configure_logging, middleware
+from .logs import middleware
+from .schedules.claim_files import workers_bp
 from .schedules.nightly import schedules_bp
 
 
 def create_app() -> Chalice:
     settings.check_at_cold_start()  # deployed: a missing or malformed setting stops here, naming the variable
     app = Chalice(app_name="refpay", configure_logs=False)
-    configure_logging()
     app.register_middleware(middleware, "all")
     app.register_middleware(security_headers, "http")
     app.register_blueprint(auth_bp)
     app.register_blueprint(api_blueprint())
     app.register_blueprint(schedules_bp)
+    app.register_blueprint(workers_bp)
     return app

@@ -111,6 +111,7 @@ class Options:
     namespace: str = "local"  # the access key id: on a DynamoDB Local without -sharedDb, whose tables these are
     stage: str = "dev"
     state_file: Path | None = None
+    demo_history: bool = True  # last month's demo referrals, started, whose lines wait for its claim file
 
 
 class _Stop(Exception):
@@ -171,6 +172,27 @@ def _remove_state(path: Path) -> None:
             path.unlink()
 
 
+def _seed_last_month() -> None:
+    """The demo's past: a few participants referred and started on the 10th of last month, with the clock on
+    that day, so that last month's claim file has lines to cut (a month is cut once it has ended)."""
+    from dateutil.relativedelta import relativedelta
+
+    from chalicelib import clock
+    from chalicelib.services.admin import seed_history
+
+    day = (clock.today() - relativedelta(months=1)).replace(day=10)
+    pinned = os.environ.get("REFPAY_TODAY")
+    os.environ["REFPAY_TODAY"] = day.isoformat()
+    try:
+        made = seed_history(day)
+    finally:
+        if pinned is None:
+            os.environ.pop("REFPAY_TODAY", None)
+        else:
+            os.environ["REFPAY_TODAY"] = pinned
+    print(f"demo history: {len(made)} participants referred and started on {day} (last month's claim file)")
+
+
 def run(options: Options) -> int:
     """Start the stack, serve until Ctrl-C (130), SIGTERM (0) or a child's death (1), then stop every process it
     started, Java included, within a few seconds. Children also die with this process if it is killed (Linux)."""
@@ -229,6 +251,8 @@ def run(options: Options) -> int:
         create_tables(options.stage)
         create_bucket()
         keys = seed_demo()
+        if options.demo_history:
+            _seed_last_month()
         keys_file = Path(options.keys_file)
         keys_file.parent.mkdir(parents=True, exist_ok=True)
         keys_file.write_text(json.dumps(keys, indent=2) + "\n")

@@ -94,6 +94,25 @@ class Api:
         return self.call("POST", path, key, body, **kw)
 
 
+def cut_claim_file(api: Api, key: str, body: dict, on: str = "2026-12-01") -> tuple[Reply, Reply]:
+    """POST /claim-files on `on` (once the period has ended), then the file as GET shows it: in-process the build
+    has run by the time the POST answers. The clock is back where it was afterwards."""
+    import os
+
+    before = os.environ.get("REFPAY_TODAY")
+    os.environ["REFPAY_TODAY"] = on
+    try:
+        cut = api.post("/claim-files", key, body)
+    finally:
+        if before is None:
+            os.environ.pop("REFPAY_TODAY", None)
+        else:
+            os.environ["REFPAY_TODAY"] = before
+    if cut.status not in (200, 202):
+        return cut, cut
+    return cut, api.get(f"/claim-files/{cut.body['id']}", key)
+
+
 @pytest.fixture
 def api(keys):
     from chalice.test import Client

@@ -8,7 +8,8 @@ from typing import Any
 from .routing import RouteDoc
 from .schemas import ProblemOut
 
-_STATUS_TEXT = {401: "No valid API key", 403: "Your role does not allow this", 404: "Not found (or not yours)",
+_STATUS_TEXT = {202: "Accepted: follow the Location until it is done",
+                401: "No valid API key", 403: "Your role does not allow this", 404: "Not found (or not yours)",
                 409: "Conflicts with the current state", 415: "Unsupported media type",
                 422: "Breaks a validation or programme rule", 503: "Busy; retry after the Retry-After delay"}
 
@@ -45,7 +46,9 @@ def document(routes: list[RouteDoc]) -> dict[str, Any]:
         if route.deprecated:
             op["deprecated"] = True
         schema = route.response or {"type": "object"}
-        op["responses"][str(route.status)] = {"description": "OK", "content": {"application/json": {"schema": schema}}}
+        for code in (route.status, *route.also):
+            op["responses"][str(code)] = {"description": _STATUS_TEXT.get(code, "OK"),
+                                          "content": {"application/json": {"schema": schema}}}
         for code in route.errors:
             op["responses"][str(code)] = {"description": _STATUS_TEXT.get(code, "Error"), "content": {
                 "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
@@ -72,7 +75,8 @@ _ID_FIELDS = {"/referrals": "id", "/claims": "line_id", "/claim-files": "id"}
 
 def _link_created_resources(paths: dict[str, dict]) -> None:
     for creator, param in _CREATORS.items():
-        created = paths.get(creator, {}).get("post", {}).get("responses", {}).get("201")
+        responses = paths.get(creator, {}).get("post", {}).get("responses", {})
+        created = responses.get("201") or responses.get("202")
         if created is None:
             continue
         links = {}

@@ -110,11 +110,16 @@ def cascade(principal: Principal, params: dict, query: dict) -> dict[str, Any]:
     return body
 
 
-@endpoint("/claim-files", "POST", summary="Cut the claim file for a programme and period (finance)", tags=TAGS,
-          roles=("finance",), body=s.ClaimFileIn, response=s.ClaimFileOut, status=201, errors=WRITE_ERRORS)
+@endpoint("/claim-files", "POST", summary="Cut the claim file for a programme and a period that has ended "
+          "(finance): 202 with the file building; cutting it again returns the same file (200)", tags=TAGS,
+          roles=("finance",), body=s.ClaimFileIn, response=s.ClaimFileOut, status=202, also=(200,),
+          errors=WRITE_ERRORS)
 def cut_claim_file(principal: Principal, params: dict, payload: dict, tx: UnitOfWork) -> Written:
-    record = claim_files.cut(principal, payload["programme_id"], payload["period"], payload.get("payee_org_id"))
-    return Written(201, claim_file_body(record, claim_files.download_url(record)),
+    record, created = claim_files.cut(principal, payload["programme_id"], payload["period"],
+                                      payload.get("payee_org_id"))
+    if claim_files.needs_worker(record):
+        tx.after_commit.append(lambda: claim_files.start_build(record.claim_file_id))
+    return Written(202 if created else 200, claim_file_body(record, claim_files.download_url(record)),
                    f"/claim-files/{record.claim_file_id}", Resource("claim_file", (record.claim_file_id,)))
 
 

@@ -81,6 +81,7 @@ def claim_file_body(record: ClaimFile, url: str | None, show_seed: bool = False)
     body: dict[str, Any] = s.ClaimFileOut().dump({
         "id": record.claim_file_id, "programme_id": record.programme_id, "period": record.period,
         "payee_org_id": record.payee_org_id, "status": record.status, "line_count": record.line_count,
+        "locked_lines": record.locked_lines,
         "total_pence": record.total_pence, "total_gbp": pounds(record.total_pence),
         "totals": totals.get("by_payee_and_funder", []), "download_url": url,
         "download_expires_in": DOWNLOAD_SECONDS if url else None, "sample": sample,

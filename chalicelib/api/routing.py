@@ -68,6 +68,7 @@ class RouteDoc:
     name: str
     deprecated: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    also: tuple[int, ...] = ()  # other success statuses, with the same body (e.g. 200: made before)
 
 
 # Routes declared with @endpoint at import time (the step routes are added from the registry when an app is built).
@@ -92,11 +93,12 @@ def json_response(status: int, body: Any, headers: dict | None = None) -> Respon
 def route(path: str, method: str, *, summary: str, tags: list[str], roles: tuple[str, ...] | None = (),
           body: type[Schema] | None = None, query: type[Schema] | None = None,
           response: type[Schema] | None = None, status: int = 200, errors: tuple[int, ...] = (),
-          handler: Callable[..., Any], name: str | None = None, deprecated: bool = False) -> RouteDoc:
+          handler: Callable[..., Any], name: str | None = None, deprecated: bool = False,
+          also: tuple[int, ...] = ()) -> RouteDoc:
     """A route declaration. `roles=None` makes it public; otherwise the caller needs a valid key (and, where
     given, one of the roles; finer checks live in the services)."""
     return RouteDoc(path, method, summary, tags, roles is not None, tuple(roles or ()), body, query, response, status,
-                    errors, handler, name or handler.__name__, deprecated)
+                    errors, handler, name or handler.__name__, deprecated, also=also)
 
 
 def endpoint(path: str, method: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

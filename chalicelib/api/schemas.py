@@ -578,8 +578,10 @@ class ClaimFileOut(Schema):
     programme_id = fields.String()
     period = fields.String()
     payee_org_id = fields.String(allow_none=True)
-    status = fields.String()
-    line_count = fields.Integer()
+    status = fields.String(metadata={"description": "building (poll until ready), then ready"})
+    line_count = fields.Integer(metadata={"description": "the lines in the file, once ready"})
+    locked_lines = fields.Integer(metadata={"description": "the lines locked into the file so far: its build's "
+                                                           "progress, and the line count once ready"})
     total_pence = fields.Integer()
     total_gbp = fields.String()
     totals = fields.List(fields.Nested(FileTotalOut))

@@ -46,6 +46,11 @@ class ClaimFile:
     paid_pence: int | None = None
     paid_reference: str | None = None
     paid_by: str | None = None
+    # While it is building: the worker holding the build (its token and until when, in epoch seconds), and how many
+    # lines it has locked so far (the progress a GET shows).
+    build_token: str | None = None
+    build_until: int = 0
+    locked_lines: int = 0
 
     @property
     def total_pence(self) -> int:
@@ -119,15 +124,25 @@ def row(line: PaymentLine) -> list:
             line.payee_role]
 
 
+class Writer:
+    """The CSV (header first, CRLF line ends as RFC 4180 says) and its totals, one line at a time: nothing is kept
+    but the totals."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+        self._writer.writerow(COLUMNS)
+        self.totals = Totals()
+
+    def add(self, line: PaymentLine) -> None:
+        self._writer.writerow(row(line))
+        self.totals.add(line)
+
+
 def write(lines: Iterable[PaymentLine], out: TextIO, on_line: Callable[[], None] | None = None) -> Totals:
-    """Write the CSV (header first, CRLF line ends as RFC 4180 says) and return its totals. Streams: one line
-    in memory at a time."""
-    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow(COLUMNS)
-    totals = Totals()
+    """Write the CSV of `lines` and return its totals. Streams: one line in memory at a time."""
+    writer = Writer(out)
     for line in lines:
-        writer.writerow(row(line))
-        totals.add(line)
+        writer.add(line)
         if on_line:
             on_line()
-    return totals
+    return writer.totals

@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import date
+from functools import partial
+from typing import Any
 
 from .. import clock, settings
 from ..adapters import usage_plans
 from ..adapters.rulebooks import all_rulebooks
-from ..domain.access import ORG_KINDS, ROLES, ApiKeyRecord, Organisation, new_api_key, usage_plan_key
-from ..domain.errors import Conflict, ValidationFailed
+from ..domain import steps
+from ..domain.access import ORG_KINDS, ROLES, ApiKeyRecord, Organisation, Principal, new_api_key, usage_plan_key
+from ..domain.errors import Conflict, DomainError, ValidationFailed
 from ..domain.rulebook import Rulebook
 from .deps import store
 
@@ -147,3 +151,40 @@ def seed_demo() -> dict:
         "commissioner_finance": keys["dwp-commissioning"]["finance"],
         "organisations": keys,
     }
+
+
+# The demo's past: participants Jobcentre Plus referred to King's Lynn Works (Flexible Routeways Norfolk) and that
+# the provider accepted and started on one day of the month before, each start earning a line that waits for that
+# month's claim file (the README walk-through cuts it).
+HISTORY_PEOPLE = 3
+_HISTORY_REFERRER = Principal("jobcentre-plus-norwich", "referrer", frozenset({"referrer"}), "demo-history")
+_HISTORY_PROVIDER = Principal("kings-lynn-works", "subcontractor", frozenset({"provider"}), "demo-history", "trobius")
+
+
+def seed_history(on: date) -> list[str]:
+    """Referrals made and started on `on` (run with the clock on that day): their ids. People already referred
+    (a second run on the same tables) are left as they are."""
+    from . import journey
+
+    made = []
+    for n in range(HISTORY_PEOPLE):
+        payload = {"programme_id": "flexible-routeways-norfolk", "provider_id": "kings-lynn-works",
+                   "support_level": "standard", "consent": {"given": True, "date": on},
+                   "participant": {"nino": f"WX9{on:%y%m}{n}A", "given_name": "Demo", "family_name": f"Past {n}",
+                                   "date_of_birth": date(1988, 3, 1 + n), "postcode": "PE30 1EX",
+                                   "eligibility": {"seeking_work": True, "right_to_work": True}}}
+        try:
+            rid = _commit(partial(journey.create_referral, _HISTORY_REFERRER, payload)).referral.id
+        except DomainError:
+            continue  # referred by an earlier run
+        for name in ("accept", "start"):
+            _commit(partial(journey.record, _HISTORY_PROVIDER, rid, steps.get(name), {"date": on}))
+        made.append(rid)
+    return made
+
+
+def _commit(use_case: Callable[..., Any]) -> Any:
+    tx = store().transaction()
+    result = use_case(tx)
+    tx.commit()
+    return result

@@ -1,26 +1,64 @@
-"""Cutting claim files: approved lines not yet in any file are locked to one file, written once to S3."""
+"""Cutting claim files: approved lines not yet in any file are locked to one file, written once to S3.
+
+A cut records the file as `building` and answers at once; a worker builds it. Deployed, the worker is the
+claim-file worker function, invoked asynchronously (REFPAY_CLAIM_FILE_WORKER_FUNCTION names it); locally and in
+tests the same code runs in-process once the request has committed. The worker:
+
+- holds the build (a conditional write of its token and until when: one worker at a time, and one that stopped
+  is taken over once its hold has run out);
+- locks the waiting lines in batches, several at once, each batch one transaction that also records the ids it
+  locked (a part): every line must still be approved, in no file and as read, so a line is in one file at most;
+- writes the CSV from the lines it locked itself (and, taking over, from the parts of the build before it, read
+  consistently from the table, never from an eventually consistent index), through a spooled temporary file
+  uploaded in parts, so memory stays flat whatever the file's size;
+- marks the file `ready` with the count and totals of exactly those lines, only while it still holds the build.
+"""
 from __future__ import annotations
 
 import io
+import itertools
+import logging
+import secrets
 import tempfile
-from collections.abc import Callable
+import time
+from calendar import monthrange
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import date
 from typing import TextIO
 
-from .. import clock
+from .. import clock, settings
+from ..adapters import workers
 from ..adapters.rulebooks import get_rulebook
 from ..domain.access import Principal
 from ..domain.errors import ConcurrentUpdate, NotFound, ValidationFailed
+from ..logs import error_summary
 from ..payments import claim_file
 from ..payments.claim_file import BUILDING, READY, ClaimFile
 from ..payments.lines import PaymentLine
 from .deps import store
 
-LOCK_BATCH = 25
+log = logging.getLogger("refpay.claim_files")
+
+LOCK_BATCH = 99  # lines per lock: with the part that records them, the 100 items a DynamoDB transaction takes
+PARALLEL_LOCKS = 8
+PROGRESS_EVERY = 10  # locks between two progress records
+HOLD_SECONDS = 960  # longer than the worker function's timeout (900 s): a build still held is still running
+LOCKING_SECONDS = 780  # then stop locking and write what is locked, well within the hold; the rest waits
 DOWNLOAD_SECONDS = 900
 
 
 def file_id(programme_id: str, period: str, owner: str, payee: str | None) -> str:
     return f"cf-{programme_id}-{period}-{owner}" + (f"-{payee}" if payee else "")
+
+
+def _check_period(period: str) -> None:
+    """A period is cut once it is over: its lines are then all in."""
+    year, month = int(period[:4]), int(period[5:7])
+    last_day = date(year, month, monthrange(year, month)[1])
+    if clock.today() <= last_day:
+        raise ValidationFailed.one("period", "period_ended", f"the period {period} has not ended: it can be cut "
+                                   f"from {date.fromordinal(last_day.toordinal() + 1).isoformat()}")
 
 
 def _check_cut(principal: Principal, programme_id: str, period: str, payee: str | None) -> None:
@@ -37,67 +75,133 @@ def _check_cut(principal: Principal, programme_id: str, period: str, payee: str 
             o.org_id == payee for o in rulebook.subcontractors_of(principal.org_id)):
         raise ValidationFailed.one("payee_org_id", "your_payee", "the payee is neither you nor your subcontractor "
                                    "on this programme")
-    if period > clock.today().strftime("%Y-%m"):
-        raise ValidationFailed.one("period", "not_in_future", "the period has not started yet")
+    _check_period(period)
 
 
-def cut(principal: Principal, programme_id: str, period: str, payee: str | None) -> ClaimFile:
-    """The claim file for a programme and period (and optionally one payee). Cutting again returns the same
-    file; an interrupted cut resumes. Lines of earlier periods still waiting are included."""
+def cut(principal: Principal, programme_id: str, period: str, payee: str | None) -> tuple[ClaimFile, bool]:
+    """The claim file for a programme and a period that has ended (and optionally one payee), and whether this
+    cut created it (then `start_build` builds it). Cutting again returns the same file, as it is now. Lines of
+    earlier periods still waiting are included."""
     _check_cut(principal, programme_id, period, payee)
     db = store()
     fid = file_id(programme_id, period, principal.org_id, payee)
     existing = db.claim_files.get(fid)
-    if existing is not None and existing.status == READY:
-        return existing
-    record = existing or ClaimFile(
+    if existing is not None:
+        return existing, False
+    record = ClaimFile(
         claim_file_id=fid, programme_id=programme_id, period=period, payee_org_id=payee,
         owner_org_id=principal.org_id, status=BUILDING, created_at=clock.now().isoformat(),
         created_by=principal.key_id)
-    if existing is None and not db.claim_files.create(record):
-        found = db.claim_files.get(fid)
-        assert found is not None
-        if found.status == READY:
-            return found
-        record = found
-    _lock_waiting_lines(fid, programme_id, period, principal.org_id, payee)
-    return write(record)
+    if db.claim_files.create(record):
+        return record, True
+    found = db.claim_files.get(fid)
+    assert found is not None
+    return found, False
 
 
-def _lock_waiting_lines(fid: str, programme_id: str, period: str, owner: str, payee: str | None) -> None:
-    batch: list[PaymentLine] = []
-    for line in store().lines.queued(programme_id, period, owner, payee):
-        batch.append(line)
-        if len(batch) == LOCK_BATCH:
-            _lock(fid, batch)
-            batch = []
-    if batch:
-        _lock(fid, batch)
+def needs_worker(record: ClaimFile) -> bool:
+    """A building file no worker holds (its worker stopped, or was never started): a cut starts one."""
+    return record.status == BUILDING and record.build_until < time.time()
 
 
-def _lock(fid: str, batch: list[PaymentLine]) -> None:
+def start_build(claim_file_id: str) -> None:
+    """Hand the build to the worker function (deployed), or build in-process (locally, in tests)."""
+    target = settings.get().claim_file_worker_function
+    if target:
+        workers.invoke_async(target, {"claim_file_id": claim_file_id})
+        return
     try:
-        store().lines.lock(fid, batch)
-    except ConcurrentUpdate:
-        # Another cut took some of these lines: lock the rest one by one.
-        for line in batch:
-            try:
-                store().lines.lock(fid, [line])
-            except ConcurrentUpdate:
-                continue
+        build(claim_file_id)
+    except Exception as exc:  # the file stays `building`, free to take: cutting again resumes it
+        log.error("claim file build stopped", extra={"claim_file_id": claim_file_id, "error": error_summary(exc)})
 
 
-def write(record: ClaimFile, on_line: Callable[[], None] | None = None) -> ClaimFile:
-    """Stream the file's lines into CSV on disk (memory stays flat), upload it, and record its totals."""
+def build(claim_file_id: str, time_left_ms: Callable[[], int] | None = None) -> ClaimFile | None:
+    """Build a file (the worker): if it is building and no other worker holds it. Returns it as left."""
+    db = store()
+    record = db.claim_files.get(claim_file_id)
+    if record is None or record.status != BUILDING:
+        return record
+    token = secrets.token_hex(8)
+    now = int(time.time())
+    held = db.claim_files.take_build(record, token, now, now + HOLD_SECONDS)
+    if held is None:
+        return record  # another worker holds it
+    seconds = LOCKING_SECONDS if time_left_ms is None else min(LOCKING_SECONDS, time_left_ms() / 1000 - 120)
+    try:
+        return _build(held, token, time.monotonic() + seconds)
+    except BaseException:
+        db.claim_files.release_build(claim_file_id, token)
+        raise
+
+
+def _build(record: ClaimFile, token: str, stop_locking_at: float) -> ClaimFile:
     db = store()
     key = f"claim-files/{record.programme_id}/{record.period}/{record.claim_file_id}.csv"
     with tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+b") as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-        totals = claim_file.write(db.lines.in_file(record.claim_file_id), text, on_line)
+        writer = claim_file.Writer(text)
+        for ids in db.lines.parts(record.claim_file_id):  # locked by a build that stopped before finishing
+            for lines in _chunks(ids, 100):
+                for line in db.lines.get_many(list(lines)):
+                    writer.add(line)
+        _lock_waiting(record, token, writer, stop_locking_at)
         text.detach()  # flushes, and leaves the binary file open for the upload
         raw.seek(0)
         db.files.upload(key, raw)  # type: ignore[arg-type]
-    return db.claim_files.finish(record, totals.line_count, totals.as_dict(), key)
+    totals = writer.totals
+    done = db.claim_files.finish(record, token, totals.line_count, totals.as_dict(), key)
+    log.info("claim file ready", extra={"claim_file_id": record.claim_file_id, "lines": totals.line_count})
+    return done
+
+
+def _chunks(items: Iterable[PaymentLine] | list[str], size: int) -> Iterator[tuple]:
+    it = iter(items)
+    while chunk := tuple(itertools.islice(it, size)):
+        yield chunk
+
+
+def _lock_waiting(record: ClaimFile, token: str, writer: claim_file.Writer, stop_at: float) -> None:
+    """Lock the waiting lines, PARALLEL_LOCKS batches at a time, writing each batch's lines once it is locked."""
+    db = store()
+    waiting = db.lines.queued(record.programme_id, record.period, record.owner_org_id, record.payee_org_id)
+    done = 0
+
+    def collect(finished: set[Future]) -> None:
+        nonlocal done
+        for future in finished:
+            for line in future.result():
+                writer.add(line)
+            done += 1
+            if done % PROGRESS_EVERY == 0:
+                db.claim_files.record_progress(record.claim_file_id, token, writer.totals.line_count)
+
+    with ThreadPoolExecutor(PARALLEL_LOCKS) as pool:
+        running: set[Future] = set()
+        for n, batch in enumerate(_chunks(waiting, LOCK_BATCH)):
+            if time.monotonic() > stop_at:
+                break  # the rest waits for the next file
+            running.add(pool.submit(_lock, record.claim_file_id, f"{token}#{n:06d}", list(batch)))
+            if len(running) >= 2 * PARALLEL_LOCKS:  # a bounded number of batches in memory
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                collect(finished)
+        collect(wait(running).done)
+
+
+def _lock(fid: str, part: str, batch: list[PaymentLine]) -> list[PaymentLine]:
+    """The lines of the batch this build locked: all, or (another cut took or changed some) one by one."""
+    try:
+        store().lines.lock(fid, part, batch)
+        return batch
+    except ConcurrentUpdate:
+        locked = []
+        for i, line in enumerate(batch):
+            try:
+                store().lines.lock(fid, f"{part}.{i:02d}", [line])
+                locked.append(line)
+            except ConcurrentUpdate:
+                continue
+        return locked
 
 
 def get(claim_file_id: str) -> ClaimFile | None:

@@ -42,6 +42,8 @@ class DynamoLines:
     queued = staticmethod(payments.queued_lines)
     lock = staticmethod(payments.lock_lines)
     in_file = staticmethod(payments.lines_in_file)
+    parts = staticmethod(payments.file_parts)
+    get_many = staticmethod(payments.get_lines)
     add_removal = staticmethod(payments.add_removal)
 
 
@@ -49,6 +51,9 @@ class DynamoClaimFiles:
     get = staticmethod(payments.get_file)
     create = staticmethod(payments.create_file)
     finish = staticmethod(payments.finish_file)
+    take_build = staticmethod(payments.take_build)
+    record_progress = staticmethod(payments.record_progress)
+    release_build = staticmethod(payments.release_build)
     start_sample = staticmethod(payments.start_sample)
     finish_sample = staticmethod(payments.finish_sample)
     add_check_count = staticmethod(payments.add_check_count)

@@ -370,6 +370,10 @@ class ClaimFileItem(Model):
     paid_reference = UnicodeAttribute(null=True)
     paid_by = UnicodeAttribute(null=True)
     paid_at = UnicodeAttribute(null=True)
+    # The build: which worker holds it (token) until when (epoch seconds), and the lines it has locked so far.
+    build_token = UnicodeAttribute(null=True)
+    build_until = NumberAttribute(null=True)
+    locked_lines = NumberAttribute(null=True)
 
 
 class _PaymentRecord(Model):
@@ -442,6 +446,15 @@ class PassThroughItem(_PaymentRecord):
     line_ids = ListAttribute(of=UnicodeAttribute, default=list)
     recorded_by = UnicodeAttribute()
     recorded_at = UnicodeAttribute()
+
+
+class FilePartItem(_PaymentRecord):
+    """pk `file-parts#<claim file>`; sk `<build token>#<n>`: the lines one lock of a claim file's build took,
+    written in the same transaction as the lock, so a build that takes over from a stopped one knows, by a
+    consistent read of the table itself, every line already in the file."""
+
+    claim_file_id = UnicodeAttribute()
+    line_ids = ListAttribute(of=UnicodeAttribute, default=list)
 
 
 class PendingWorkItem(Model):

@@ -10,9 +10,9 @@ from pynamodb.exceptions import PynamoDBException
 
 from ..domain.errors import AlreadyClaimed, Conflict
 from ..domain.parties import DELIVERER
-from ..payments.claim_file import READY, ClaimFile
+from ..payments.claim_file import BUILDING, READY, ClaimFile
 from ..payments.lines import APPROVED, FILED, REJECTED, REMOVED, SUBMITTED, PaymentLine
-from .models import ClaimFileItem, PaymentLineItem
+from .models import ClaimFileItem, FilePartItem, PaymentLineItem
 from .repository import all_equal, get_item, query_page
 from .transaction import Transaction, aws_error_code, translate_read_error
 
@@ -129,7 +129,9 @@ def _claim_file(item: ClaimFileItem) -> ClaimFile:
                      sampled_by=item.sampled_by, removed_line_count=int(item.removed_line_count or 0),
                      removed_pence=int(item.removed_pence or 0),
                      paid_on=date.fromisoformat(item.paid_on) if item.paid_on else None,
-                     paid_pence=_int(item.paid_pence), paid_reference=item.paid_reference, paid_by=item.paid_by)
+                     paid_pence=_int(item.paid_pence), paid_reference=item.paid_reference, paid_by=item.paid_by,
+                     build_token=item.build_token, build_until=int(item.build_until or 0),
+                     locked_lines=int(item.locked_lines or 0))
 
 
 def get_file(claim_file_id: str) -> ClaimFile | None:
@@ -170,16 +172,42 @@ def queued_lines(programme_id: str, up_to_period: str, owner: str, payee: str | 
         raise translate_read_error(exc) from None
 
 
-def lock_lines(claim_file_id: str, lines: list[PaymentLine]) -> None:
-    """Put lines into a file in one transaction: each must still be approved and in no file."""
+def lock_lines(claim_file_id: str, part: str, lines: list[PaymentLine]) -> None:
+    """Put lines into a file in one transaction, with the part that records them: each line must still be
+    approved, in no file, and as read (its version), so the row written for it is the line as stored."""
     tx = Transaction()
     for line in lines:
         tx.update(PaymentLineItem(line_id=line.line_id),
                   actions=[PaymentLineItem.claim_file_id.set(claim_file_id), PaymentLineItem.status.set(FILED),
                            PaymentLineItem.queue_programme_id.remove(), PaymentLineItem.queue_key.remove(),
                            PaymentLineItem.version.add(1)],
-                  condition=(PaymentLineItem.status == APPROVED) & PaymentLineItem.claim_file_id.does_not_exist())
+                  condition=(PaymentLineItem.status == APPROVED) & PaymentLineItem.claim_file_id.does_not_exist()
+                  & (PaymentLineItem.version == line.version))
+    tx.put(FilePartItem(pk=_parts_pk(claim_file_id), sk=part, claim_file_id=claim_file_id,
+                        line_ids=[x.line_id for x in lines]), condition=FilePartItem.pk.does_not_exist())
     tx.commit()
+
+
+def _parts_pk(claim_file_id: str) -> str:
+    return f"file-parts#{claim_file_id}"
+
+
+def file_parts(claim_file_id: str) -> Iterator[list[str]]:
+    """The line ids of every lock committed for a file, by a consistent query of the table (not an index)."""
+    try:
+        for item in FilePartItem.query(_parts_pk(claim_file_id), consistent_read=True):
+            yield [str(x) for x in item.line_ids or []]
+    except PynamoDBException as exc:
+        raise translate_read_error(exc) from None
+
+
+def get_lines(line_ids: list[str]) -> list[PaymentLine]:
+    """Lines by id, read consistently (BatchGetItem), in the order asked."""
+    try:
+        found = {i.line_id: to_line(i) for i in PaymentLineItem.batch_get(line_ids, consistent_read=True)}
+    except PynamoDBException as exc:
+        raise translate_read_error(exc) from None
+    return [found[x] for x in line_ids if x in found]
 
 
 def lines_in_file(claim_file_id: str, page_size: int = 500) -> Iterator[PaymentLine]:
@@ -191,11 +219,48 @@ def lines_in_file(claim_file_id: str, page_size: int = 500) -> Iterator[PaymentL
         raise translate_read_error(exc) from None
 
 
-def finish_file(record: ClaimFile, line_count: int, totals: dict, s3_key: str) -> ClaimFile:
-    ClaimFileItem(claim_file_id=record.claim_file_id).update(actions=[
-        ClaimFileItem.status.set(READY), ClaimFileItem.line_count.set(line_count),
-        ClaimFileItem.totals.set(totals), ClaimFileItem.s3_key.set(s3_key)])
-    return replace(record, status=READY, line_count=line_count, totals=totals, s3_key=s3_key)
+def _conditional_update(claim_file_id: str, actions: list, condition: Any) -> bool:
+    try:
+        ClaimFileItem(claim_file_id=claim_file_id).update(actions=actions, condition=condition)
+        return True
+    except PynamoDBException as exc:
+        if aws_error_code(exc) == "ConditionalCheckFailedException":
+            return False
+        raise translate_read_error(exc) from None
+
+
+def take_build(record: ClaimFile, token: str, now: int, until: int) -> ClaimFile | None:
+    """Hold the file's build until `until` (epoch seconds), if it is building and no other worker holds it."""
+    held = _conditional_update(
+        record.claim_file_id, [ClaimFileItem.build_token.set(token), ClaimFileItem.build_until.set(until)],
+        (ClaimFileItem.status == BUILDING) & (ClaimFileItem.build_until.does_not_exist()
+                                              | (ClaimFileItem.build_until < now)))
+    return replace(record, build_token=token, build_until=until) if held else None
+
+
+def record_progress(claim_file_id: str, token: str, locked: int) -> None:
+    _conditional_update(claim_file_id, [ClaimFileItem.locked_lines.set(locked)],
+                        ClaimFileItem.build_token == token)
+
+
+def release_build(claim_file_id: str, token: str) -> None:
+    """Let another worker take the build now (this one stopped before finishing)."""
+    _conditional_update(claim_file_id, [ClaimFileItem.build_until.set(0)],
+                        (ClaimFileItem.build_token == token) & (ClaimFileItem.status == BUILDING))
+
+
+def finish_file(record: ClaimFile, token: str, line_count: int, totals: dict, s3_key: str) -> ClaimFile:
+    """The file is ready with the count and totals of the lines its build locked, only if that build still holds
+    it: a second build (or a stale one) cannot overwrite them."""
+    if not _conditional_update(
+            record.claim_file_id,
+            [ClaimFileItem.status.set(READY), ClaimFileItem.line_count.set(line_count),
+             ClaimFileItem.totals.set(totals), ClaimFileItem.s3_key.set(s3_key),
+             ClaimFileItem.locked_lines.set(line_count)],
+            (ClaimFileItem.status == BUILDING) & (ClaimFileItem.build_token == token)):
+        raise Conflict("another build of this claim file holds it", reason="build_taken_over")
+    return replace(record, status=READY, line_count=line_count, totals=totals, s3_key=s3_key,
+                   locked_lines=line_count)
 
 
 # ---------------------------------------------------------------- validation and payment of a claim file

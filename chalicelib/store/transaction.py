@@ -68,8 +68,12 @@ class Transaction:
                              {"hash_key": hash_key, "range_key": range_key, "condition": condition}, on_fail))
 
     def commit(self) -> None:
-        if not self._ops:
-            return
+        if self._ops:
+            self._send()
+        for callback in self.after_commit:
+            callback()
+
+    def _send(self) -> None:
         try:
             with TransactWrite(connection=_connection(settings.get().region)) as tx:
                 for op in self._ops:
@@ -78,8 +82,6 @@ class Transaction:
             raise self._translate(exc) from None
         except PynamoDBException as exc:
             raise _infrastructure_error(exc) from None
-        for callback in self.after_commit:
-            callback()
 
     def _translate(self, exc: TransactWriteError) -> Exception:
         reasons = exc.cancellation_reasons or []

@@ -38,7 +38,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 
-from tests.conftest import TODAY
+from tests.conftest import TODAY, cut_claim_file
 
 NORFOLK, WORK_CHOICE = "flexible-routeways-norfolk", "work-choice"
 PERIOD = TODAY[:7]
@@ -307,7 +307,10 @@ def build_world(api, keys) -> World:
                        ["acknowledgement", "start"] + (["assessments", "outcomes"] if t.programme == WORK_CHOICE
                                                        else []))
         line = _line_of(w, filed)
-        cut = w.post("/claim-files", t.prime, "finance", {"programme_id": t.programme, "period": PERIOD})
+        started, ready = cut_claim_file(w.api, w.key(t.prime, "finance"), {"programme_id": t.programme,
+                                                                            "period": PERIOD})
+        assert started.status == 202, started
+        cut = ready.body
         assert cut["line_count"] == 1, cut
         w.files.append(File(f"{t.name}.file", t, cut["id"], (sub1,)))
         w.lines.append(Line(f"{t.name}.line-filed", t, line["line_id"], sub1, filed))
@@ -830,7 +833,8 @@ def test_a_prime_cannot_cut_claim_files_for_a_programme_it_does_not_deliver(api,
     (they are filtered by prime), so nothing leaks - but the call should be refused (403/404/422)."""
     w = build_world(api, keys)
     b = TENANTS["B"]
-    reply = api.post("/claim-files", w.key(b.prime, "finance"), {"programme_id": NORFOLK, "period": PERIOD})
+    reply, _ = cut_claim_file(api, w.key(b.prime, "finance"), {"programme_id": NORFOLK, "period": PERIOD})
+    assert reply.status == 404, reply.body  # refused for the programme, not for the date: the period has ended
     assert not 200 <= reply.status < 300, f"{b.prime} cut a {NORFOLK} claim file: {reply.status} {reply.body}"
 
 

@@ -130,13 +130,16 @@ def server(tmp_path_factory):
     with manage.local_server_process(tmp, {"REFPAY_TODAY": TODAY, "REFPAY_LOCAL_THROTTLING": "off"},
                                      start_timeout=60) as (port, db_port, keys_file, log_path):
         srv = Server(port, db_port, json.loads(keys_file.read_text()), log_path)
-        # Real objects for the path parameters: a started Level 3 referral (its start line, approved), the prime's
-        # claim file for the month, and a nightly run.
+        # Real objects for the path parameters: a started Level 3 referral (its start line, approved), a claim file
+        # of the prime's, and a nightly run.
         rid = srv.refer()
         srv.advance(rid, srv.keys["provider"], ["acknowledgement", "start"])
+        # The month before the pinned day's (a period is cut once it has ended): the demo history's starts of
+        # that month go into the file; one of its lines is the line the operations on a line use.
+        cut = srv.call("POST", "/claim-files", srv.keys["finance"], {"programme_id": NORFOLK, "period": "2026-10"},
+                       expect=(200, 202))
         lines = srv.call("GET", "/claims?limit=200", srv.keys["finance"])["items"]
-        line_id = next(i["line_id"] for i in lines if i["referral_id"] == rid)
-        cut = srv.call("POST", "/claim-files", srv.keys["finance"], {"programme_id": NORFOLK, "period": TODAY[:7]})
+        line_id = next(i["line_id"] for i in lines if i["claim_file_id"] == cut["id"])
         srv.nightly(RUN_DATE)
         srv.objects = {"referral_id": rid, "line_id": line_id, "claim_file_id": cut["id"], "run_date": RUN_DATE,
                        "programme_id": NORFOLK}
@@ -278,7 +281,8 @@ def test_openapi_links_lead_from_a_created_resource_to_the_operations_on_it(publ
     paths = published_schema.raw_schema["paths"]
     operation_ids = {op["operationId"] for ops in paths.values() for op in ops.values()}
     for creator, param in (("/referrals", "referral_id"), ("/claims", "line_id"), ("/claim-files", "claim_file_id")):
-        links = paths[creator]["post"]["responses"]["201"]["links"]
+        responses = paths[creator]["post"]["responses"]
+        links = responses["202" if creator == "/claim-files" else "201"]["links"]
         expected = {op["operationId"] for path, ops in paths.items() if f"{{{param}}}" in path for op in ops.values()}
         assert set(links) == expected and expected <= operation_ids
         assert all(list(link["parameters"]) == [param] for link in links.values())

@@ -5,7 +5,7 @@ import csv
 import io
 import threading
 
-from tests.conftest import chain_referral, referral_body
+from tests.conftest import chain_referral, cut_claim_file, referral_body
 
 NOV = "2026-11"
 
@@ -189,13 +189,19 @@ def test_claim_file_reconciles_locks_lines_and_holds_no_personal_data(api, keys,
 
     assert api.post("/claim-files", keys["provider"], {"programme_id": "flexible-routeways-norfolk",
                                                        "period": NOV}).status == 403
-    cut = api.post("/claim-files", keys["finance"], {"programme_id": "flexible-routeways-norfolk", "period": NOV})
-    assert cut.status == 201, cut.body
-    body = cut.body
+    early = api.post("/claim-files", keys["finance"], {"programme_id": "flexible-routeways-norfolk", "period": NOV})
+    assert early.status == 422 and early.headers["content-type"] == "application/problem+json"
+    assert [(e["field"], e["rule"]) for e in early.body["errors"]] == [("period", "period_ended")], early.body
+    assert "2026-12-01" in early.body["errors"][0]["message"]
+    cut, ready = cut_claim_file(api, keys["finance"], {"programme_id": "flexible-routeways-norfolk", "period": NOV})
+    assert cut.status == 202, cut.body
+    assert cut.body["status"] == "building" and cut.body["line_count"] == 0 and cut.body["download_url"] is None
+    assert cut.headers["location"] == f"/claim-files/{cut.body['id']}"
+    body = ready.body
     # King's Lynn's start and job; the Level 1 group's referral fee; for each Level 2 referral, the group's referral
     # fee and Great Yarmouth's start (30% of its agreed GBP 500, then of the GBP 525 default); the approved mentoring
     # claim. The claim still awaiting a decision is not filed.
-    assert body["status"] == "ready" and body["line_count"] == 8
+    assert body["status"] == "ready" and body["line_count"] == body["locked_lines"] == 8
     assert body["total_pence"] == 15750 + 36750 + 3500 + (3500 + 15000) + 12345 + (3500 + 15750)
     assert body["total_gbp"] == "1060.95"
     assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in body["download_url"]
@@ -212,8 +218,8 @@ def test_claim_file_reconciles_locks_lines_and_holds_no_personal_data(api, keys,
         assert personal not in text
     assert all(l["status"] == "filed" for l in _lines(api, keys["finance"], status="filed"))
 
-    again = api.post("/claim-files", keys["finance"], {"programme_id": "flexible-routeways-norfolk", "period": NOV})
-    assert again.body["id"] == body["id"] and again.body["line_count"] == 8
+    again, _ = cut_claim_file(api, keys["finance"], {"programme_id": "flexible-routeways-norfolk", "period": NOV})
+    assert again.status == 200 and again.body["id"] == body["id"] and again.body["line_count"] == 8
     fetched = api.get(f"/claim-files/{body['id']}", keys["finance"])
     assert fetched.status == 200 and fetched.body["total_pence"] == body["total_pence"]
     assert api.get(f"/claim-files/{body['id']}", orgs["kings-lynn-works"]["finance"]).status == 404
@@ -228,7 +234,7 @@ def test_claim_file_reconciles_locks_lines_and_holds_no_personal_data(api, keys,
     assert original["amount_pence"] == 36750 and original["status"] == "filed"
     december = api.post("/claim-files", keys["finance"], {"programme_id": "flexible-routeways-norfolk",
                                                           "period": "2026-12"})
-    assert december.status == 422  # the period has not started (today is 24 Nov 2026)
+    assert december.status == 422  # the period has not ended (today is 24 Nov 2026)
 
 
 def test_concurrent_claims_of_one_milestone_make_exactly_one_line(api, keys, monkeypatch):
@@ -277,8 +283,8 @@ def test_rejected_lines_stay_out_and_a_clawback_nets_off_in_the_next_file(api, k
                                          "event_date": "2026-11-24", "evidence_ref": "ev",
                                          "contact_ids": ["mc1"]}).body
     api.post(f"/claims/{claim['line_id']}/reject", keys["finance"], {"reason": "evidence does not show need"})
-    november = api.post("/claim-files", keys["finance"], {"programme_id": "flexible-routeways-norfolk",
-                                                          "period": NOV}).body
+    november = cut_claim_file(api, keys["finance"], {"programme_id": "flexible-routeways-norfolk",
+                                                     "period": NOV})[1].body
     # The two starts and the Level 2 group's referral fee; the rejected mentoring claim stays out.
     assert november["line_count"] == 3 and november["total_pence"] == 15750 + 15750 + 3500
     assert api.get(f"/claims/{claim['line_id']}", keys["finance"]).body["status"] == "rejected"
@@ -286,8 +292,8 @@ def test_rejected_lines_stay_out_and_a_clawback_nets_off_in_the_next_file(api, k
     monkeypatch.setenv("REFPAY_TODAY", "2026-12-02")
     start_line = f"{rid}:level-3-delivery:start"
     assert api.post(f"/claims/{start_line}/clawback", keys["finance"], {"reason": "start recorded in error"}).status == 201
-    december = api.post("/claim-files", keys["finance"], {"programme_id": "flexible-routeways-norfolk",
-                                                          "period": "2026-12"}).body
+    december = cut_claim_file(api, keys["finance"], {"programme_id": "flexible-routeways-norfolk",
+                                                     "period": "2026-12"}, on="2027-01-04")[1].body
     assert december["line_count"] == 1 and december["total_pence"] == -15750 and december["total_gbp"] == "-157.50"
     text, rows = _csv(december)
     assert rows[0]["kind"] == "clawback" and rows[0]["reverses_line_id"] == start_line

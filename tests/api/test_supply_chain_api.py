@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from tests.conftest import referral_body
+from tests.conftest import cut_claim_file, referral_body
 
 WORK_CHOICE = "work-choice"
 NOV = "2026-11"
@@ -43,7 +43,7 @@ def test_the_supply_chain_report_over_http(api, keys, monkeypatch):
     dwp, prime = keys["commissioner_finance"], orgs[PRIME]["finance"]
     _job(api, keys, SUB1, "AB000001A")
     _job(api, keys, SUB2, "AB000002A")
-    cut = api.post("/claim-files", prime, {"programme_id": WORK_CHOICE, "period": NOV}).body
+    cut = cut_claim_file(api, prime, {"programme_id": WORK_CHOICE, "period": NOV})[1].body
     fid = cut["id"]
     # The commissioner finds the file waiting for it in the supply chain.
     waiting = api.get(REPORT, dwp).body["primes"][0]["claim_files"]

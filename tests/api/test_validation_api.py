@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from tests.api.test_payments import _csv
-from tests.conftest import referral_body
+from tests.conftest import cut_claim_file, referral_body
 
 NORFOLK = "flexible-routeways-norfolk"
 NOV = "2026-11"
@@ -45,7 +45,7 @@ def test_sample_check_remove_pay_and_claw_back_over_http(api, keys):
     api.post(f"/programmes/{NORFOLK}/sample-rate", dwp, {"sample_rate_bp": 2500})
     for n in range(1, 9):
         _started(api, keys, n)
-    cut = api.post("/claim-files", prime, {"programme_id": NORFOLK, "period": NOV}).body
+    cut = cut_claim_file(api, prime, {"programme_id": NORFOLK, "period": NOV})[1].body
     fid = cut["id"]
     assert cut["sample"] is None and cut["payable_pence"] == cut["total_pence"] == 8 * 15750
 

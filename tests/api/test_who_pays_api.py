@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from tests.api.test_payments import _csv
-from tests.conftest import referral_body
+from tests.conftest import cut_claim_file, referral_body
 
 NOV = "2026-11"
 TEES = "tees-valley-routes-to-work"
@@ -49,8 +49,8 @@ def test_a_council_is_refused_its_own_approval_and_the_combined_authority_approv
     approved = api.post(f"/claims/{line['line_id']}/approve", tvca, {})
     assert approved.status == 200 and approved.body["status"] == "approved"
 
-    cut = api.post("/claim-files", orgs["hartlepool-council"]["finance"], {"programme_id": TEES, "period": NOV})
-    assert cut.status == 201, cut.body
+    started, cut = cut_claim_file(api, orgs["hartlepool-council"]["finance"], {"programme_id": TEES, "period": NOV})
+    assert started.status == 202 and cut.body["status"] == "ready", cut.body
     (row,) = [r for r in _csv(cut.body)[1] if r["line_id"] == line["line_id"]]
     assert (row["line_ref"], row["provider_ref"], row["event_date"], row["last_day_on_provision"]) == (
         line["line_ref"], "HBC-RTW-0042", "2026-11-24", "")
@@ -71,8 +71,8 @@ def test_the_trailblazer_co_funding_is_match_funding_and_in_no_claim_file(api, k
     cascade = api.get(f"/payments/cascade?period={NOV}", leeds).body
     assert {x["fee_id"] for x in cascade["lines"]} == {"la-co-funding", "dwp-participant-fee"}
 
-    cut = api.post("/claim-files", leeds, {"programme_id": TRAILBLAZER, "period": NOV})
-    assert cut.status == 201 and cut.body["total_pence"] == 140000
+    started, cut = cut_claim_file(api, leeds, {"programme_id": TRAILBLAZER, "period": NOV})
+    assert started.status == 202 and cut.body["total_pence"] == 140000
     assert [r["fee_id"] for r in _csv(cut.body)[1]] == ["dwp-participant-fee"]
     assert api.get(f"/claims/{co['line_id']}", leeds).body["claim_file_id"] is None
     # DWP's finance lists what it pays: the DWP line, not the council's own money.

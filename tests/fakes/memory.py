@@ -30,7 +30,7 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.idempotency import IdempotencyRecord
 from chalicelib.domain.journey import already_active
 from chalicelib.domain.referral import Event, ParticipantRecord, RecordedEvent, Referral
-from chalicelib.payments.claim_file import READY, ClaimFile
+from chalicelib.payments.claim_file import BUILDING, READY, ClaimFile
 from chalicelib.payments.lines import APPROVED, FILED, REJECTED, REMOVED, SUBMITTED, PaymentLine
 from chalicelib.payments.supply_chain import Obligation, PassThrough
 from chalicelib.payments.validation import PRE_PAYMENT, Check, SampleRate
@@ -96,6 +96,7 @@ class Data:
     idempotency: dict[str, IdempotencyRecord] = field(default_factory=dict)
     lines: dict[str, PaymentLine] = field(default_factory=dict)
     files: dict[str, ClaimFile] = field(default_factory=dict)
+    parts: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # claim file -> part -> line ids
     objects: dict[str, bytes] = field(default_factory=dict)
     pending: dict[tuple[str, str], PendingWork] = field(default_factory=dict)
     flags: dict[str, Flag] = field(default_factory=dict)
@@ -313,8 +314,10 @@ class Lines:
                             and x.prime_org_id == owner and (not payee or x.payee_org_id == payee)),
                            key=lambda x: f"{x.period}#{x.line_id}"))
 
-    def lock(self, claim_file_id: str, lines: list[PaymentLine]) -> None:
+    def lock(self, claim_file_id: str, part: str, lines: list[PaymentLine]) -> None:
         tx = MemoryTransaction()
+        parts = self.d.parts.setdefault(claim_file_id, {})
+        tx.add(lambda: parts.__setitem__(part, [x.line_id for x in lines]), lambda: part not in parts)
         for line in lines:
             def filed(line: PaymentLine = line) -> None:
                 current = self.d.lines[line.line_id]
@@ -323,10 +326,16 @@ class Lines:
 
             def free(line: PaymentLine = line) -> bool:
                 current = self.d.lines[line.line_id]
-                return current.status == APPROVED and not current.claim_file_id
+                return current.status == APPROVED and not current.claim_file_id and current.version == line.version
 
             tx.add(filed, free)
         tx.commit()
+
+    def parts(self, claim_file_id: str) -> Iterator[list[str]]:
+        return iter([ids for _, ids in sorted(self.d.parts.get(claim_file_id, {}).items())])
+
+    def get_many(self, line_ids: list[str]) -> list[PaymentLine]:
+        return [self.d.lines[x] for x in line_ids if x in self.d.lines]
 
     def in_file(self, claim_file_id: str) -> Iterator[PaymentLine]:
         return iter(sorted((x for x in self.d.lines.values() if x.claim_file_id == claim_file_id),
@@ -355,10 +364,31 @@ class ClaimFiles:
         self.d.files[record.claim_file_id] = record
         return True
 
-    def finish(self, record: ClaimFile, line_count: int, totals: dict, s3_key: str) -> ClaimFile:
-        done = replace(record, status=READY, line_count=line_count, totals=totals, s3_key=s3_key)
-        self.d.files[record.claim_file_id] = done
-        return done
+    def take_build(self, record: ClaimFile, token: str, now: int, until: int) -> ClaimFile | None:
+        current = self.d.files[record.claim_file_id]
+        if current.status != BUILDING or current.build_until >= now:
+            return None
+        self.d.files[record.claim_file_id] = replace(current, build_token=token, build_until=until)
+        return self.d.files[record.claim_file_id]
+
+    def _update_held(self, claim_file_id: str, token: str, **changes: Any) -> bool:
+        current = self.d.files[claim_file_id]
+        if current.status != BUILDING or current.build_token != token:
+            return False
+        self.d.files[claim_file_id] = replace(current, **changes)
+        return True
+
+    def record_progress(self, claim_file_id: str, token: str, locked: int) -> None:
+        self._update_held(claim_file_id, token, locked_lines=locked)
+
+    def release_build(self, claim_file_id: str, token: str) -> None:
+        self._update_held(claim_file_id, token, build_until=0)
+
+    def finish(self, record: ClaimFile, token: str, line_count: int, totals: dict, s3_key: str) -> ClaimFile:
+        if not self._update_held(record.claim_file_id, token, status=READY, line_count=line_count, totals=totals,
+                                 s3_key=s3_key, locked_lines=line_count):
+            raise Conflict("another build of this claim file holds it", reason="build_taken_over")
+        return self.d.files[record.claim_file_id]
 
     def start_sample(self, record: ClaimFile, seed: str, rate_bp: int, by: str, now: datetime) -> ClaimFile:
         current = self.d.files[record.claim_file_id]

@@ -11,7 +11,7 @@ from chalicelib.store.tables import INFRA_TEMPLATE
 from tests.conftest import chain_referral, referral_body
 
 FUNCTION_ROLES = {"APIHandler": "ApiHandlerRole", "ApiKey": "AuthorizerRole", "NightlyCompliance": "NightlyRole",
-                  "NightlyShard": "NightlyShardRole"}
+                  "NightlyShard": "NightlyShardRole", "ClaimFileWorker": "ClaimFileWorkerRole"}
 _TRANSACT = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
 
 
@@ -54,7 +54,8 @@ class Recorder:
         elif service == "kms":
             self.calls[self.current].add((f"kms:{op}", "personal-data-key"))
         elif service == "lambda" and op == "Invoke":
-            self.calls[self.current].add(("lambda:InvokeFunction", "shard-function"))
+            target = "worker-function" if "ClaimFileWorker" in params["FunctionName"] else "shard-function"
+            self.calls[self.current].add(("lambda:InvokeFunction", target))
 
 
 def _table(name: str) -> str:
@@ -91,6 +92,8 @@ def granted(role: str) -> set[tuple[str, str]]:
                     out.add((action, "personal-data-key"))
                 elif "NightlyShard" in json.dumps(resource):
                     out.add((action, "shard-function"))
+                elif "ClaimFileWorker" in json.dumps(resource):
+                    out.add((action, "worker-function"))
                 else:
                     raise AssertionError(f"{role}: unexpected resource {resource}")
     return out
@@ -146,7 +149,7 @@ def _record_everything(api, keys, monkeypatch) -> Recorder:
     api.get("/claims", finance)
     api.get(f"/claims/{line}", finance)
     api.get("/payments/cascade?period=2026-11", finance)
-    cut = api.post("/claim-files", finance, {"programme_id": "flexible-routeways-norfolk", "period": "2026-11"}).body
+    cut = _cut_deployed(api, finance, recorder, monkeypatch)
     api.get(f"/claim-files/{cut['id']}", finance)
     api.post(f"/claims/{line}/clawback", finance, {"reason": "error"})
     # The commissioner validates the file: its rate, a sample, checks before and after paying, the payment.
@@ -226,6 +229,37 @@ def _record_everything(api, keys, monkeypatch) -> Recorder:
     return recorder
 
 
+def _cut_deployed(api, finance: str, recorder: Recorder, monkeypatch) -> dict:
+    """Cut November's file as deployed: the API invokes the worker function asynchronously, and the worker builds
+    the file; first a build that stops after locking (S3 fails), then the retry that takes it over."""
+    from botocore.stub import Stubber
+
+    from chalicelib.adapters import workers
+    from chalicelib.schedules.claim_files import claim_file_worker
+    from chalicelib.services import claim_files
+
+    monkeypatch.setenv("REFPAY_TODAY", "2026-12-01")
+    monkeypatch.setenv("REFPAY_CLAIM_FILE_WORKER_FUNCTION", "refpay-dev-ClaimFileWorker")
+    with Stubber(workers._client()) as stub:
+        stub.add_response("invoke", {"StatusCode": 202})
+        cut = api.post("/claim-files", finance, {"programme_id": "flexible-routeways-norfolk", "period": "2026-11"})
+    assert cut.status == 202, cut.body
+    context = type("Context", (), {"get_remaining_time_in_millis": lambda self: 900_000})()
+    recorder.current = "ClaimFileWorker"
+    try:
+        with monkeypatch.context() as broken:
+            broken.setattr(claim_files.store().files, "upload", lambda key, body: (_ for _ in ()).throw(OSError()))
+            with pytest.raises(OSError):
+                claim_file_worker({"claim_file_id": cut.body["id"]}, context)
+        done = claim_file_worker({"claim_file_id": cut.body["id"]}, context)
+    finally:
+        recorder.current = "APIHandler"
+    assert done["status"] == "ready" and done["line_count"] >= 1, done
+    monkeypatch.delenv("REFPAY_CLAIM_FILE_WORKER_FUNCTION")
+    monkeypatch.setenv("REFPAY_TODAY", "2026-11-24")
+    return cut.body
+
+
 @pytest.fixture
 def recorded(api, keys, monkeypatch):
     return _record_everything(api, keys, monkeypatch)
@@ -243,7 +277,7 @@ def _needs(calls: set[tuple[str, str]]) -> set[tuple[str, str]]:
     return out
 
 
-@pytest.mark.parametrize("function", ["APIHandler", "ApiKey", "NightlyCompliance"])
+@pytest.mark.parametrize("function", ["APIHandler", "ApiKey", "NightlyCompliance", "ClaimFileWorker"])
 def test_policy_allows_what_the_code_calls_and_nothing_more(recorded, function):
     used = _needs(recorded.calls[function])
     if function == "APIHandler":

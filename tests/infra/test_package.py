@@ -11,7 +11,7 @@ from tests.infra.template_graph import references
 BIN = Path(sys.executable).parent
 
 FUNCTION_ROLES = {"APIHandler": "ApiHandlerRole", "ApiKey": "AuthorizerRole", "NightlyCompliance": "NightlyRole",
-                  "NightlyShard": "NightlyShardRole"}
+                  "NightlyShard": "NightlyShardRole", "ClaimFileWorker": "ClaimFileWorkerRole"}
 
 
 def test_cfn_lint_reports_nothing(packaged):
@@ -27,6 +27,14 @@ def test_each_function_has_its_own_least_privilege_role(packaged):
     assert roles == {fn: {"Fn::GetAtt": [role, "Arn"]} for fn, role in FUNCTION_ROLES.items()}
     assert "DefaultRole" not in resources
     assert resources["APIHandler"]["Properties"]["Environment"]["Variables"]["REFPAY_STAGE"] == "prod"
+    # The API hands each claim file's build to the worker function, asynchronously, and may invoke nothing else.
+    assert resources["APIHandler"]["Properties"]["Environment"]["Variables"][
+        "REFPAY_CLAIM_FILE_WORKER_FUNCTION"] == {"Ref": "ClaimFileWorker"}
+    start = {s["Sid"]: s for s in resources["ApiHandlerRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+             ["Statement"]}["StartClaimFileWorker"]
+    assert (start["Action"], start["Resource"]) == (["lambda:InvokeFunction"],
+                                                    [{"Fn::GetAtt": ["ClaimFileWorker", "Arn"]}])
+    assert resources["ClaimFileWorker"]["Properties"]["Timeout"] == 900
     assert resources["ReferralsTable"]["Properties"]["DeletionProtectionEnabled"] == {"Fn::If": ["IsProd", True, False]}
 
 

@@ -35,7 +35,8 @@ def test_every_packaged_function_and_the_layer_use_the_runtime(packaged):
     resources_ = packaged.template["Resources"]
     runtimes = {name: r["Properties"]["Runtime"] for name, r in resources_.items()
                 if r["Type"] == "AWS::Serverless::Function"}
-    assert runtimes == dict.fromkeys(["APIHandler", "ApiKey", "NightlyCompliance", "NightlyShard"], RUNTIME["runtime"])
+    assert runtimes == dict.fromkeys(["APIHandler", "ApiKey", "NightlyCompliance", "NightlyShard",
+                                             "ClaimFileWorker"], RUNTIME["runtime"])
     assert resources_["ManagedLayer"]["Properties"]["CompatibleRuntimes"] == [RUNTIME["runtime"]]
 
 

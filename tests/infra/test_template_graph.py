@@ -165,7 +165,8 @@ def test_the_packaged_template_has_no_cycle(packaged):
 
 
 @pytest.mark.parametrize("function, role", [("APIHandler", "ApiHandlerRole"), ("ApiKey", "AuthorizerRole"),
-                                            ("NightlyCompliance", "NightlyRole"), ("NightlyShard", "NightlyShardRole")])
+                                            ("NightlyCompliance", "NightlyRole"), ("NightlyShard", "NightlyShardRole"),
+                                            ("ClaimFileWorker", "ClaimFileWorkerRole")])
 def test_the_packaged_template_with_the_old_log_policy_is_caught(packaged, function, role):
     """Put back the log ARN the template used to build from the function's own name: the check fails."""
     template = copy.deepcopy(packaged.template)

@@ -23,6 +23,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -131,6 +132,20 @@ class Server:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def add_approved_lines(self, n: int, programme_id: str, prime: str, payee: str, event_date: str,
+                           **amounts: int) -> set[str]:
+        """n approved lines waiting for a claim file, written straight to this server's table (a period before
+        the pinned day's month, which has ended and so can be cut); their ids."""
+        from devtools.claim_lines import approved_lines, put_lines
+
+        lines = list(approved_lines(n, programme_id, prime, payee, date.fromisoformat(event_date), **amounts))
+        import boto3
+
+        client = boto3.client("dynamodb", endpoint_url=self.dynamodb_endpoint, region_name="eu-west-2",
+                              aws_access_key_id=self.namespace, aws_secret_access_key="local")
+        put_lines(client, "refpay-dev-payment-lines", iter(lines))
+        return {x.line_id for x in lines}
+
     def cli_env(self) -> dict:
         """The environment a developer's shell would have: no AWS variable at all. Only the state file is named,
         because this stack's is not the default .local/stack.json (which belongs to the developer's own run)."""
@@ -152,8 +167,21 @@ def server(request, dynamodb_endpoint, tmp_path_factory):
     throttling = "on" if getattr(request.module, "GATEWAY_THROTTLING", False) else "off"
     with manage.local_server_process(workdir, {"REFPAY_TODAY": TODAY, "REFPAY_LOCAL_THROTTLING": throttling},
                                      start_timeout=120,
-                                     dynamodb_endpoint=dynamodb_endpoint, namespace=namespace) as (port, _, keys, log):
+                                     dynamodb_endpoint=dynamodb_endpoint, namespace=namespace,
+                                     demo_history=False) as (port, _, keys, log):
         yield Server(port, dynamodb_endpoint, json.loads(keys.read_text()), workdir, namespace, log)
+
+
+def cut_and_wait(server: Server, key: str, body: dict, timeout: float = 120) -> tuple[Reply, Reply]:
+    """POST /claim-files, then GET the file until it is ready; returns both replies."""
+    cut = server.post("/claim-files", key, body)
+    assert cut.status in (200, 202), cut
+    deadline = time.monotonic() + timeout
+    while True:
+        got = server.get(f"/claim-files/{cut.body['id']}", key)
+        if got.body["status"] == "ready" or time.monotonic() > deadline:
+            return cut, got
+        time.sleep(0.2)
 
 
 def race(n: int, action, timeout: float = 120, stagger: float = 0.0) -> list:

@@ -14,7 +14,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -68,8 +68,12 @@ def test_the_local_run_is_on_dynamodb_local(local_run):
     assert "Amazon's DynamoDB Local" in local_run["log"].read_text()
 
 
+def _last_month() -> str:
+    return (date.today().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+
+
 def test_readme_walkthrough_runs_twice_against_the_local_run(local_run):
-    period = date.today().strftime("%Y-%m")
+    period = _last_month()
     outputs = [_run_walkthrough(local_run), _run_walkthrough(local_run)]
     ids = []
     for out in outputs:
@@ -80,16 +84,16 @@ def test_readme_walkthrough_runs_twice_against_the_local_run(local_run):
         for state in ("accepted", "started", "assessed", "in_support", "in_work"):
             assert re.search(rf"^{state}$", out, re.M), state
         assert '"rule": "review"' in out and '"job_start"' in out and '"status": "in_work"' in out
-        # The claim file came down from S3 (moto) and holds the first run's start line (157.50): the job, on the
-        # day of the start, is within Level 3's minimum week and earns no outcome fee.
+        # Last month's claim file, polled until ready, came down from S3 (moto): the demo history's three starts
+        # (3 x GBP 157.50), not this month's lines.
         assert f'"id": "cf-flexible-routeways-norfolk-{period}-trobius"' in out
-        assert '"total_gbp": "157.50"' in out
-        assert re.search(r"^line_id,referral_id,participant_ref,", out, re.M)
-        assert out.count(",level-3-delivery,") == 1
+        assert '"status": "ready"' in out and '"line_count": 3' in out and '"total_gbp": "472.50"' in out
+        csv_part = out.split("line_id,referral_id,participant_ref,", 1)[1]
+        assert csv_part.count(",level-3-delivery,") == 3
         assert not NINO_SHAPED.search(out), "a National Insurance number was printed"
     assert ids[0] != ids[1], "the second run referred the same person again"
-    # The first run's lines are the file's; the second run's wait for the next one (cut once per month).
-    assert f"{ids[0]}:level-3-delivery:start" in outputs[1] and ids[1] not in outputs[1].split("line_id,", 1)[1]
+    # Neither run's lines are in last month's file: they wait for this month's.
+    assert not any(rid in out.split("line_id,", 1)[1] for rid in ids for out in outputs)
     # The server's logs carry no personal data from the walk-through.
     logs = local_run["log"].read_text()
     for personal in ("Jones", "1990-05-17", "PE30 1EX"):
@@ -143,13 +147,13 @@ def test_manage_commands_use_the_running_stack_with_nothing_set(local_run, tmp_p
     assert nightly.returncode == 0, nightly.stderr
     assert json.loads(nightly.stdout)["shards_done"] == 32
 
-    _run_walkthrough(local_run)  # makes sure this month's claim file exists, whichever test ran first
-    file_id = f"cf-flexible-routeways-norfolk-{date.today():%Y-%m}-trobius"
+    _run_walkthrough(local_run)  # makes sure last month's claim file exists, whichever test ran first
+    file_id = f"cf-flexible-routeways-norfolk-{_last_month()}-trobius"
     out = tmp_path / "claims.csv"
     exported = _manage(local_run, "export-claim-file", file_id, "--out", str(out), "--quiet")
     assert exported.returncode == 0, exported.stderr
     result = json.loads(exported.stdout)
-    assert result["matches_recorded_total"] is True and result["lines"] == 1
+    assert result["matches_recorded_total"] is True and result["lines"] == 3
     assert out.read_text().startswith("line_id,referral_id,participant_ref,")
 
 

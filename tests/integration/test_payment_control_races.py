@@ -3,7 +3,9 @@ seed, two payments of one file pay it once, and pass-throughs recorded at once t
 counted exactly once (a loser is refused with 409 and changes nothing; retried, it counts)."""
 from __future__ import annotations
 
-from tests.integration.conftest import TODAY, fresh_key, journey, race
+from tests.integration.conftest import TODAY, cut_and_wait, fresh_key, race
+
+PERIOD = "2026-10"  # the month before the pinned day's: it has ended, so its files can be cut
 
 WORK_CHOICE = "work-choice"
 PRIME = "pathway-employment-prime"
@@ -13,12 +15,12 @@ SUBS = {"brightside-supported-employment": 166250, "riverside-disability-works":
 
 
 def _file(server, sub: str, jobs: int = 2) -> str:
-    for _ in range(jobs):
-        journey(server, ["accept", "start", "assess", "job"], programme_id=WORK_CHOICE, provider_id=sub,
-                disabled=True)
-    cut = server.post("/claim-files", server.orgs[PRIME]["finance"],
-                      {"programme_id": WORK_CHOICE, "period": "2026-11", "payee_org_id": sub})
-    assert cut.status == 201 and cut.body["line_count"] == jobs, cut
+    """The prime's file of `sub`'s lines for the period: `jobs` approved job-start lines (GBP 1,750 each)."""
+    server.add_approved_lines(jobs, WORK_CHOICE, PRIME, sub, f"{PERIOD}-15", amount_pence=175000,
+                              payee_net_pence=SUBS[sub])
+    cut, ready = cut_and_wait(server, server.orgs[PRIME]["finance"],
+                              {"programme_id": WORK_CHOICE, "period": PERIOD, "payee_org_id": sub})
+    assert cut.status == 202 and ready.body["status"] == "ready" and ready.body["line_count"] == jobs, ready
     return cut.body["id"]
 
 
@@ -54,7 +56,7 @@ def test_concurrent_payments_of_one_file_pay_it_once(server):
     stored = server.table("claim-files").get_item(Key={"claim_file_id": fid}, ConsistentRead=True)["Item"]
     assert stored["paid_reference"] == f"BACS-{paid[0]}"
     owed = server.table("payment-records").get_item(
-        Key={"pk": f"chain#{WORK_CHOICE}#2026-11", "sk": f"owed#{sub}"}, ConsistentRead=True)["Item"]
+        Key={"pk": f"chain#{WORK_CHOICE}#{PERIOD}", "sk": f"owed#{sub}"}, ConsistentRead=True)["Item"]
     assert int(owed["owed_pence"]) == 2 * SUBS[sub]  # owed once, not once per racing payment
 
 
@@ -71,7 +73,7 @@ def test_pass_throughs_recorded_at_once_are_each_counted_exactly_once(server):
 
     def pay(i: int):
         return server.post("/payments/pass-throughs", prime, {
-            "programme_id": WORK_CHOICE, "period": "2026-11", "subcontractor_org_id": sub, "amount_pence": parts[i],
+            "programme_id": WORK_CHOICE, "period": PERIOD, "subcontractor_org_id": sub, "amount_pence": parts[i],
             "paid_on": TODAY, "reference": f"PT-{i}"}, headers={"Idempotency-Key": keys[i]})
 
     replies = race(n, pay)
@@ -81,7 +83,7 @@ def test_pass_throughs_recorded_at_once_are_each_counted_exactly_once(server):
             reply = pay(i)
         assert reply.status == 201, reply
     records = server.table("payment-records")
-    item = records.get_item(Key={"pk": f"chain#{WORK_CHOICE}#2026-11", "sk": f"owed#{sub}"},
+    item = records.get_item(Key={"pk": f"chain#{WORK_CHOICE}#{PERIOD}", "sk": f"owed#{sub}"},
                             ConsistentRead=True)["Item"]
     assert int(item["passed_pence"]) == owed and item["settled_on"] == TODAY
     payments = [x for x in server.all_items("payment-records") if x["sk"].startswith(f"pass-through#{sub}#")]

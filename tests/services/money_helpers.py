@@ -1,13 +1,16 @@
 """What the payment use-case tests share: an in-memory store, one unit of work per call, a journey to a step."""
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
 from chalicelib.domain import steps
 from chalicelib.domain.access import Principal
-from chalicelib.services import deps, journey
+from chalicelib.payments.claim_file import ClaimFile
+from chalicelib.services import claim_files, deps, journey
 from tests.fakes.memory import Data, memory_store
 from tests.postcodes import resident_postcode
 
@@ -44,3 +47,25 @@ def journey_to(referrer: Principal, provider: Principal, programme_id: str, nino
 
 
 STARTED = (("accept", {}), ("start", {}))
+
+
+@contextlib.contextmanager
+def on_day(day: str) -> Iterator[None]:
+    """The clock pinned to `day` for a moment (REFPAY_TODAY), then back to what it was."""
+    before = os.environ.get("REFPAY_TODAY")
+    os.environ["REFPAY_TODAY"] = day
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("REFPAY_TODAY", None)
+        else:
+            os.environ["REFPAY_TODAY"] = before
+
+
+def cut_file(principal: Principal, programme_id: str, period: str, payee: str | None = None,
+             on: str = "2026-12-01") -> ClaimFile:
+    """Cut a period's claim file once the period has ended (on `on`) and build it, as the worker does."""
+    with on_day(on):
+        record, _ = claim_files.cut(principal, programme_id, period, payee)
+        return claim_files.build(record.claim_file_id) or record

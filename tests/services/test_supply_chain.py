@@ -8,8 +8,8 @@ import pytest
 
 from chalicelib.domain.access import Principal
 from chalicelib.domain.errors import Forbidden, NotFound, ValidationFailed
-from chalicelib.services import claim_files, deps, nightly, supply_chain, validation
-from tests.services.money_helpers import STARTED, commit, in_memory, journey_to
+from chalicelib.services import deps, nightly, supply_chain, validation
+from tests.services.money_helpers import STARTED, commit, cut_file, in_memory, journey_to
 
 TODAY = date(2026, 11, 24)
 WORK_CHOICE = "work-choice"
@@ -43,7 +43,7 @@ def _paid_november(monkeypatch) -> str:
     """Two subcontractors' job starts in a November file that DWP validated and paid on 24 November."""
     _job(BRIGHTSIDE, "AB000001A")
     _job(RIVERSIDE, "AB000002A")
-    record = claim_files.cut(PRIME_FINANCE, WORK_CHOICE, NOV, None)
+    record = cut_file(PRIME_FINANCE, WORK_CHOICE, NOV, None)
     validation.draw(DWP, record.claim_file_id, "work-choice-nov-a")
     for check in deps.store().validation.all_checks(record.claim_file_id):
         commit(validation.record_check, DWP, record.claim_file_id, {"line_id": check.line_id, "result": "passed"})

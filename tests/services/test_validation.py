@@ -12,7 +12,7 @@ from chalicelib.domain.access import Principal
 from chalicelib.domain.errors import ClaimRefused, Conflict, Forbidden, NotFound
 from chalicelib.payments import validation as pv
 from chalicelib.services import claim_files, deps, validation
-from tests.services.money_helpers import STARTED, commit, in_memory, journey_to
+from tests.services.money_helpers import STARTED, commit, cut_file, in_memory, journey_to
 
 TODAY = date(2026, 11, 24)
 NORFOLK = "flexible-routeways-norfolk"
@@ -33,7 +33,7 @@ def _started(n: int) -> str:
 def _november_file(people: int = 12):
     for n in range(1, people + 1):
         _started(n)
-    return claim_files.cut(PRIME_FINANCE, NORFOLK, "2026-11", None)
+    return cut_file(PRIME_FINANCE, NORFOLK, "2026-11", None)
 
 
 @pytest.fixture
@@ -153,7 +153,7 @@ def test_a_check_after_payment_that_fails_raises_a_clawback_and_leaves_the_paid_
     later = commit(validation.record_check, DWP, fid, {"line_id": drawn, "result": "failed", "reason": "forged"})
     assert later.drawn and later.before_payment.result == "passed" and later.after_payment.clawback_line_id
     # The clawbacks net off in the prime's next file.
-    december = claim_files.cut(PRIME_FINANCE, NORFOLK, "2026-11", None)
+    december = cut_file(PRIME_FINANCE, NORFOLK, "2026-11", None)
     assert december.claim_file_id == fid  # cutting the same period again returns the same file
     assert sum(1 for x in data.lines.values() if x.kind == "clawback" and x.claim_file_id is None) == 2
 

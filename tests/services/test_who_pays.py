@@ -11,8 +11,8 @@ from chalicelib.domain import steps
 from chalicelib.domain.access import Principal
 from chalicelib.domain.errors import ClaimRefused, Forbidden, NotFound
 from chalicelib.payments import lines as pl
-from chalicelib.services import claim_files, deps, journey, payments
-from tests.services.money_helpers import STARTED, commit, in_memory, journey_to
+from chalicelib.services import deps, journey, payments
+from tests.services.money_helpers import STARTED, commit, cut_file, in_memory, journey_to
 
 TODAY = date(2026, 11, 24)
 JCP = Principal("tees-valley-jcp", "referrer", frozenset({"referrer"}), "key_jcp")
@@ -81,7 +81,7 @@ def test_the_trailblazer_co_funding_is_match_funding_shown_but_never_approved_or
     listed, _ = payments.list_claims(LEEDS_FINANCE, {"status": "match_funding", "limit": 50})
     assert [x.line_id for x in listed] == [co.line_id]
     # The claim file is what DWP pays: the co-funding is in no file.
-    record = claim_files.cut(LEEDS_FINANCE, "local-supported-employment", "2026-11", None)
+    record = cut_file(LEEDS_FINANCE, "local-supported-employment", "2026-11", None)
     rows = list(csv.DictReader(io.StringIO(deps.store().files.text(record.s3_key))))
     assert [r["fee_id"] for r in rows] == ["dwp-participant-fee"]
     assert record.totals["total_pence"] == 140000
@@ -96,7 +96,7 @@ def test_prap_fields_reach_the_claim_file(data):
     rid = started("tees-valley-routes-to-work", HARTLEPOOL, "weekly")
     line = flexible_fund_claim(rid, provider_ref="HBC-RTW-0042")
     commit(payments.decide, TVCA_FINANCE, [line.line_id], True, None)
-    record = claim_files.cut(HARTLEPOOL_FINANCE, "tees-valley-routes-to-work", "2026-11", None)
+    record = cut_file(HARTLEPOOL_FINANCE, "tees-valley-routes-to-work", "2026-11", None)
     (row,) = csv.DictReader(io.StringIO(deps.store().files.text(record.s3_key)))
     assert (row["line_ref"], row["provider_ref"], row["event_date"], row["last_day_on_provision"]) == (
         line.line_ref, "HBC-RTW-0042", "2026-11-24", "")
