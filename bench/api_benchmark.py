@@ -12,22 +12,20 @@ local server, measured in one run.
    for a read.
 2. Latency: create-referral and a claim (POST /claims) in-process, each run with a new participant (a new NINO),
    median and p90, after one untimed pass of each (a warm container), against a bare boto3 put_item on the same
-   moto backend in the same process, taken just before each request. Measured twice, each on fresh tables: on
-   moto as it is, and with moto's rollback copy skipped (moto deep-copies every table a transaction touches, once
-   per item, so its transactions slow down as the tables grow; DynamoDB does nothing like it).
-3. Throughput: `manage.py local` (embedded moto server + `chalice local`) in a subprocess on free ports of
-   127.0.0.1, one untimed referral to warm it, then C client threads in this process (urllib, a new connection
-   per request) post referrals with distinct NINOs, spread over the providers' allocations, for a fixed time, up
-   to a request cap; then the server is stopped. Twice: as `manage.py local` runs, and with the rollback copy
-   skipped in its embedded moto (the same `manage.main`, started through `python -c`).
+   moto backend in the same process, taken just before each request.
+3. Throughput: `manage.py local` in a subprocess on free ports of 127.0.0.1, one untimed referral to warm it, then
+   C client threads in this process (urllib, a new connection per request) post referrals with distinct NINOs,
+   spread over the providers' allocations, for a fixed time, up to a request cap; then the server is stopped.
+   Twice: on Amazon's DynamoDB Local (what `scripts/dev run` starts where Java is found), and on the embedded moto
+   it falls back to without Java.
 
-Figures on moto are relative: they say where the time goes, not what AWS would answer in.
+Figures on moto are relative: they say where the time goes, not what AWS would answer in. The write units each
+request costs, read from DynamoDB Local, are measured by bench/write_units.py.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
-import copy
 import json
 import os
 import statistics
@@ -204,29 +202,6 @@ def warm(api: Api, *keys: str) -> None:
         api.call("GET", "/compliance/flags?limit=1", key)
 
 
-@contextlib.contextmanager
-def moto_rollback_copies(keep: bool):
-    """moto deep-copies every table a transaction touches (once per item) so it can roll back. With keep=False
-    the copy is skipped (nothing measured here rolls back), as bench/nightly_reads.py does."""
-    if keep:
-        yield
-        return
-    from types import SimpleNamespace
-
-    import moto.dynamodb.models as backend
-
-    saved = backend.copy
-
-    def deepcopy(value, *args):
-        return value if isinstance(value, backend.Table) else copy.deepcopy(value, *args)
-
-    backend.copy = SimpleNamespace(deepcopy=deepcopy, copy=copy.copy)
-    try:
-        yield
-    finally:
-        backend.copy = saved
-
-
 # ---------------------------------------------------------------------------------------------- 1. round trips
 
 
@@ -332,12 +307,12 @@ def _abbrev(op: str) -> str:
 # ---------------------------------------------------------------------------------------------- 2. latency
 
 
-def latency(runs: int, keep_copies: bool) -> dict[str, tuple[list[float], list[float]]]:
+def latency(runs: int) -> dict[str, tuple[list[float], list[float]]]:
     """Per call, in a fresh backend: milliseconds in all, and of them inside DynamoDB calls (botocore + moto),
     for a bare put_item, create-referral and a claim."""
     import boto3
 
-    with moto_rollback_copies(keep_copies), app_on_moto() as (api, keys):
+    with app_on_moto() as (api, keys):
         orgs = keys["organisations"]
         referrer = keys["referrer"]
         warm(api, referrer, *(orgs[p]["provider"] for p, _ in TEES_SLOTS))
@@ -425,27 +400,14 @@ def print_latency(results: list[tuple[str, dict]], runs: int) -> None:
 # ---------------------------------------------------------------------------------------------- 3. throughput
 
 
-# `manage.py local`, with moto's rollback copy skipped in its embedded DynamoDB (the app runs unchanged).
-_WITHOUT_ROLLBACK_COPY = """
-import copy, sys, types
-import moto.dynamodb.models as backend
-_deepcopy = copy.deepcopy
-backend.copy = types.SimpleNamespace(copy=copy.copy,
-    deepcopy=lambda value, *a: value if isinstance(value, backend.Table) else _deepcopy(value, *a))
-import manage
-sys.exit(manage.main(sys.argv[1:]))
-"""
-
-
 @contextlib.contextmanager
-def local_server(workdir: Path, keep_copies: bool = True):
-    """`manage.py local` on free ports of 127.0.0.1 (optionally without moto's rollback copies), stopped on exit."""
+def local_server(workdir: Path, engine: str):
+    """`manage.py local --engine ENGINE` on free ports of 127.0.0.1, stopped on exit."""
     import manage
 
-    launcher = ["manage.py"] if keep_copies else ["-c", _WITHOUT_ROLLBACK_COPY]
     # (The gateway's per-key throttling is off: this measures the engine behind it.)
     env = {"REFPAY_TODAY": TODAY, "REFPAY_LOCAL_THROTTLING": "off"}
-    with manage.local_server_process(workdir, env, launcher) as (port, _db, keys_file, log):
+    with manage.local_server_process(workdir, env, engine=engine, start_timeout=180) as (port, _db, keys_file, log):
         yield port, json.loads(keys_file.read_text()), log
 
 
@@ -564,8 +526,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients on the local server")
     parser.add_argument("--max-requests", type=int, default=5000, help="request cap for the load (table 3)")
     parser.add_argument("--quick", action="store_true", help="--runs 30 --duration 5: a check in under 2 minutes")
-    parser.add_argument("--keep-server-log", metavar="PREFIX", help="copy the local servers' logs to PREFIX.as-is "
-                        "and PREFIX.no-copy (table 3)")
+    parser.add_argument("--keep-server-log", metavar="PREFIX", help="copy the local servers' logs to "
+                        "PREFIX.dynamodb-local and PREFIX.moto (table 3)")
     parser.add_argument("--only", choices=["1", "2", "3"], action="append", help="run only these tables")
     args = parser.parse_args()
     if args.quick:
@@ -581,20 +543,19 @@ def main() -> int:
         print_round_trips(round_trips())
         print()
     if "2" in tables:
-        results = [("as is", latency(args.runs, keep_copies=True)),
-                   ("rollback copy skipped", latency(args.runs, keep_copies=False))]
+        results = [("moto, in-process", latency(args.runs))]
         print_latency(results, args.runs)
         print()
     if "3" in tables:
         results = []
-        for mode, keep in (("as is", True), ("rollback copy skipped", False)):
+        for mode, engine in (("DynamoDB Local", "dynamodb-local"), ("moto (fallback)", "moto")):
             with tempfile.TemporaryDirectory(prefix="refpay-bench-") as tmp:
-                with local_server(Path(tmp), keep) as (port, keys, log_path):
+                with local_server(Path(tmp), engine) as (port, keys, log_path):
                     result = load(port, keys["referrer"], args.clients, args.duration, args.max_requests)
                 result["server_errors"] = server_errors(log_path)
                 result["moto_errors"] = log_path.read_text(errors="replace").count("Error on request:")
                 if args.keep_server_log:
-                    Path(f"{args.keep_server_log}.{'as-is' if keep else 'no-copy'}").write_text(log_path.read_text())
+                    Path(f"{args.keep_server_log}.{engine}").write_text(log_path.read_text())
             results.append((mode, result))
         print_load(results, args.clients, args.duration)
         print()
