@@ -135,7 +135,8 @@ def test_did_not_start_gives_the_place_back_and_frees_the_person(data):
     take(DELIVERER, rid, "did_not_start", reason="failed_to_attend")
     assert data.allocations[("flexible-routeways-norfolk", "kings-lynn-works")] == 0
     assert data.participants[data.referrals[rid].participant_hash].active_referral_id is None
-    assert data.pending == {}
+    # Nothing is pending for it but the erasure of the person's data when the programme's retention ends.
+    assert [w.work_key.rsplit("#", 1)[1] for w in data.pending.values()] == ["erase_personal_data"]
 
 
 def test_a_transfer_moves_the_place_and_the_pending_work(data):
