@@ -115,17 +115,37 @@ def seed_demo() -> dict:
         create_organisation(org_id, name, "referrer", exist_ok=True)
         keys[org_id] = {"referrer": create_api_key(org_id, ["referrer"], "demo referrer")[0]}
     books = list(all_rulebooks().values())
+    _seed_payers(books, keys)
+    _seed_delivery(books, keys)
+    _seed_chain_members(books, keys)
+    return {
+        "referrer": keys["jobcentre-plus-norwich"]["referrer"],
+        "provider": keys["kings-lynn-works"]["provider"],
+        "prime": keys["trobius"]["provider"],
+        "finance": keys["trobius"]["finance"],
+        "admin": keys["dwp-commissioning"]["admin"],
+        "commissioner_finance": keys["dwp-commissioning"]["finance"],
+        "organisations": keys,
+    }
+
+
+def _seed_payers(books: list, keys: dict[str, dict[str, str]]) -> None:
+    """Every commissioner and funder: a finance key; a programme's controller of personal data an admin key too
+    (erasure, subject access, the access log); a commissioner a key for the exceptions it approves."""
     controllers = {b.commissioner_org_id for b in books}
     for org_id, name in paying_organisations(books).items():
         create_organisation(org_id, name, "commissioner", exist_ok=True)
         keys.setdefault(org_id, {})["finance"] = create_api_key(org_id, ["finance"], "demo commissioner finance")[0]
         if org_id in controllers and "admin" not in keys[org_id]:
-            # The controller of its programmes' participant data: erasure, subject access, the access log.
             keys[org_id]["admin"] = create_api_key(org_id, ["admin"], "demo controller admin")[0]
     for org_id in sorted({b.commissioner_org_id for b in books if b.commissioner_org_id}):
         # The programme's commissioner approves exceptions to its rules (more time on a module).
         create_organisation(org_id, org_id, "commissioner", exist_ok=True)
         keys.setdefault(org_id, {})["commissioner"] = create_api_key(org_id, ["commissioner"], "demo approvals")[0]
+
+
+def _seed_delivery(books: list, keys: dict[str, dict[str, str]]) -> None:
+    """Every delivery organisation (primes first): a provider and a finance key."""
     ordered = sorted((o for b in books for o in b.delivery_organisations), key=lambda o: o.role == "subcontractor")
     for org in ordered:
         if org.org_id in keys:
@@ -136,21 +156,16 @@ def seed_demo() -> dict:
             "provider": create_api_key(org.org_id, ["provider"], "demo provider")[0],
             "finance": create_api_key(org.org_id, ["finance"], "demo finance")[0],
         }
+
+
+def _seed_chain_members(books: list, keys: dict[str, dict[str, str]]) -> None:
+    """Every chain member: the keys of the parts it plays (MEMBER_KEYS)."""
     for member in (m for b in books for m in b.chain_members):
         if member.org_id in keys:
             continue
         create_organisation(member.org_id, member.name, "subcontractor", member.under, member.level, exist_ok=True)
         roles = sorted({k for r in member.roles for k in MEMBER_KEYS[r]})
         keys[member.org_id] = {role: create_api_key(member.org_id, [role], f"demo {role}")[0] for role in roles}
-    return {
-        "referrer": keys["jobcentre-plus-norwich"]["referrer"],
-        "provider": keys["kings-lynn-works"]["provider"],
-        "prime": keys["trobius"]["provider"],
-        "finance": keys["trobius"]["finance"],
-        "admin": keys["dwp-commissioning"]["admin"],
-        "commissioner_finance": keys["dwp-commissioning"]["finance"],
-        "organisations": keys,
-    }
 
 
 # The demo's past: participants Jobcentre Plus referred to King's Lynn Works (Flexible Routeways Norfolk) and that
