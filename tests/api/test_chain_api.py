@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tests.api.test_payments import _csv
-from tests.conftest import TODAY, WEEK_BEFORE, chain_referral, referral_body
+from tests.conftest import TODAY, WEEK_BEFORE, chain_referral, cut_claim_file, referral_body
 
 NOV = TODAY[:7]
 NORFOLK = "flexible-routeways-norfolk"
@@ -87,9 +87,10 @@ def test_a_level_1_group_refers_to_trobius_which_routes_to_a_level_3_deliverer_a
     assert [(x["payee_role"], x["amount_pence"]) for x in mine["lines"]] == [("referrer", 3500)]
 
     # The claim file names each line's payee party, funder and prime, and what the prime keeps.
-    cut = _post(api, "/claim-files", prime["finance"], {"programme_id": NORFOLK, "period": NOV})
+    cut, ready = cut_claim_file(api, prime["finance"], {"programme_id": NORFOLK, "period": NOV})
+    assert (cut.status, ready.body["status"]) == (202, "ready"), (cut.body, ready.body)
     rows = sorted((r["payee_org_id"], r["payee_role"], r["milestone"], r["amount_pence"], r["funder_org_id"],
-                   r["prime_org_id"], r["prime_retained_pence"]) for r in _csv(cut)[1] if r["referral_id"] == rid)
+                   r["prime_org_id"], r["prime_retained_pence"]) for r in _csv(ready.body)[1] if r["referral_id"] == rid)
     assert rows == [
         ("kings-lynn-works", "deliverer", "job_start", "37800", "dwp-commissioning", "trobius", "3780"),
         ("kings-lynn-works", "deliverer", "start", "16200", "dwp-commissioning", "trobius", "1620"),
