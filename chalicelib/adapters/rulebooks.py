@@ -506,6 +506,10 @@ class RulebookSchema(Schema):
     deadlines = fields.Dict(keys=fields.String(validate=validate.OneOf(DEADLINES)),
                             values=fields.Nested(DeadlineSchema), required=True)
     duration = fields.Nested(DurationSchema, load_default=dict)
+    late_recording_limit = fields.Nested(
+        PeriodSchema, load_default=None,
+        **_d("a step (or referral) recorded longer than this after it happened needs the commissioner's approval "
+             "(absent: 20 working days)"))
     reassessment_every = fields.Nested(PeriodSchema, load_default=None,
                                        **_d("a reassessment with the participant this often after the last "
                                             "assessment, while in support"))
@@ -678,6 +682,7 @@ def parse_rulebook(document: dict, source: str) -> Rulebook:
         reassessment_every=data["reassessment_every"],
         ineligible_notice=data["ineligible_notice"], leaver_tracking=data["leaver_tracking"],
         retention=data["retention"],
+        late_recording_limit=data["late_recording_limit"] or Period(20, "working_days"),
     )
 
 

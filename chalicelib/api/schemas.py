@@ -140,6 +140,10 @@ class ReferralIn(Strict):
     participant = fields.Nested(ParticipantIn, required=True)
     notes_ref = _text(100, required=False, metadata={"description": "the referrer's own reference (no personal data)"})
     residence_authority = _residence_authority()
+    referral_date = fields.Date(load_default=None, metadata={
+        "description": "the day the referral was made, when it is recorded later (default: today); not in the "
+                       "future, and beyond the programme's late-recording limit it waits for the commissioner's "
+                       "approval before it can be accepted"})
 
 
 class ReReferralIn(Strict):

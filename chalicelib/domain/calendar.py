@@ -36,6 +36,16 @@ def add_working_days(start: date, days: int, nation: str = "ENG") -> date:
     return current
 
 
+def working_days_between(start: date, end: date, nation: str = "ENG") -> int:
+    """How many working days after `start` `end` is (`start` itself does not count; 0 if `end` is not later)."""
+    count, current = 0, start
+    while current < end:
+        current += timedelta(days=1)
+        if is_working_day(current, nation):
+            count += 1
+    return count
+
+
 def add_days(start: date, days: int) -> date:
     return start + timedelta(days=days)
 

@@ -120,6 +120,9 @@ def programme_checks(rulebook: Rulebook, used: dict[str, int], stats: dict[str, 
     cohort = targets.cohort_min_share.get("learning_disability_or_autism")
     for org_id, s in sorted(stats.items()):
         started = s.get("started", 0)
+        for measure in ("recorded_late", "recorded_beyond_limit"):  # reported, with nothing to meet
+            if s.get(measure):
+                checks.append(Check(rulebook.id, org_id, measure, s[measure], 0, None))
         if cohort is not None:
             checks.append(Check(rulebook.id, org_id, "cohort_learning_disability_or_autism",
                                 s.get("ld_or_autism", 0), started, round(cohort * 100, 2)))

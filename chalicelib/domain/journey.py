@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from . import deadlines, eligibility, parties, residence, states
+from . import deadlines, eligibility, parties, recording, residence, states
 from .calendar import age_on
 from .errors import Conflict, FieldError, ReferralRefused, ValidationFailed
 from .parties import BY_ACTOR, DELIVERER, MENTOR, REFERRER, SPOKE, Party
@@ -104,18 +104,15 @@ def _check_person_held(rulebook: Rulebook, active: bool, previous_programmes: li
 def new_referral(*, rulebook: Rulebook, referral_id: str, referrer_org_id: str, payload: dict,
                  participant_hash: str, today: date, now: datetime, active: bool = False,
                  previous_programmes: list[str], previous_referral_id: str | None = None) -> Step:
-    """Decide whether a referral may be made today; the store then claims the allocation and the person.
+    """Decide whether a referral may be made today; the store then claims the allocation and the person. A
+    referral is dated the day it was made (`referral_date`, default today): the window and the eligibility rules
+    apply on that day, and its deadlines run from it.
 
     What the request alone decides comes first (window, provider, support level, dates, consent); only a caller
     whose request holds a valid consent record learns anything from what is held about the person (`active`:
     they hold an active referral somewhere; `previous_programmes`: where they took part before). (Without
     `active`, the store's claim of the person still refuses a second active referral, as already_active.)"""
-    if not rulebook.window_open_on(today):
-        raise ReferralRefused(
-            "outside_referral_window",
-            f"{rulebook.id} takes referrals from {rulebook.referral_opens} to {rulebook.referral_closes}",
-            [FieldError("programme_id", "referral_window", f"the referral window is "
-                        f"{rulebook.referral_opens.isoformat()}..{rulebook.referral_closes.isoformat()}")])
+    made = _made_on(rulebook, payload, today)
     provider = resolve_provider(rulebook, payload.get("provider_id"), payload.get("area"))
     if provider.allocation == 0:
         raise ReferralRefused("allocation_full", f"{provider.name} has no allocation on {rulebook.id}",
@@ -127,7 +124,7 @@ def new_referral(*, rulebook: Rulebook, referral_id: str, referrer_org_id: str, 
     check_consent(rulebook, payload["consent"], person["date_of_birth"], today)
     _check_person_held(rulebook, active, previous_programmes)
     attributes = person.get("eligibility") or {}
-    reasons = eligibility.check(rulebook, provider, person["date_of_birth"], attributes, today)
+    reasons = eligibility.check(rulebook, provider, person["date_of_birth"], attributes, made)
     if reasons:
         raise ReferralRefused("ineligible", "the participant does not meet the programme's eligibility rules",
                               [FieldError(r.field, r.rule, r.message) for r in reasons])
@@ -138,14 +135,14 @@ def new_referral(*, rulebook: Rulebook, referral_id: str, referrer_org_id: str, 
         date_of_birth=person["date_of_birth"], postcode=person["postcode"], eligibility=dict(attributes))
     # The referrer is a party from the start; so is the deliverer, unless the referral waits for its prime to
     # route it (then the prime holds it and names the deliverer when it routes).
-    on_referral = [Party(referrer_org_id, REFERRER, today, referrer_org_id)]
+    on_referral = [Party(referrer_org_id, REFERRER, made, referrer_org_id)]
     if not provider.routes_referrals:
-        on_referral.append(Party(provider.org_id, DELIVERER, today, referrer_org_id))
+        on_referral.append(Party(provider.org_id, DELIVERER, made, referrer_org_id))
     referral = Referral(
         id=referral_id, programme_id=rulebook.id, status=states.REFERRED, version=1,
         referrer_org_id=referrer_org_id, provider_org_id=provider.org_id, prime_org_id=provider.prime_org_id,
         participant_hash=participant_hash, participant=participant, support_level=support_level,
-        referred_on=today, created_at=now, consent_given_on=payload["consent"]["date"],
+        referred_on=made, created_at=now, consent_given_on=payload["consent"]["date"],
         priority_groups=tuple(eligibility.priority_groups(rulebook, attributes)),
         module_id=module_id, module_since=None, previous_referral_id=previous_referral_id,
         notes_ref=payload.get("notes_ref"), parties=tuple(on_referral))
@@ -153,7 +150,23 @@ def new_referral(*, rulebook: Rulebook, referral_id: str, referrer_org_id: str, 
               "residence_authority": stated_authority, "checks": eligibility.stated_checks(rulebook, attributes)}
     data = {"programme_id": rulebook.id, "provider_org_id": provider.org_id, "support_level": support_level,
             **{name: value for name, value in extras.items() if value}}
-    return Step(referral, Event("referral", today, None, states.REFERRED, data))
+    late = recording.marker(rulebook, None, recording.REFERRAL, made, today, hold=True)
+    if late:
+        data["recorded_late"] = late
+    return Step(referral, Event("referral", made, None, states.REFERRED, data))
+
+
+def _made_on(rulebook: Rulebook, payload: dict, today: date) -> date:
+    """The day the referral was made (not in the future), inside the programme's referral window."""
+    made: date = payload.get("referral_date") or today
+    _check_date("referral_date", made, today)
+    if not rulebook.window_open_on(made):
+        raise ReferralRefused(
+            "outside_referral_window",
+            f"{rulebook.id} takes referrals from {rulebook.referral_opens} to {rulebook.referral_closes}",
+            [FieldError("programme_id", "referral_window", f"the referral window is "
+                        f"{rulebook.referral_opens.isoformat()}..{rulebook.referral_closes.isoformat()}")])
+    return made
 
 
 def _module_of(rulebook: Rulebook, payload: dict) -> str | None:
@@ -182,6 +195,7 @@ def accept(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -
     and names the activity that justifies it (no price named: the band's default, if the rulebook gives one)."""
     on = payload["date"]
     _check_date("date", on, today, (referral.referred_on, "the referral date"))
+    recording.check_referral_not_held(rulebook, referral)
     if rulebook.routes(referral.provider_org_id):
         raise Conflict("the referral waits for the prime to route it to a deliverer (route), who then accepts it",
                        rule="routed_first")
@@ -519,6 +533,13 @@ def module_extendable(rulebook: Rulebook, referral: Referral) -> bool:
     """Whether the participant's current module has an end the commissioner may extend (Work Choice Module 1)."""
     module = rulebook.module(referral.module_id) if referral.module_id else None
     return bool(module and module.max_duration and module.extension_max and referral.module_since)
+
+
+def approve_late_recording(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
+    """The commissioner approves one step (or the referral itself) recorded beyond the late-recording limit."""
+    approvals = recording.approve(rulebook, referral, payload, today)
+    data = {"step": payload["step"], "step_date": payload["step_date"].isoformat(), "reason": payload["reason"]}
+    return Change(today, data, {"late_approvals": approvals})
 
 
 def _module_end(rulebook: Rulebook, referral: Referral) -> tuple[Any, date]:

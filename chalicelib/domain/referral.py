@@ -57,6 +57,7 @@ class Referral:
     eligibility_decision: dict[str, Any] | None = None  # on, outcome; an ineligible person's reason and signposting
     leaver: dict[str, Any] | None = None     # a leaver not in work, tracked: exited_on, destination, contacts, outcome
     contacts: tuple[Contact, ...] = ()       # mentoring contacts, the evidence of a mentoring claim
+    late_approvals: dict[str, dict[str, Any]] = field(default_factory=dict)  # "step@date" -> the commissioner's
     module_extension: dict[str, Any] | None = None  # the current module's extension: requested, approved, refused
     erased_on: date | None = None  # the day its personal fields were erased (chalicelib/domain/retention.py)
 

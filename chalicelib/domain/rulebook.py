@@ -305,6 +305,7 @@ class Rulebook:
     leaver_tracking: LeaverTracking | None = None  # follow-up contacts with leavers not in work after their exit
     plausibility: Plausibility = field(default_factory=Plausibility)
     retention: Retention = field(default_factory=Retention)
+    late_recording_limit: Period = Period(20, "working_days")  # older than this, recording needs approval
     document: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def provider(self, org_id: str) -> DeliveryOrganisation | None:

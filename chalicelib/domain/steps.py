@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 
-from . import deadlines, journey, parties
+from . import deadlines, journey, parties, recording
 from . import inputs as i
-from .errors import InvalidTransition
+from .errors import InvalidTransition, ValidationFailed
 from .parties import CONTACT_MODES, MENTOR, SPOKE
 from .referral import Change, Event, Referral, Step
 from .rulebook import Rulebook
@@ -115,6 +115,18 @@ _open = {REFERRED: REFERRED, ACCEPTED: ACCEPTED, **_same}
 _delivering = {ACCEPTED: ACCEPTED, **_same}
 _SUPPORT = (SPOKE,)  # a hub's spoke records the support it gives
 
+_ALL_BUT_CLOSED = {s: s for s in (REFERRED, ACCEPTED, *ON_PROVISION, EXITED)}
+
+
+def _approve_late(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
+    """The commissioner's approval of a late step: the step is one a provider records, or the referral itself."""
+    name = payload["step"]
+    known = sorted(s.name for s in _REGISTRY.values() if s.actor in RECORDED_BY_ORGANISATIONS)
+    if name != recording.REFERRAL and name not in known:
+        raise ValidationFailed.one("step", "one_of", f"one of: {recording.REFERRAL}, {', '.join(known)}")
+    return journey.approve_late_recording(rulebook, referral, payload, today)
+
+
 _STEPS: tuple[StepDef, ...] = (
     StepDef("accept", "Accept a referral (a deliverer whose fee is a band agrees its price within it)",
             {REFERRED: ACCEPTED}, journey.accept,
@@ -205,6 +217,12 @@ _STEPS: tuple[StepDef, ...] = (
     StepDef("close_unstarted", "Close a referral not started by its deadline after the window shut",
             {REFERRED: DID_NOT_START, ACCEPTED: DID_NOT_START}, journey.close_unstarted, DATE, actor=SYSTEM,
             metric="ReferralsClosedUnstarted"),
+    # The programme's commissioner approves a step (or the referral) recorded beyond the late-recording limit.
+    StepDef("approve_late_recording", "The commissioner approves a step recorded beyond the late-recording limit",
+            dict(_ALL_BUT_CLOSED), _approve_late,
+            {"step": i.Text(40, description="the step to be recorded late, or 'referral' for the referral itself"),
+             "step_date": i.Date(description="the day it happened"), "reason": i.Text(500)},
+            actor=COMMISSIONER, metric="LateRecordingsApproved"),
     # Work Choice's Module 1: more time, asked for by the provider and decided by the commissioner.
     StepDef("module_extension_request", "Ask the commissioner for more time on the current module, with a reason",
             dict(_same), journey.module_extension_request,
@@ -258,6 +276,10 @@ def apply(step: StepDef, rulebook: Rulebook, referral: Referral, payload: dict, 
     the step adds name `actor_org_id` as who added them."""
     to_state = next_state(referral.status, step)
     change = step.decide(rulebook, referral, payload, today)
+    if step.actor in RECORDED_BY_ORGANISATIONS:
+        late = recording.marker(rulebook, referral, step.name, change.on, today)
+        if late:
+            change = replace(change, data={**change.data, "recorded_late": late})
     fields = dict(change.fields)
     if "parties" in fields:
         fields["parties"] = parties.stamp(fields["parties"], actor_org_id)

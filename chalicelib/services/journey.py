@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from .. import clock, logs, settings
 from ..adapters.rulebooks import all_rulebooks, get_rulebook
-from ..domain import access, compliance, journey, parties, retention, states, steps
+from ..domain import access, compliance, journey, parties, recording, retention, states, steps
 from ..domain.access import Principal, View
 from ..domain.errors import FieldError, Forbidden, NotFound, ReferralRefused, ValidationFailed
 from ..domain.participants import participant_hash
@@ -94,6 +94,7 @@ def create_referral(principal: Principal, payload: dict, tx: UnitOfWork, previou
     db.referrals.add_new(tx, step.referral, step.event, principal.org_id, principal.key_id, now, person,
                          capacity=provider.allocation, total_capacity=rulebook.total_capacity)
     supply_chain.count_referral(tx, rulebook, principal.org_id, principal.org_kind)
+    db.compliance.add_stats(tx, rulebook.id, provider.org_id, recording.counted(step.event.data))
     puts, deletes = compliance.pending_changes(None, set(), step.referral, pending(rulebook, step.referral),
                                                provider.management_fee_bp)
     db.compliance.add_pending_changes(tx, puts, deletes)
@@ -207,17 +208,19 @@ def flag_answerable(p: compliance.Pending) -> bool:
 
 
 def counted(before: Referral, taken: Step) -> dict[str, int]:
-    """What this step adds to the programme-level counters (starts, cohort mix, job outcomes by hours)."""
+    """What this step adds to the programme-level counters (starts, cohort mix, job outcomes by hours, late
+    recording)."""
     after, event = taken.referral, taken.event
+    late = recording.counted(event.data)
     if event.type == "start":
         person = after.participant.eligibility if after.participant else {}
         return {"started": 1, **({"ld_or_autism": 1} if person.get("learning_disability") or person.get("autism")
-                                 else {})}
+                                 else {}), **late}
     if event.type == "job_start" and before.job_start is None:
         band = event.data.get("hours_band")
         return {"job_starts": 1, **({"over_8_hours": 1} if band in ("over_8", "over_16") else {}),
-                **({"over_16_hours": 1} if band == "over_16" else {})}
-    return {}
+                **({"over_16_hours": 1} if band == "over_16" else {}), **late}
+    return late
 
 
 def list_referrals(principal: Principal, view: str | None, limit: int, cursor: str | None,

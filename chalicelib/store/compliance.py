@@ -247,6 +247,7 @@ def programme_stats(programme_id: str) -> dict[str, dict[str, int]]:
         return {i.org_id.removeprefix("stats#"): {
             "started": int(i.started or 0), "ld_or_autism": int(i.ld_or_autism or 0),
             "job_starts": int(i.job_starts or 0), "over_8_hours": int(i.over_8_hours or 0),
-            "over_16_hours": int(i.over_16_hours or 0)} for i in items}
+            "over_16_hours": int(i.over_16_hours or 0), "recorded_late": int(i.recorded_late or 0),
+            "recorded_beyond_limit": int(i.recorded_beyond_limit or 0)} for i in items}
     except PynamoDBException as exc:
         raise translate_read_error(exc) from None

@@ -135,6 +135,7 @@ class ReferralItem(Model):
     contacts = JSONAttribute(default=list)  # mentoring contacts
     eligibility_decision = JSONAttribute(null=True)
     leaver = JSONAttribute(null=True)  # a leaver not in work, tracked after the exit
+    late_approvals = JSONAttribute(default=dict)
     module_extension = JSONAttribute(null=True)
 
     by_referrer = ByReferrer()
@@ -217,6 +218,8 @@ class ProgrammeStatsItem(Model):
     job_starts = NumberAttribute(default=0)
     over_8_hours = NumberAttribute(default=0)
     over_16_hours = NumberAttribute(default=0)
+    recorded_late = NumberAttribute(default=0)  # steps (and referrals) recorded a working day or more late
+    recorded_beyond_limit = NumberAttribute(default=0)  # of them, beyond the late-recording limit (approved)
 
 
 class IdempotencyItem(Model):

@@ -156,6 +156,7 @@ def to_referral(item: ReferralItem) -> Referral:
         agreed_price_pence=int(item.agreed_price_pence) if item.agreed_price_pence is not None else None,
         agreed_activity=item.agreed_activity, contacts=tuple(_contact(c) for c in item.contacts or ()),
         eligibility_decision=item.eligibility_decision, leaver=item.leaver,
+        late_approvals=dict(item.late_approvals or {}),
         module_extension=item.module_extension, erased_on=_d(item.erased_on))
 
 
@@ -184,6 +185,7 @@ def to_item(r: Referral) -> ReferralItem:
         milestones_earned=list(r.milestones_earned), parties=[_party_json(p) for p in r.parties],
         agreed_price_pence=r.agreed_price_pence, agreed_activity=r.agreed_activity,
         contacts=[_contact_json(c) for c in r.contacts], eligibility_decision=r.eligibility_decision, leaver=r.leaver,
+        late_approvals=dict(r.late_approvals),
         module_extension=r.module_extension, erased_on=_iso(r.erased_on))
 
 

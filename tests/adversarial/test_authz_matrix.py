@@ -13,8 +13,8 @@ keys made with chalicelib.services.admin:
   commissioner `dwp-commissioning`, which funds both programmes: its admin key sees nothing of theirs, its finance
             key reads the lines it funds (and so the ids of the files they are in) and decides none of them (each
             prime pays its own subcontractors); its commissioner key reads the programmes' referrals one by one
-            (never the person's details) and decides the exceptions to their rules (a module extension), and
-            nothing else
+            (never the person's details) and decides the exceptions to their rules (a module extension, a step recorded
+            late), and nothing else
   outsider  callers with an unknown key / no key at all
 
 Per tenant: a referral still waiting for acknowledgement (sub1), a started referral with a payment line (sub2: A a
@@ -80,8 +80,9 @@ STEP_BODIES = {
     "follow_up": {"date": TODAY, "outcome": "not_in_work"},
     "module_extension_request": {"date": TODAY, "until": "2027-09-30", "reason": "matrix"},
     "module_extension_decision": {"decision": "approve"},
+    "approve_late_recording": {"step": "start", "step_date": "2026-10-01", "reason": "matrix"},
 }
-COMMISSIONER_STEPS = ("module_extension_decision",)  # the programme's commissioner's, through its commissioner key
+COMMISSIONER_STEPS = ("module_extension_decision", "approve_late_recording")  # the commissioner's, by its key
 PRIME_STEPS = ("route", "add_party", "end_party")
 STEPS = list(STEP_BODIES)
 

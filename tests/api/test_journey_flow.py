@@ -100,8 +100,8 @@ def test_tees_valley_sustainment_checkpoints_and_extra_review(api, keys, monkeyp
                      {"type": "sustainment", "checkpoint": "3-months", "date": "2026-01-09"})
     assert early.status == 422 and early.body["errors"][0]["rule"] == "not_before"
 
-    monkeypatch.setenv("REFPAY_TODAY", "2026-11-24")
     for checkpoint, on in (("3-months", "2026-04-09"), ("6-months", "2026-07-09")):
+        monkeypatch.setenv("REFPAY_TODAY", on)  # each recorded the day it is reached
         reply = api.post(f"/referrals/{rid}/outcomes", provider,
                          {"type": "sustainment", "checkpoint": checkpoint, "date": on})
         assert reply.status == 201, reply.body

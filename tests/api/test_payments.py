@@ -326,8 +326,8 @@ def test_esf_short_and_sustained_job_outcomes(api, keys, monkeypatch):
                           ("outcomes", {"type": "job_start", "date": "2026-01-05", "employer_name": "Hub Cafe",
                                         "hours_per_week": 16, "weekly_earnings_pence": 19000})]:
         assert api.post(f"/referrals/{rid}/{path}", key, payload).status in (200, 201)
-    monkeypatch.setenv("REFPAY_TODAY", "2026-11-24")
     for checkpoint, on in (("13-weeks", "2026-04-06"), ("26-weeks", "2026-07-06")):
+        monkeypatch.setenv("REFPAY_TODAY", on)  # each recorded the day it is reached
         reply = api.post(f"/referrals/{rid}/outcomes", key, {"type": "sustainment", "checkpoint": checkpoint,
                                                              "date": on})
         assert reply.status == 201, reply.body

@@ -170,3 +170,94 @@ def test_esf_reassessment_every_3_months_is_a_running_deadline_and_flagged_when_
     assert [(f["due"], f["status"]) for f in flags] == [("2026-11-03", "resolved")]
     events = api.get(f"/referrals/{rid}/events", key).body["items"]
     assert events[-1]["data"]["kind"] == "reassessment"
+
+
+# ------------------------------------------------------------------ 7. late recording
+
+
+def test_steps_recorded_late_run_from_the_day_they_happened_and_show_in_the_trail_and_the_nightly(
+        api, keys, monkeypatch):
+    """A Norfolk referral made on Monday 2 November 2026 and recorded on Tuesday 24 November, 16 working days
+    later (within the default limit of 20): its deadlines and fees run from the dates things happened."""
+    key = _provider(keys, "kings-lynn-works")
+    body = referral_body(referral_date="2026-11-02", consent={"given": True, "date": "2026-11-02"})
+    created = api.post("/referrals", keys["referrer"], body)
+    assert created.status == 201, created.body
+    rid = created.body["id"]
+    assert created.body["referred_on"] == "2026-11-02"
+    # Norfolk acknowledges within 2 working days of the referral: due on 4 November, already overdue.
+    assert {"rule": "acknowledge", "due": "2026-11-04", "overdue": True,
+            "description": "acknowledge the referral within 2 working days of the referral"} in created.body["deadlines"]
+    _post(api, key, rid, "accept", {"date": "2026-11-03"})
+    started = _post(api, key, rid, "start", {"date": "2026-11-09"})
+    assert {"rule": "assessment", "due": "2026-12-07", "overdue": False,
+            "description": "initial assessment within 20 working days of the start"} in started["deadlines"]
+    # Level 3's 30% is earned on the day of the start (GBP 157.50), not the day it was recorded.
+    assert [(x["milestone"], x["amount_pence"], x["event_date"]) for x in _lines(api, key)] == [
+        ("start", 15750, "2026-11-09")]
+    # Bounded: not in the future, not before the step it follows.
+    future = api.post(f"/referrals/{rid}/assessment", key, {"date": "2026-11-25"})
+    assert [(e["field"], e["rule"]) for e in future.body["errors"]] == [("date", "not_in_future")]
+    before = api.post(f"/referrals/{rid}/assessment", key, {"date": "2026-11-06"})
+    assert [(e["field"], e["rule"]) for e in before.body["errors"]] == [("date", "not_before")]
+    early = api.post("/referrals", keys["referrer"], referral_body(nino="AB654321C", referral_date="2026-11-25"))
+    assert [(e["field"], e["rule"]) for e in early.body["errors"]] == [("referral_date", "not_in_future")]
+    # The audit trail: each event is dated the day it happened, recorded today, and marked late.
+    events = api.get(f"/referrals/{rid}/events", key).body["items"]
+    assert [(e["type"], e["occurred_on"], e["recorded_at"][:10], e["data"]["recorded_late"]) for e in events] == [
+        ("referral", "2026-11-02", "2026-11-24", {"working_days": 16, "limit": "20 working days"}),
+        ("accept", "2026-11-03", "2026-11-24", {"working_days": 15, "limit": "20 working days"}),
+        ("start", "2026-11-09", "2026-11-24", {"working_days": 11, "limit": "20 working days"})]
+    on_time = _post(api, key, rid, "assessment", {"date": "2026-11-24"}, 201)
+    assert on_time["status"] == "assessed"
+    last = api.get(f"/referrals/{rid}/events", key).body["items"][-1]
+    assert "recorded_late" not in last["data"]
+    # The nightly report counts the provider's late recordings.
+    _night("2026-11-24")
+    checks = api.get("/compliance/runs/2026-11-24", key).body["checks"]
+    assert [(c["measure"], c["actual"]) for c in checks if c["measure"].startswith("recorded_")] == [
+        ("recorded_late", 3)]
+
+
+def test_beyond_20_working_days_a_step_needs_the_commissioners_approval(api, keys, monkeypatch):
+    """A referral made on 1 October 2026 and recorded on 24 November, 38 working days later: it is taken but waits for
+    DWP's approval before it can be accepted; each step dated beyond the limit needs its own approval first."""
+    orgs = keys["organisations"]
+    key = _provider(keys, "kings-lynn-works")
+    commissioner = orgs["dwp-commissioning"]["commissioner"]
+    created = api.post("/referrals", keys["referrer"], referral_body(
+        referral_date="2026-10-01", consent={"given": True, "date": "2026-10-01"}))
+    assert created.status == 201, created.body
+    rid = created.body["id"]
+    held = api.post(f"/referrals/{rid}/accept", key, {"date": "2026-10-02"})
+    assert held.status == 422
+    assert [(e["field"], e["rule"]) for e in held.body["errors"]] == [("referral_date", "late_recording_approval")]
+    approval = {"step": "referral", "step_date": "2026-10-01", "reason": "paper referral found in a Level 1 group"}
+    assert api.post(f"/referrals/{rid}/approve_late_recording", key, approval).status == 403
+    assert api.post(f"/referrals/{rid}/approve_late_recording", orgs["dwp-esf"]["commissioner"],
+                    approval).status in (403, 404)
+    _post(api, commissioner, rid, "approve_late_recording", approval)
+    refused = api.post(f"/referrals/{rid}/accept", key, {"date": "2026-10-02"})
+    assert [(e["field"], e["rule"]) for e in refused.body["errors"]] == [("date", "late_recording_limit")]
+    within = api.post(f"/referrals/{rid}/approve_late_recording", commissioner,
+                      {"step": "accept", "step_date": "2026-11-20", "reason": "x"})
+    assert [(e["field"], e["rule"]) for e in within.body["errors"]] == [("step_date", "within_limit")]
+    unknown = api.post(f"/referrals/{rid}/approve_late_recording", commissioner,
+                       {"step": "close_unstarted", "step_date": "2026-10-02", "reason": "x"})
+    assert [(e["field"], e["rule"]) for e in unknown.body["errors"]] == [("step", "one_of")]
+    _post(api, commissioner, rid, "approve_late_recording",
+          {"step": "accept", "step_date": "2026-10-02", "reason": "acknowledged by phone at the time"})
+    _post(api, key, rid, "accept", {"date": "2026-10-02"})
+    events = api.get(f"/referrals/{rid}/events", key).body["items"]
+    assert [(e["type"], e["occurred_on"]) for e in events] == [
+        ("referral", "2026-10-01"), ("approve_late_recording", "2026-11-24"), ("approve_late_recording", "2026-11-24"),
+        ("accept", "2026-10-02")]
+    assert events[0]["data"]["recorded_late"] == {"working_days": 38, "limit": "20 working days",
+                                                  "beyond_limit": True, "awaiting_approval": True}
+    assert events[-1]["data"]["recorded_late"] == {"working_days": 37, "limit": "20 working days",
+                                                   "beyond_limit": True, "approved_on": "2026-11-24"}
+    assert events[1]["actor"]["org_id"] == "dwp-commissioning"
+    _night("2026-11-24")
+    checks = api.get("/compliance/runs/2026-11-24", key).body["checks"]
+    assert [(c["measure"], c["actual"]) for c in checks if c["measure"].startswith("recorded_")] == [
+        ("recorded_late", 2), ("recorded_beyond_limit", 2)]

@@ -58,6 +58,9 @@ EXPECTED: dict[str, dict[str, str]] = {
                                  "in_work": "in_work"},
     "module_extension_decision": {"started": "started", "assessed": "assessed", "in_support": "in_support",
                                   "in_work": "in_work"},
+    "approve_late_recording": {"referred": "referred", "accepted": "accepted", "started": "started",
+                               "assessed": "assessed", "in_support": "in_support", "in_work": "in_work",
+                               "exited": "exited"},
 }
 
 ALL_PAIRS = [(action, state) for action in EXPECTED for state in STATES]

@@ -13,6 +13,7 @@ import pytest
 from chalicelib.adapters.rulebooks import get_rulebook
 from chalicelib.domain import deadlines
 from chalicelib.domain.errors import ValidationFailed
+from chalicelib.domain.rulebook import Period
 from chalicelib.payments import tariff
 from tests.unit.test_journey_deadlines import TODAY, act, dues, in_support, refer
 
@@ -169,3 +170,93 @@ def test_a_module_move_ends_the_extension_and_the_commissioner_steps_are_not_off
     assert moved.referral.module_extension is None
     offered = lifecycle.allowed_actions("in_support")
     assert "module_extension_request" in offered and "module_extension_decision" not in offered
+
+
+# ------------------------------------------------------------------ late recording
+
+
+def test_working_days_between_skips_weekends_and_english_bank_holidays():
+    from chalicelib.domain.calendar import working_days_between
+
+    assert working_days_between(date(2026, 11, 2), date(2026, 11, 24)) == 16
+    assert working_days_between(date(2026, 11, 24), date(2026, 11, 24)) == 0
+    assert working_days_between(date(2026, 11, 24), date(2026, 11, 2)) == 0
+    # Christmas Day, Boxing Day (substitute Monday 28th) and New Year's Day 2027 are not working days.
+    assert working_days_between(date(2026, 12, 24), date(2027, 1, 4)) == 4  # 29, 30, 31 Dec and 4 Jan
+
+
+def test_a_step_recorded_late_is_marked_and_dated_the_day_it_happened():
+    referral = refer(NORFOLK, today=date(2026, 11, 2), consent_date=date(2026, 11, 2)).referral
+    accepted = act("accept", referral, {"date": date(2026, 11, 3)}, date(2026, 11, 24))
+    assert accepted.event.occurred_on == date(2026, 11, 3) and accepted.referral.accepted_on == date(2026, 11, 3)
+    assert accepted.event.data["recorded_late"] == {"working_days": 15, "limit": "20 working days"}
+    same_day = act("accept", referral, {"date": date(2026, 11, 3)}, date(2026, 11, 3))
+    assert "recorded_late" not in same_day.event.data
+
+
+def test_the_limit_is_20_working_days_and_beyond_it_the_commissioners_approval_is_needed_first():
+    """Recorded on Tue 24 Nov 2026: 20 working days back is Tue 27 Oct (taken), 21 is Mon 26 Oct (refused)."""
+    referral = refer(NORFOLK, today=date(2026, 10, 20), consent_date=date(2026, 10, 20)).referral
+    today = date(2026, 11, 24)
+    taken = act("accept", referral, {"date": date(2026, 10, 27)}, today)
+    assert taken.event.data["recorded_late"] == {"working_days": 20, "limit": "20 working days"}
+    with pytest.raises(ValidationFailed) as caught:
+        act("accept", referral, {"date": date(2026, 10, 26)}, today)
+    assert [(e.field, e.rule) for e in caught.value.errors] == [("date", "late_recording_limit")]
+    approval = {"step": "accept", "step_date": date(2026, 10, 26), "reason": "found on file"}
+    approved = act("approve_late_recording", referral, approval, today)
+    assert approved.referral.late_approvals == {"accept@2026-10-26": {"approved_on": "2026-11-24",
+                                                                      "reason": "found on file"}}
+    assert approved.referral.status == "referred"  # an approval moves nothing on
+    with pytest.raises(ValidationFailed) as caught:  # once per step and date
+        act("approve_late_recording", approved.referral, approval, today)
+    assert caught.value.errors[0].rule == "once"
+    done = act("accept", approved.referral, {"date": date(2026, 10, 26)}, today)
+    assert done.event.data["recorded_late"] == {"working_days": 21, "limit": "20 working days",
+                                                "beyond_limit": True, "approved_on": "2026-11-24"}
+    with pytest.raises(ValidationFailed):  # the approval is for that date only
+        act("accept", approved.referral, {"date": date(2026, 10, 23)}, today)
+
+
+def test_a_rulebook_sets_its_own_late_recording_limit():
+    strict = replace(NORFOLK, late_recording_limit=Period(5, "working_days"))
+    referral = refer(strict, today=date(2026, 11, 2), consent_date=date(2026, 11, 2)).referral
+    with pytest.raises(ValidationFailed):
+        act("accept", referral, {"date": date(2026, 11, 16)}, date(2026, 11, 24), strict)
+    assert act("accept", referral, {"date": date(2026, 11, 17)}, date(2026, 11, 24), strict).referral.accepted_on
+    assert NORFOLK.late_recording_limit == Period(20, "working_days")
+
+
+def test_a_referral_recorded_beyond_the_limit_is_held_until_the_commissioner_approves_it():
+    late = refer(NORFOLK, today=date(2026, 11, 24), consent_date=date(2026, 10, 1), referral_date=date(2026, 10, 1))
+    assert late.referral.referred_on == date(2026, 10, 1) and late.event.occurred_on == date(2026, 10, 1)
+    assert late.event.data["recorded_late"]["awaiting_approval"] is True
+    # Its deadlines run from the day it was made.
+    assert ("acknowledge", date(2026, 10, 5)) in dues(NORFOLK, late.referral)
+    with pytest.raises(ValidationFailed) as caught:
+        act("accept", late.referral, {"date": date(2026, 11, 24)}, date(2026, 11, 24))
+    assert [(e.field, e.rule) for e in caught.value.errors] == [("referral_date", "late_recording_approval")]
+    with pytest.raises(ValidationFailed) as caught:  # the approval names the day the referral was made
+        act("approve_late_recording", late.referral,
+            {"step": "referral", "step_date": date(2026, 10, 2), "reason": "x"}, date(2026, 11, 24))
+    assert caught.value.errors[0].rule == "referral_date"
+    approved = act("approve_late_recording", late.referral,
+                   {"step": "referral", "step_date": date(2026, 10, 1), "reason": "x"}, date(2026, 11, 24))
+    assert act("accept", approved.referral, {"date": date(2026, 11, 24)}, date(2026, 11, 24)).referral.accepted_on
+    # The window and eligibility apply on the day it was made.
+    with pytest.raises(Exception) as outside:
+        refer(NORFOLK, today=date(2026, 11, 24), consent_date=date(2025, 3, 1), referral_date=date(2025, 3, 31))
+    assert getattr(outside.value, "reason", None) == "outside_referral_window"
+
+
+def test_late_recordings_are_counted_for_the_nightly_report():
+    from chalicelib.domain import compliance, recording
+
+    assert recording.counted({"recorded_late": {"working_days": 3}}) == {"recorded_late": 1}
+    assert recording.counted({"recorded_late": {"working_days": 30, "beyond_limit": True}}) == {
+        "recorded_late": 1, "recorded_beyond_limit": 1}
+    assert recording.counted({}) == {}
+    checks = compliance.programme_checks(NORFOLK, {}, {"kings-lynn-works": {"recorded_late": 3,
+                                                                            "recorded_beyond_limit": 1}})
+    assert [(c.measure, c.actual, c.met) for c in checks if c.measure.startswith("recorded_")] == [
+        ("recorded_late", 3, None), ("recorded_beyond_limit", 1, None)]
