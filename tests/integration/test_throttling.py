@@ -59,11 +59,13 @@ def test_a_throttled_write_changes_nothing(server):
                             support_level="weekly") for _ in range(BURST)]
     for body in bodies:
         body["participant"]["postcode"] = "TS24 7AA"  # a Hartlepool resident
-    replies = race(BURST, lambda i: server.post("/referrals", key, bodies[i],
-                                                headers={"Idempotency-Key": f"burst-{i}-{secrets.token_hex(4)}"}))
+    replies, took = _timed_burst(BURST, lambda i: server.post(
+        "/referrals", key, bodies[i], headers={"Idempotency-Key": f"burst-{i}-{secrets.token_hex(4)}"}))
     statuses = [r.status for r in replies]
     assert set(statuses) <= {201, 429}, [r for r in replies if r.status not in (201, 429)][:3]
-    assert statuses.count(429) > 0
+    # (A slow machine spreads the writes out and the bucket refills meanwhile: the bound, not a 429, is the rule.)
+    limits = plan_limits()
+    assert statuses.count(201) <= limits.burst + limits.rate * took + 1, (statuses.count(201), took)
     _rest()
     listed = server.get("/referrals?limit=100", key)
     assert listed.status == 200
