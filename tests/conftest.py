@@ -113,6 +113,20 @@ def cut_claim_file(api: Api, key: str, body: dict, on: str = "2026-12-01") -> tu
     return cut, api.get(f"/claim-files/{cut.body['id']}", key)
 
 
+def run_nightly(on: str) -> dict:
+    """The nightly run for the day `on` (ISO date), in-process: its summary."""
+    from datetime import date
+
+    from chalicelib.services import nightly
+
+    return nightly.run(date.fromisoformat(on))
+
+
+def provider_key(keys: dict, org_id: str) -> str:
+    """The demo provider key of `org_id`."""
+    return keys["organisations"][org_id]["provider"]
+
+
 @pytest.fixture
 def api(keys):
     from chalice.test import Client

@@ -3,25 +3,15 @@ at referral (seed 004), ESF's eligibility decisions and leaver tracking (seed 00
 and employer incentives (seed 001). docs/rules.md names each test beside the rule it proves."""
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 
+from tests.conftest import provider_key as _provider
 from tests.conftest import referral_body
+from tests.conftest import run_nightly as _night
 
 LSE = "local-supported-employment"
 ESF = "esf-community-hub"
 TEES = "tees-valley-routes-to-work"
-
-
-def _night(on: str) -> dict:
-    from chalicelib.services import nightly
-
-    return nightly.run(date.fromisoformat(on))
-
-
-def _provider(keys, org_id):
-    return keys["organisations"][org_id]["provider"]
 
 
 # ------------------------------------------------------------------ seed 004: checked at referral

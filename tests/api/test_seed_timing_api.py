@@ -5,22 +5,12 @@ docs/rules.md lists every programme rule with the rulebook field that holds it a
 """
 from __future__ import annotations
 
-from datetime import date
-
+from tests.conftest import provider_key as _provider
 from tests.conftest import referral_body
+from tests.conftest import run_nightly as _night
 
 NORFOLK = "flexible-routeways-norfolk"
 ESF = "esf-community-hub"
-
-
-def _night(on: str) -> dict:
-    from chalicelib.services import nightly
-
-    return nightly.run(date.fromisoformat(on))
-
-
-def _provider(keys, org_id):
-    return keys["organisations"][org_id]["provider"]
 
 
 def _on(monkeypatch, day: str) -> None:
