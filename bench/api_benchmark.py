@@ -42,6 +42,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import percentile, server_errors  # noqa: E402  (bench/, the directory of this script)
+
 for _name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
     os.environ.pop(_name, None)
 TODAY = "2026-11-24"  # a Tuesday with every demo programme's referral window open (as in tests/conftest.py)
@@ -92,11 +94,6 @@ def referral(programme: str, provider: str, person: str, on: str = TODAY) -> dic
             "participant": {"nino": person, "given_name": "Ada", "family_name": "Lovelace",
                             "date_of_birth": "1990-05-17", "postcode": RESIDENT.get(provider, "NR1 3QU"),
                             "eligibility": {"seeking_work": True, "right_to_work": True, "benefit_entitlement": True, "on_other_dwp_programme": False}}}
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[int(pct * (len(ordered) - 1))]
 
 
 # ---------------------------------------------------------------------------------------------- counting
@@ -476,21 +473,6 @@ def load(port: int, key: str, clients: int, duration: float, max_requests: int) 
             "first_third": rate(0, third), "last_third": rate(2 * third, elapsed + 1e-9),
             "statuses": statuses, "cap": cap, "first": (first_status, first_ms),
             "per_second": [sum(1 for r in ok if s <= r[0] < s + 1) for s in range(int(elapsed))]}
-
-
-def server_errors(log_path: Path) -> dict[str, int]:
-    """The server's logged errors (type and place, as the app logs them), counted."""
-    found: dict[str, int] = {}
-    for line in log_path.read_text(errors="replace").splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(entry, dict) and entry.get("level") == "ERROR":
-            error = entry.get("error") or {}
-            name = f"{entry.get('message')}: {error.get('type')} at {' < '.join(reversed(error.get('at') or []))}"
-            found[name] = found.get(name, 0) + 1
-    return found
 
 
 def print_load(results: list[tuple[str, dict]], clients: int, duration: float) -> None:

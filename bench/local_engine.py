@@ -39,6 +39,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import percentile, server_errors  # noqa: E402  (bench/, the directory of this script)
+
 from devtools.dynamodb_local import free_port  # noqa: E402
 
 TODAY = "2026-11-24"  # a Tuesday with every demo programme's referral window open (as the tests pin it)
@@ -72,11 +74,6 @@ def body(i: int) -> bytes:
                        "participant": {"nino": nino(i), "given_name": "Ada", "family_name": "Lovelace",
                                        "date_of_birth": "1990-05-17", "postcode": "NR1 3QU",
                                        "eligibility": {"seeking_work": True, "right_to_work": True, "benefit_entitlement": True, "on_other_dwp_programme": False}}}).encode()
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[int(pct * (len(ordered) - 1))] if ordered else float("nan")
 
 
 # ------------------------------------------------------------------------------------------- processes
@@ -206,21 +203,6 @@ def load(port: int, key: str, pgid: int, clients: int, duration: float, max_requ
             "rate": len(ok) / elapsed, "median": statistics.median(ok) if ok else float("nan"),
             "p90": percentile(ok, 0.9), "rss_peak": max(memory), "rss_end": memory[-1], "statuses": statuses,
             "warm": (warm_status, warm_ms)}
-
-
-def server_errors(log_path: Path) -> dict[str, int]:
-    """The errors the server logged (type and place, as the app logs them), counted."""
-    found: dict[str, int] = {}
-    for line in log_path.read_text(errors="replace").splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(entry, dict) and entry.get("level") == "ERROR":
-            error = entry.get("error") or {}
-            name = f"{entry.get('message')}: {error.get('type')} at {' < '.join(reversed(error.get('at') or []))}"
-            found[name] = found.get(name, 0) + 1
-    return found
 
 
 def measure(engine: str, workdir: Path, args) -> dict:
