@@ -41,7 +41,10 @@ from .deps import store
 log = logging.getLogger("refpay.claim_files")
 
 LOCK_BATCH = 99  # lines per lock: with the part that records them, the 100 items a DynamoDB transaction takes
-PARALLEL_LOCKS = 8
+# Locks in flight at once: two keep the database busy while the next batch is built (Amazon's DynamoDB Local
+# runs transactions one at a time, and more only contend: 8 were slower than 2, bench/claim_files.py); on DynamoDB
+# a 50,000-line file is about 505 transactions, a minute or less two at a time, well within the worker's time.
+PARALLEL_LOCKS = 2
 PROGRESS_EVERY = 10  # locks between two progress records
 HOLD_SECONDS = 960  # longer than the worker function's timeout (900 s): a build still held is still running
 LOCKING_SECONDS = 780  # then stop locking and write what is locked, well within the hold; the rest waits

@@ -30,6 +30,12 @@ def _connection(region: str) -> Connection:
     return Connection(region=region)
 
 
+def low_level_client() -> Any:
+    """The botocore DynamoDB client behind the transactions' connection, for the few hot paths that build their
+    requests themselves."""
+    return _connection(settings.get().region).client
+
+
 _SEND_ORDER = {"condition_check": 0, "delete": 1, "save": 2, "update": 3}
 
 
