@@ -10,7 +10,7 @@ tests the same code runs in-process once the request has committed. The worker:
   locked (a part): every line must still be approved, in no file and as read, so a line is in one file at most;
 - writes the CSV from the lines it locked itself (and, taking over, from the parts of the build before it, read
   consistently from the table, never from an eventually consistent index), through a spooled temporary file
-  uploaded in parts, so memory stays flat whatever the file's size;
+  sent to S3 in one PUT read from that file in chunks, so memory stays flat whatever the file's size;
 - marks the file `ready` with the count and totals of exactly those lines, only while it still holds the build.
 """
 from __future__ import annotations

@@ -24,8 +24,11 @@ def client() -> Any:
 
 
 def upload(key: str, fileobj: BinaryIO) -> None:
-    client().upload_fileobj(fileobj, bucket(), key, ExtraArgs={"ContentType": "text/csv",
-                                                                "ServerSideEncryption": "AES256"})
+    """One PUT streamed from the (spooled) file: botocore reads it in chunks of 1 MiB to checksum and send it, so
+    the file's size never shows in the worker's memory (a managed multipart upload reads parts of 8 MiB into
+    memory, up to ten ahead). A single PUT takes up to 5 GB: a million-line file is about 300 MiB."""
+    client().put_object(Bucket=bucket(), Key=key, Body=fileobj, ContentType="text/csv",
+                        ServerSideEncryption="AES256")
 
 
 def download_url(key: str, expires_in: int) -> str:
