@@ -35,6 +35,7 @@ from ..domain.rulebook import (
     ExtraReview,
     Fee,
     FeePayment,
+    FlexibleFund,
     Funder,
     LeaverTracking,
     Module,
@@ -474,6 +475,43 @@ class TariffSchema(Schema):
                       claim_window_days=data["claim_window_days"], contract_value_pence=data["contract_value_pence"])
 
 
+class FundBudgetSchema(Schema):
+    org_id = fields.String(required=True, validate=validate.Regexp(_ID), **_d("a delivery organisation"))
+    budget_pence = fields.Integer(required=True, validate=validate.Range(min=1),
+                                  **_d("its fund for the programme's life, in pence"))
+
+
+class FlexibleFundSchema(Schema):
+    fee = fields.String(required=True, **_d("the tariff fee (and so the funder) a spend is paid under"))
+    categories = fields.List(fields.String(validate=validate.Regexp(r"^[a-z0-9_]{1,30}$")), required=True,
+                             validate=validate.Length(min=1), **_d(
+                                 "what the fund pays for; a barrier in an action plan has one of these categories"))
+    budgets = fields.List(fields.Nested(FundBudgetSchema), required=True, validate=validate.Length(min=1),
+                          **_d("each delivery authority's budget; spends count against it"))
+    spot_purchase_over_pence = fields.Integer(required=True, validate=validate.Range(min=0), **_d(
+        "a spend above this is a spot purchase, needing the authority's coordinator's approval (as is any spend "
+        "marked as a spot purchase: a procured service)"))
+    incentive_fee = fields.String(required=True, **_d("the tariff fee an employer incentive is paid under"))
+    incentive_max_pence = fields.Integer(required=True, validate=validate.Range(min=1), **_d(
+        "employer incentives for one participant, in all, in pence"))
+    source = fields.String(required=True, **_d("where the amounts come from, or that they were chosen"))
+
+    @validates_schema
+    def check(self, data: dict, **_: Any) -> None:
+        if len(set(data["categories"])) != len(data["categories"]):
+            raise ValidationError("each category once", "categories")
+        ids = [b["org_id"] for b in data["budgets"]]
+        if len(set(ids)) != len(ids):
+            raise ValidationError("each organisation's budget once", "budgets")
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> FlexibleFund:
+        return FlexibleFund(fee=data["fee"], categories=tuple(data["categories"]),
+                            budgets={b["org_id"]: b["budget_pence"] for b in data["budgets"]},
+                            spot_purchase_over_pence=data["spot_purchase_over_pence"],
+                            incentive_fee=data["incentive_fee"], incentive_max_pence=data["incentive_max_pence"])
+
+
 # ---------------------------------------------------------------- the rulebook
 
 
@@ -529,12 +567,14 @@ class RulebookSchema(Schema):
     plausibility = fields.Nested(PlausibilitySchema, load_default=dict)
     retention = fields.Nested(RetentionSchema, required=True,
                               **_d("how long participants' personal fields are kept (UK GDPR storage limitation)"))
+    flexible_fund = fields.Nested(FlexibleFundSchema, load_default=None, **_d(
+        "a fund each delivery authority administers for barriers in action plans, and employer incentives"))
 
     @validates_schema
     def check(self, data: dict, **_: Any) -> None:
         for rule in (_organisations_are_consistent, _every_deadline_is_given, _module_moves_name_modules,
                      _checkpoints_cover_the_tariff, _fee_levels_exist, _payers_are_not_payees,
-                     _vcs_target_fits, _chain_is_consistent):
+                     _vcs_target_fits, _chain_is_consistent, _fund_is_consistent):
             rule(data)
 
 
@@ -637,6 +677,22 @@ def _chain_is_consistent(data: dict) -> None:
             raise ValidationError({"fees": {i: {"payee": [f"the programme has no {fee.payee} role"]}}}, "tariff")
 
 
+def _fund_is_consistent(data: dict) -> None:
+    """A fund's budgets belong to delivery organisations, and its fees are evidence fees of the tariff."""
+    fund: FlexibleFund | None = data.get("flexible_fund")
+    if fund is None:
+        return
+    delivery = {o.org_id for o in data.get("delivery_organisations") or []}
+    unknown = [o for o in fund.budgets if o not in delivery]
+    if unknown:
+        raise ValidationError({"budgets": [f"{unknown[0]!r} is not a delivery organisation"]}, "flexible_fund")
+    tariff = data.get("tariff")
+    for name, fee_id in (("fee", fund.fee), ("incentive_fee", fund.incentive_fee)):
+        fee = tariff.fee(fee_id) if tariff else None
+        if fee is None or not fee.amount.evidence_required:
+            raise ValidationError({name: [f"{fee_id!r} is not an evidence fee of the tariff"]}, "flexible_fund")
+
+
 def _member_problem(member: ChainMember, delivery: dict, seen: set[str], roles: list[str]) -> tuple[str, str] | None:
     if member.org_id in delivery or member.org_id in seen:
         return "org_id", f"{member.org_id!r} is already an organisation of this programme"
@@ -683,6 +739,7 @@ def parse_rulebook(document: dict, source: str) -> Rulebook:
         ineligible_notice=data["ineligible_notice"], leaver_tracking=data["leaver_tracking"],
         retention=data["retention"],
         late_recording_limit=data["late_recording_limit"] or Period(20, "working_days"),
+        flexible_fund=data["flexible_fund"],
     )
 
 

@@ -6,7 +6,7 @@ from typing import Any
 from chalice import Blueprint
 
 from ..domain.access import Principal
-from . import compliance, legacy, meta, payments, privacy, referrals  # noqa: F401  (their @endpoint declarations)
+from . import compliance, fund, legacy, meta, payments, privacy, referrals  # noqa: F401  (their @endpoint declarations)
 from .openapi import document
 from .routing import DECLARED, RouteDoc, build_blueprint, route
 from .steps import step_routes

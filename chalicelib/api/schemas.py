@@ -182,6 +182,9 @@ def _field(spec: Input, name: str) -> fields.Field:
         return _bool(load_default=spec.default, metadata=metadata)
     if spec.kind == "object":
         return fields.Nested(_schema(spec.fields, name), required=spec.required, metadata=metadata)
+    if spec.kind == "list":
+        return fields.List(fields.Nested(_schema(spec.fields, name)), required=spec.required, metadata=metadata,
+                           validate=validate.Length(max=spec.max_items, error="[max_items] at most {max} items"))
     raise ValueError(f"unknown input kind {spec.kind!r}")
 
 
@@ -337,6 +340,14 @@ class ReferralOut(Schema):
     agreed_activity = fields.String(allow_none=True)
     contacts = fields.List(fields.Nested(ContactOut),
                            metadata={"description": "mentoring contacts (a mentor: its own)"})
+    barriers = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": "the barriers the action plan identified: short id -> category (a flexible fund's spend "
+                       "names the one it removes)"})
+    support_costs = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "in-work support costs identified in the assessments: id -> pence (an employer incentive "
+                       "names the one it meets)"})
+    incentives = fields.Dict(keys=fields.String(), values=fields.Dict(), metadata={
+        "description": "employer incentives agreed in brokerage, by id: employer, amount_pence, cost_id, on"})
     eligibility_decision = fields.Dict(allow_none=True, metadata={
         "description": "the eligibility decision: on, outcome (eligible or ineligible), and for an ineligible "
                        "person the reason, the service signposted to, its deadline and whether it was met"})
@@ -444,7 +455,7 @@ class ProblemOut(Schema):
 # ------------------------------------------------------------------ payments
 
 PERIOD = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="[format] a month as YYYY-MM")
-LINE_STATUSES = ("submitted", "approved", "rejected", "filed", "match_funding", "removed")
+LINE_STATUSES = ("submitted", "approved", "rejected", "filed", "match_funding", "removed", "pending_approval")
 
 
 class ClaimIn(Strict):
@@ -459,6 +470,40 @@ class ClaimIn(Strict):
     contact_ids = fields.List(_text(20), validate=validate.Length(min=1, max=MAX_CONTACTS,
                               error="[length] list 1..{max} contact ids"), metadata={
         "description": "a mentor's claim: the mentoring contacts recorded on the referral that evidence it"})
+
+
+class _PendingOut(Schema):
+    count = fields.Integer()
+    amount_pence = fields.Integer()
+
+
+class _CategoryOut(Schema):
+    category = fields.String()
+    committed_pence = fields.Integer()
+
+
+class _EmployerOut(Schema):
+    employer = fields.String(metadata={"description": "the employer's name (an organisation)"})
+    count = fields.Integer()
+    amount_pence = fields.Integer()
+
+
+class _AuthorityFundOut(Schema):
+    org_id = fields.String()
+    budget_pence = fields.Integer()
+    committed_pence = fields.Integer(metadata={
+        "description": "direct spends and approved spot purchases: what counts against the budget"})
+    spent_pence = fields.Integer(metadata={"description": "of the committed, what the funder approved"})
+    remaining_pence = fields.Integer()
+    pending_spot_purchases = fields.Nested(_PendingOut, metadata={
+        "description": "spot purchases waiting for the coordinator (not counted yet)"})
+    by_category = fields.List(fields.Nested(_CategoryOut))
+    incentives_by_employer = fields.List(fields.Nested(_EmployerOut))
+
+
+class FundReportOut(Schema):
+    programme_id = fields.String()
+    authorities = fields.List(fields.Nested(_AuthorityFundOut))
 
 
 class DecisionIn(Strict):
@@ -509,7 +554,13 @@ class LineOut(Schema):
     funder_org_id = fields.String(metadata={"description": "the organisation that funds the line"})
     payee_org_id = fields.String()
     payee_role = fields.String(metadata={"description": "the payee's part in the referral: referrer, mentor or "
-                                                        "deliverer"})
+                                                        "deliverer (an employer: employer)"})
+    payee_kind = fields.String(metadata={"description": "organisation (of the programme), or employer (outside the "
+                                                        "delivery chain, named in payee_name: an employer incentive)"})
+    payee_name = fields.String(allow_none=True, metadata={"description": "the employer an incentive pays"})
+    category = fields.String(allow_none=True, metadata={"description": "a flexible-fund spend's category"})
+    barrier_id = fields.String(allow_none=True, metadata={
+        "description": "the action plan's barrier a flexible-fund spend removes"})
     prime_org_id = fields.String()
     payer_org_id = fields.String(allow_none=True, metadata={
         "description": "whose finance approves it: the prime for a subcontractor, the funder for a contract "
@@ -561,6 +612,7 @@ class CascadeOut(Schema):
 
 class FileTotalOut(Schema):
     payee_org_id = fields.String()
+    payee_kind = fields.String(metadata={"description": "organisation, or employer (outside the chain)"})
     funder = fields.String()
     lines = fields.Integer()
     amount_pence = fields.Integer()

@@ -17,7 +17,8 @@ from .errors import Forbidden, NotFound
 from .parties import DELIVERER, MENTOR, REFERRER, SPOKE
 from .referral import RecordedEvent, Referral
 
-ROLES = ("referrer", "provider", "finance", "admin", "commissioner")
+# coordinator: a delivering authority's coordinator, who approves its flexible fund's spot purchases.
+ROLES = ("referrer", "provider", "finance", "admin", "commissioner", "coordinator")
 ORG_KINDS = ("commissioner", "prime", "local_authority", "subcontractor", "referrer")
 
 
@@ -79,7 +80,7 @@ _PRECEDENCE = (SPOKE, MENTOR)
 # The journey's case details, recorded as the person is supported: what a referrer does not see.
 CASE_DETAILS = frozenset({"support_level", "assessed_on", "action_plan_on", "last_review_on", "extra_reviews_on",
                           "job_start", "sustainments", "progression_on", "next_review_due", "contacts",
-                          "agreed_price_pence", "agreed_activity"})
+                          "agreed_price_pence", "agreed_activity", "barriers", "support_costs", "incentives"})
 # The deadlines that say whether a referral is being taken up in time: all a referrer sees of the running ones.
 UPTAKE_DEADLINES = frozenset({"acknowledge", "start"})
 PRICE = frozenset({"agreed_price_pence", "agreed_activity"})

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Input:
-    kind: str                       # date | text | choice | int | decimal | bool | object
+    kind: str                       # date | text | choice | int | decimal | bool | object | list
     required: bool = True
     description: str = ""
     max_length: int | None = None   # text
@@ -21,7 +21,8 @@ class Input:
     maximum: int | None = None      # int, decimal
     places: int | None = None       # decimal
     default: object = None          # bool
-    fields: Mapping[str, Input] = field(default_factory=dict)  # object
+    fields: Mapping[str, Input] = field(default_factory=dict)  # object; a list's item object
+    max_items: int | None = None    # list
 
 
 def Date(required: bool = True, description: str = "") -> Input:
@@ -50,3 +51,8 @@ def Bool(default: bool = False, description: str = "") -> Input:
 
 def Object(fields: Mapping[str, Input], required: bool = True, description: str = "") -> Input:
     return Input("object", required, description, fields=dict(fields))
+
+
+def List(fields: Mapping[str, Input], max_items: int, required: bool = False, description: str = "") -> Input:
+    """A list of up to `max_items` objects, each with `fields`."""
+    return Input("list", required, description, fields=dict(fields), max_items=max_items)

@@ -60,6 +60,9 @@ class Referral:
     late_approvals: dict[str, dict[str, Any]] = field(default_factory=dict)  # "step@date" -> the commissioner's
     module_extension: dict[str, Any] | None = None  # the current module's extension: requested, approved, refused
     erased_on: date | None = None  # the day its personal fields were erased (chalicelib/domain/retention.py)
+    barriers: dict[str, str] = field(default_factory=dict)  # the action plan's barriers: short id -> category
+    support_costs: dict[str, int] = field(default_factory=dict)  # in-work support costs assessed: id -> pence
+    incentives: dict[str, dict[str, Any]] = field(default_factory=dict)  # employer incentives agreed, by id
 
 
 @dataclass(frozen=True)

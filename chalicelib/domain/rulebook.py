@@ -243,6 +243,26 @@ RETENTION_BASES = (PROGRAMME_CLOSURE, AFTER_EXIT)
 
 
 @dataclass(frozen=True)
+class FlexibleFund:
+    """A flexible fund each delivery authority administers locally under guidelines common to the programme: a
+    budget per authority for the programme's life, the categories of spend (each removes a barrier recorded in the
+    participant's action plan), which spends are spot purchases needing the authority's coordinator's approval
+    (a spend marked as one, a procured service, or any above `spot_purchase_over_pence`), and the employer
+    incentive: paid to the employer, limited per participant. `fee` and `incentive_fee` name the tariff fees
+    (and so the funder) their payment lines are paid under."""
+
+    fee: str
+    categories: tuple[str, ...]
+    budgets: dict[str, int]                 # delivery organisation -> budget in pence
+    spot_purchase_over_pence: int
+    incentive_fee: str
+    incentive_max_pence: int                # employer incentives per participant, in all
+
+    def budget_of(self, org_id: str) -> int | None:
+        return self.budgets.get(org_id)
+
+
+@dataclass(frozen=True)
 class Retention:
     """How long a participant's personal fields are kept (chalicelib/domain/retention.py): until the programme's
     closure date its funder sets (`until`), or a `period` after the referral ends. `funder_mandated`: the funder
@@ -306,6 +326,7 @@ class Rulebook:
     plausibility: Plausibility = field(default_factory=Plausibility)
     retention: Retention = field(default_factory=Retention)
     late_recording_limit: Period = Period(20, "working_days")  # older than this, recording needs approval
+    flexible_fund: FlexibleFund | None = None  # a fund per delivery authority for barriers, and employer incentives
     document: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def provider(self, org_id: str) -> DeliveryOrganisation | None:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 
-from . import deadlines, journey, parties, recording
+from . import deadlines, fund, journey, parties, recording
 from . import inputs as i
 from .errors import InvalidTransition, ValidationFailed
 from .parties import CONTACT_MODES, MENTOR, SPOKE
@@ -115,6 +115,11 @@ _open = {REFERRED: REFERRED, ACCEPTED: ACCEPTED, **_same}
 _delivering = {ACCEPTED: ACCEPTED, **_same}
 _SUPPORT = (SPOKE,)  # a hub's spoke records the support it gives
 
+_BARRIER = {"id": i.Text(40, description="a short reference (lower-case letters, digits, hyphens): no personal data"),
+            "category": i.Text(30, description="one of the flexible fund's categories (childcare, travel...)")}
+_COST = {"id": i.Text(40, description="a short reference (lower-case letters, digits, hyphens)"),
+         "amount_pence": i.Int(1, 10_000_000, description="what the support in work would cost (pence)")}
+
 _ALL_BUT_CLOSED = {s: s for s in (REFERRED, ACCEPTED, *ON_PROVISION, EXITED)}
 
 
@@ -140,12 +145,18 @@ _STEPS: tuple[StepDef, ...] = (
     StepDef("did_not_start", "Record that the participant did not start", {ACCEPTED: DID_NOT_START},
             journey.did_not_start, {**DATE, "reason": i.Choice(DID_NOT_START_REASONS)}, metric="DidNotStart"),
     StepDef("assessment", "Record an (initial or re-)assessment",
-            {STARTED: ASSESSED, ASSESSED: ASSESSED, IN_SUPPORT: IN_SUPPORT, IN_WORK: IN_WORK}, journey.assessment,
+            {STARTED: ASSESSED, ASSESSED: ASSESSED, IN_SUPPORT: IN_SUPPORT, IN_WORK: IN_WORK}, fund.assessment,
             {**DATE, "support_level": i.Text(30, required=False, description="reassessed support level"),
-             "document_ref": i.Text(200, required=False)}, creates_record=True, parties=_SUPPORT),
+             "document_ref": i.Text(200, required=False),
+             "support_costs": i.List(_COST, 20, description=(
+                 "in-work support costs the assessment identified (an employer incentive meets one)"))},
+            creates_record=True, parties=_SUPPORT),
     StepDef("action_plan", "Record an agreed action plan",
-            {ASSESSED: IN_SUPPORT, IN_SUPPORT: IN_SUPPORT, IN_WORK: IN_WORK}, journey.action_plan,
-            {**DATE, "document_ref": i.Text(200, required=False)}, creates_record=True, parties=_SUPPORT),
+            {ASSESSED: IN_SUPPORT, IN_SUPPORT: IN_SUPPORT, IN_WORK: IN_WORK}, fund.action_plan,
+            {**DATE, "document_ref": i.Text(200, required=False),
+             "barriers": i.List(_BARRIER, 20, description=(
+                 "barriers to work the plan identified (a flexible-fund spend names the one it removes)"))},
+            creates_record=True, parties=_SUPPORT),
     StepDef("review", "Record an action-plan review (or a provider's extra review)",
             {IN_SUPPORT: IN_SUPPORT, IN_WORK: IN_WORK}, journey.review,
             {**DATE, "kind": i.Text(40, required=False, description="'review' or a provider's extra review id"),
@@ -194,6 +205,21 @@ _STEPS: tuple[StepDef, ...] = (
              "mode": i.Choice(CONTACT_MODES), "notes_ref": i.Text(200, required=False)},
             actor=PARTIES, parties=(MENTOR,), metric="MentoringContacts", creates_record=True,
             available=_has_active(MENTOR)),
+    StepDef("flexible_fund_spend", "Spend from the authority's flexible fund to remove a barrier in the action plan",
+            {ASSESSED: ASSESSED, IN_SUPPORT: IN_SUPPORT, IN_WORK: IN_WORK}, fund.spend,
+            {**DATE, "category": i.Text(30, description="the fund's category of spend (the barrier's)"),
+             "barrier_id": i.Text(40, description="the action plan's barrier the spend removes"),
+             "amount_pence": i.Int(1, 10_000_000), "supplier": i.Text(200, description=(
+                 "the supplier and what was bought (no personal data)")),
+             "spot_purchase": i.Bool(description=(
+                 "a procured service (a CSCS or door-security course...): waits for the coordinator's approval"))},
+            metric="FlexibleFundSpends", creates_record=True, available=fund.has_fund),
+    StepDef("employer_incentive", "Agree an employer incentive in brokerage, meeting an assessed in-work support cost",
+            {ASSESSED: ASSESSED, IN_SUPPORT: IN_SUPPORT, IN_WORK: IN_WORK}, fund.incentive,
+            {**DATE, "employer_name": i.Text(200, description="the employer: an organisation's name, never a person's"),
+             "amount_pence": i.Int(1, 10_000_000),
+             "cost_id": i.Text(40, description="the in-work support cost an assessment identified")},
+            metric="EmployerIncentives", creates_record=True, available=fund.has_fund),
     StepDef("exit", "Record the participant's exit, with the exit review", dict.fromkeys(ON_PROVISION, EXITED),
             journey.exit_provision,
             {**DATE, "reason": i.Choice(EXIT_REASONS),

@@ -64,7 +64,8 @@ class ClaimFile:
 COLUMNS = ("line_id", "referral_id", "participant_ref", "programme_id", "kind", "fee_id", "milestone", "funder",
            "payee_org_id", "prime_org_id", "event_date", "period", "amount_pence", "amount_gbp",
            "prime_retained_pence", "payee_net_pence", "payee_net_gbp", "reverses_line_id", "evidence_ref", "reason",
-           "line_ref", "provider_ref", "last_day_on_provision", "funder_org_id", "payee_role")
+           "line_ref", "provider_ref", "last_day_on_provision", "funder_org_id", "payee_role", "payee_kind",
+           "payee_name", "category", "barrier_id")
 # Characters a spreadsheet may take as the start of a formula or a new cell (OWASP CSV injection), with their
 # full-width forms, which some spreadsheets read as the same.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", ";", "|", "%", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -98,7 +99,8 @@ class Totals:
 
     def add(self, line: PaymentLine) -> None:
         g = self.groups.setdefault((line.payee_org_id, line.funder), {
-            "payee_org_id": line.payee_org_id, "funder": line.funder, "lines": 0, "amount_pence": 0,
+            "payee_org_id": line.payee_org_id, "payee_kind": line.payee_kind, "funder": line.funder, "lines": 0,
+            "amount_pence": 0,
             "prime_retained_pence": 0, "payee_net_pence": 0})
         g["lines"] += 1
         g["amount_pence"] += line.amount_pence
@@ -121,7 +123,7 @@ def row(line: PaymentLine) -> list:
             line.payee_net_pence, pounds(line.payee_net_pence), line.reverses_line_id or "",
             guard(line.evidence_ref), guard(line.reason), line.line_ref, guard(line.provider_ref),
             line.last_day_on_provision.isoformat() if line.last_day_on_provision else "", line.funder_org_id,
-            line.payee_role]
+            line.payee_role, line.payee_kind, guard(line.payee_name), line.category or "", line.barrier_id or ""]
 
 
 class Writer:

@@ -20,8 +20,13 @@ SUBMITTED, APPROVED, REJECTED, FILED = "submitted", "approved", "rejected", "fil
 MATCH_FUNDING = "match_funding"
 # Taken out of a claim file before payment by the commissioner's validation, with the reason.
 REMOVED = "removed"
-STATUSES = (SUBMITTED, APPROVED, REJECTED, FILED, MATCH_FUNDING, REMOVED)
-NOT_OWED = (REJECTED, REMOVED)
+# A flexible-fund spot purchase waiting for the delivering authority's coordinator: submitted once approved.
+PENDING_APPROVAL = "pending_approval"
+STATUSES = (SUBMITTED, APPROVED, REJECTED, FILED, MATCH_FUNDING, REMOVED, PENDING_APPROVAL)
+NOT_OWED = (REJECTED, REMOVED, PENDING_APPROVAL)
+# Who a line pays: an organisation of the programme (a party to the referral), or an employer outside the chain
+# (an employer incentive), named on the line.
+ORGANISATION, EMPLOYER = "organisation", "employer"
 EARNED, CLAIM, CLAWBACK = "earned", "claim", "clawback"
 
 
@@ -55,6 +60,11 @@ class PaymentLine:
     last_day_on_provision: date | None = None
     payee_role: str = DELIVERER            # the payee's part in the referral: referrer, mentor or deliverer
     contact_ids: tuple[str, ...] = ()      # a mentoring claim's evidence: the contacts recorded on the referral
+    payee_kind: str = ORGANISATION         # organisation, or employer (outside the chain: payee_name names it)
+    payee_name: str | None = None          # an employer's name (an organisation, never a person)
+    category: str | None = None            # a flexible-fund spend's category (childcare, travel...)
+    barrier_id: str | None = None          # the action plan's barrier a spend removes
+    requested_by: str | None = None        # the key that recorded a spot purchase (it never approves it)
 
     @property
     def period(self) -> str:
@@ -80,9 +90,12 @@ def line_reference(line_id_: str) -> str:
     return "LR-" + digest[:16]
 
 
-def payer_of(payee_org_id: str, prime_org_id: str, funder_org_id: str) -> str | None:
+def payer_of(payee_org_id: str, prime_org_id: str, funder_org_id: str, payee_kind: str = ORGANISATION) -> str | None:
     """Who pays a line, and so whose finance approves it: the prime pays its subcontractors; the funder pays a
-    contract holder. None where the funder is the payee itself (match funding: nobody approves their own money)."""
+    contract holder, and an employer outside the chain. None where the funder is the payee itself (match funding:
+    nobody approves their own money)."""
+    if payee_kind == EMPLOYER:
+        return funder_org_id
     if payee_org_id != prime_org_id:
         return prime_org_id
     return None if funder_org_id == payee_org_id else funder_org_id
@@ -93,14 +106,16 @@ def new_line(*, referral_id: str, programme_id: str, participant_ref: str, miles
              management_fee_bp: int, amount_pence: int, event_date: date, kind: str, status: str,
              evidence_ref: str | None = None, provider_ref: str | None = None,
              last_day_on_provision: date | None = None, payee_role: str = DELIVERER,
-             contact_ids: tuple[str, ...] = ()) -> PaymentLine:
+             contact_ids: tuple[str, ...] = (), payee_kind: str = ORGANISATION, payee_name: str | None = None,
+             category: str | None = None, barrier_id: str | None = None,
+             requested_by: str | None = None) -> PaymentLine:
     """A line as earned or claimed. Its payer follows from payee, prime and funder; a line the payee funds
     itself is match funding whatever `status` asks. Without a provider reference, the referral id stands in
     (the one reference the provider and the system both hold)."""
-    is_sub = prime_org_id != payee_org_id
+    is_sub = prime_org_id != payee_org_id and payee_kind == ORGANISATION
     retained, net = cascade(amount_pence, management_fee_bp if is_sub else 0)
     lid = line_id(referral_id, milestone_key)
-    payer = payer_of(payee_org_id, prime_org_id, funder_org_id)
+    payer = payer_of(payee_org_id, prime_org_id, funder_org_id, payee_kind)
     return PaymentLine(
         line_id=lid, referral_id=referral_id, programme_id=programme_id,
         participant_ref=participant_ref, kind=kind, fee_id=fee_id, milestone=milestone, funder=funder,
@@ -109,7 +124,8 @@ def new_line(*, referral_id: str, programme_id: str, participant_ref: str, miles
         status=MATCH_FUNDING if payer is None else status, event_date=event_date, evidence_ref=evidence_ref,
         funder_org_id=funder_org_id, payer_org_id=payer, line_ref=line_reference(lid),
         provider_ref=provider_ref or referral_id, last_day_on_provision=last_day_on_provision, payee_role=payee_role,
-        contact_ids=contact_ids)
+        contact_ids=contact_ids, payee_kind=payee_kind, payee_name=payee_name, category=category,
+        barrier_id=barrier_id, requested_by=requested_by)
 
 
 def check_decider(line: PaymentLine, org_id: str) -> None:

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 
 from ..domain.compliance import Pending, PendingWork, shard_of, work_key
 from .claim_file import ClaimFile
+from .lines import EMPLOYER
 from .validation import FAILED, Check
 
 LATE_RULE = "late_pass_through"
@@ -84,12 +85,13 @@ def due_on(commissioner_paid_on: date, days: int) -> date:
 
 
 def owed_by_subcontractor(record: ClaimFile, removed: list[Check]) -> dict[str, int]:
-    """Each subcontractor's net in a paid claim file (not the prime's own lines), less the lines validation
-    removed. Only what is owed (more than nothing) is kept."""
+    """Each subcontractor's net in a paid claim file (not the prime's own lines, nor an employer's: an employer
+    incentive is paid outside the chain, owed to no chain member), less the lines validation removed. Only what is
+    owed (more than nothing) is kept."""
     owed: dict[str, int] = {}
     for group in record.totals.get("by_payee_and_funder", []):
         payee = group["payee_org_id"]
-        if payee != record.owner_org_id:
+        if payee != record.owner_org_id and group.get("payee_kind") != EMPLOYER:
             owed[payee] = owed.get(payee, 0) + int(group["payee_net_pence"])
     for check in removed:
         if check.before_payment and check.before_payment.result == FAILED and check.payee_org_id in owed:

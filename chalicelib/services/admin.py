@@ -145,8 +145,10 @@ def _seed_payers(books: list, keys: dict[str, dict[str, str]]) -> None:
 
 
 def _seed_delivery(books: list, keys: dict[str, dict[str, str]]) -> None:
-    """Every delivery organisation (primes first): a provider and a finance key."""
+    """Every delivery organisation (primes first): a provider and a finance key; an authority with a flexible fund
+    budget a coordinator key too (it approves the fund's spot purchases)."""
     ordered = sorted((o for b in books for o in b.delivery_organisations), key=lambda o: o.role == "subcontractor")
+    funded = {org for b in books if b.flexible_fund for org in b.flexible_fund.budgets}
     for org in ordered:
         if org.org_id in keys:
             continue
@@ -156,6 +158,8 @@ def _seed_delivery(books: list, keys: dict[str, dict[str, str]]) -> None:
             "provider": create_api_key(org.org_id, ["provider"], "demo provider")[0],
             "finance": create_api_key(org.org_id, ["finance"], "demo finance")[0],
         }
+        if org.org_id in funded:
+            keys[org.org_id]["coordinator"] = create_api_key(org.org_id, ["coordinator"], "demo coordinator")[0]
 
 
 def _seed_chain_members(books: list, keys: dict[str, dict[str, str]]) -> None:

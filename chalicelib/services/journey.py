@@ -16,7 +16,7 @@ from ..domain.referral import RecordedEvent, Referral, Step
 from ..domain.rulebook import Rulebook
 from ..domain.steps import StepDef
 from ..payments import tariff
-from . import payments, supply_chain
+from . import fund, payments, supply_chain
 from .deps import store
 from .ports import UnitOfWork
 
@@ -154,6 +154,7 @@ def record(principal: Principal, referral_id: str, step: StepDef, payload: dict,
         access.ensure_may_record(principal, before, step.actor, step.parties, rulebook.commissioner_org_id)
     taken = steps.apply(step, rulebook, before, payload, today, principal.org_id)
     after = payments.add_earned_lines(tx, rulebook, taken.referral, taken.event, principal.org_id)
+    fund.add_lines(tx, rulebook, after, taken.event, principal)
     taken = replace(taken, referral=after)
     commit_step(tx, rulebook, before, taken, principal.org_id, principal.key_id, today, now, step)
     # A step can end the caller's part (a holder's transfer): it still sees the answer to its own step, as it

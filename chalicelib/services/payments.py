@@ -14,6 +14,7 @@ from ..domain.participants import pseudonymous_reference
 from ..domain.parties import Party
 from ..domain.referral import Event, Referral
 from ..domain.rulebook import Rulebook
+from ..payments import fund as fund_counts
 from ..payments import lines as pl
 from ..payments.tariff import party_earnings
 from .deps import store
@@ -25,7 +26,7 @@ MAX_BULK = 50
 def _line_for(rulebook: Rulebook, referral: Referral, payee: Party, *, milestone_key: str, fee_id: str,
               milestone: str, funder: str, amount: int, on: date, kind: str, status: str,
               evidence_ref: str | None = None, provider_ref: str | None = None,
-              contact_ids: tuple[str, ...] = ()) -> pl.PaymentLine:
+              contact_ids: tuple[str, ...] = (), **named: Any) -> pl.PaymentLine:
     """A line paying one party of the referral, through the referral's prime, which keeps the share its
     subcontract or chain membership gives it."""
     return pl.new_line(
@@ -37,7 +38,7 @@ def _line_for(rulebook: Rulebook, referral: Referral, payee: Party, *, milestone
         management_fee_bp=rulebook.management_fee_bp_of(payee.org_id), amount_pence=amount, event_date=on,
         kind=kind, status=status, evidence_ref=evidence_ref, provider_ref=provider_ref,
         last_day_on_provision=referral.closed_on if referral.status == states.EXITED else None,
-        contact_ids=contact_ids)
+        contact_ids=contact_ids, **named)
 
 
 def add_earned_lines(tx: UnitOfWork, rulebook: Rulebook, referral: Referral, event: Event, actor: str) -> Referral:
@@ -120,6 +121,7 @@ def decide(principal: Principal, line_ids: list[str], approve: bool, reason: str
         if line.status != pl.SUBMITTED:
             raise ClaimRefused("already_decided", f"line {line_id} is {line.status}, not submitted", "line_ids")
         store().lines.add_decision(tx, line, approve, reason, principal.org_id, now)
+        _count_fund_decision(tx, line, approve)
         decided.append(replace(line, status=pl.APPROVED if approve else pl.REJECTED,
                                reason=None if approve else reason, version=line.version + 1))
     if approve:
@@ -131,6 +133,16 @@ def decide(principal: Principal, line_ids: list[str], approve: bool, reason: str
     else:
         tx.after_commit.append(lambda: logs.count("ClaimsRejected", len(decided)))
     return decided
+
+
+def _count_fund_decision(tx: UnitOfWork, line: pl.PaymentLine, approve: bool) -> None:
+    """The payer approved a flexible-fund spend (now spent) or rejected it (its budget released), in the
+    decision's unit of work."""
+    rulebook = get_rulebook(line.programme_id)
+    fund = rulebook.flexible_fund if rulebook else None
+    changes = fund_counts.payer_counts(line, approve, fund.fee) if fund else {}
+    if changes:
+        store().referrals.add_counts(tx, line.programme_id, changes)
 
 
 def claw_back(principal: Principal, line_id: str, reason: str, tx: UnitOfWork) -> pl.PaymentLine:

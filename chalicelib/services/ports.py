@@ -7,7 +7,7 @@ means (allocation full, already active, concurrent update...).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import BinaryIO, Protocol
@@ -80,6 +80,16 @@ class Referrals(Protocol):
 
     def allocation_used(self, programme_id: str, org_ids: Iterable[str]) -> dict[str, int]: ...
 
+    def add_counts(self, tx: UnitOfWork, programme_id: str, counts: Mapping[str, int],
+                   capped: tuple[str, int] | None = None) -> None:
+        """Add to a programme's named counters; `capped` (counter, cap): refused (ClaimRefused
+        fund_budget_exceeded) if that counter would go above the cap."""
+        ...
+
+    def counts_under(self, programme_id: str, prefix: str) -> dict[str, int]:
+        """The programme's named counters starting with `prefix`, read consistently."""
+        ...
+
 
 class Idempotency(Protocol):
     def get(self, scope_key: str) -> IdempotencyRecord | None: ...
@@ -94,6 +104,11 @@ class Lines(Protocol):
 
     def add_decision(self, tx: UnitOfWork, line: PaymentLine, approve: bool, reason: str | None, actor: str,
                      now: datetime) -> None: ...
+
+    def add_spot_decision(self, tx: UnitOfWork, line: PaymentLine, approve: bool, reason: str | None, actor: str,
+                          now: datetime) -> None:
+        """A coordinator's decision on a spot purchase pending its approval (Conflict if decided first)."""
+        ...
 
     def page(self, view: str, org_id: str, limit: int, cursor: str | None, *, status: str | None = None,
              programme_id: str | None = None, period: str | None = None,

@@ -197,7 +197,9 @@ def report(principal: Principal, programme_id: str, period: str, subcontractor: 
 def _lines_of(prime: str, period: str, programme_id: str, only: str | None) -> list[pl.PaymentLine]:
     found = store().lines.for_period("payee", only, period) if only else store().lines.for_period(
         "prime", prime, period)
-    return [x for x in found if x.programme_id == programme_id and x.prime_org_id == prime and x.status in EARNED]
+    # An employer incentive is paid outside the chain: it is owed to no chain member.
+    return [x for x in found if x.programme_id == programme_id and x.prime_org_id == prime and x.status in EARNED
+            and x.payee_kind != pl.EMPLOYER]
 
 
 def _earned(lines: Iterable[pl.PaymentLine]) -> dict[str, dict[str, int]]:

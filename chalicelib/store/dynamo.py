@@ -25,6 +25,8 @@ class DynamoReferrals:
     add_commitment = staticmethod(repository.add_commitment)
     add_referral_counter = staticmethod(repository.add_referral_counter)
     allocation_used = staticmethod(repository.allocation_used)
+    add_counts = staticmethod(repository.add_counts)
+    counts_under = staticmethod(repository.counts_under)
 
 
 class DynamoIdempotency:
@@ -36,6 +38,7 @@ class DynamoLines:
     add = staticmethod(payments.add_line)
     get = staticmethod(payments.get_line)
     add_decision = staticmethod(payments.add_decision)
+    add_spot_decision = staticmethod(payments.add_spot_decision)
     page = staticmethod(payments.list_lines)
     for_period = staticmethod(payments.all_lines)
     of_referral = staticmethod(payments.lines_of_referral)

@@ -137,6 +137,9 @@ class ReferralItem(Model):
     leaver = JSONAttribute(null=True)  # a leaver not in work, tracked after the exit
     late_approvals = JSONAttribute(default=dict)
     module_extension = JSONAttribute(null=True)
+    barriers = JSONAttribute(default=dict)  # the action plan's barriers: id -> category (no personal data)
+    support_costs = JSONAttribute(default=dict)  # in-work support costs identified in assessments: id -> pence
+    incentives = JSONAttribute(default=dict)  # employer incentives agreed in brokerage, by id
 
     by_referrer = ByReferrer()
     by_provider = ByProvider()
@@ -309,6 +312,11 @@ class PaymentLineItem(Model):
     payee_org_id = UnicodeAttribute()
     payee_role = UnicodeAttribute(null=True)  # referrer | mentor | deliverer (absent: deliverer)
     contact_ids = ListAttribute(of=UnicodeAttribute, default=list)  # a mentoring claim's evidence
+    payee_kind = UnicodeAttribute(null=True)  # organisation | employer (absent: organisation)
+    payee_name = UnicodeAttribute(null=True)  # an employer's name (an organisation outside the chain)
+    category = UnicodeAttribute(null=True)  # a flexible-fund spend's category
+    barrier_id = UnicodeAttribute(null=True)  # the action plan's barrier a spend removes
+    requested_by = UnicodeAttribute(null=True)  # the key that recorded a spot purchase
     prime_org_id = UnicodeAttribute()
     payer_org_id = UnicodeAttribute(null=True)  # whose finance approves it; none for match funding
     management_fee_bp = NumberAttribute(default=0)

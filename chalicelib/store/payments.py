@@ -12,7 +12,16 @@ from pynamodb.exceptions import PynamoDBException
 from ..domain.errors import AlreadyClaimed, ConcurrentUpdate, Conflict
 from ..domain.parties import DELIVERER
 from ..payments.claim_file import BUILDING, READY, ClaimFile
-from ..payments.lines import APPROVED, FILED, REJECTED, REMOVED, SUBMITTED, PaymentLine
+from ..payments.lines import (
+    APPROVED,
+    FILED,
+    ORGANISATION,
+    PENDING_APPROVAL,
+    REJECTED,
+    REMOVED,
+    SUBMITTED,
+    PaymentLine,
+)
 from .models import ClaimFileItem, FilePartItem, FileQueue, PaymentLineItem
 from .repository import all_equal, get_item, query_page
 from .transaction import Transaction, aws_error_code, low_level_client, translate_read_error
@@ -55,7 +64,9 @@ def _line(field: Callable[[str], Any]) -> PaymentLine:
         version=int(field("version") or 1), funder_org_id=field("funder_org_id") or "",
         payer_org_id=field("payer_org_id"), line_ref=field("line_ref") or "", provider_ref=field("provider_ref"),
         last_day_on_provision=date.fromisoformat(last_day) if last_day else None,
-        payee_role=field("payee_role") or DELIVERER, contact_ids=tuple(str(c) for c in field("contact_ids") or ()))
+        payee_role=field("payee_role") or DELIVERER, contact_ids=tuple(str(c) for c in field("contact_ids") or ()),
+        payee_kind=field("payee_kind") or ORGANISATION, payee_name=field("payee_name"), category=field("category"),
+        barrier_id=field("barrier_id"), requested_by=field("requested_by"))
 
 
 def _raw_fields(raw: dict[str, Any]) -> Callable[[str], Any]:
@@ -98,6 +109,19 @@ def add_decision(tx: Transaction, line: PaymentLine, approve: bool, reason: str 
         actions.append(PaymentLineItem.reason.set(reason or ""))
     tx.update(PaymentLineItem(line_id=line.line_id), actions=actions,
               condition=(PaymentLineItem.status == SUBMITTED) & (PaymentLineItem.version == line.version))
+
+
+def add_spot_decision(tx: Transaction, line: PaymentLine, approve: bool, reason: str | None, actor: str,
+                      now: datetime) -> None:
+    """The coordinator's decision on a spot purchase waiting for it: submitted to the payer, or rejected."""
+    actions = [PaymentLineItem.status.set(SUBMITTED if approve else REJECTED),
+               PaymentLineItem.decided_at.set(now.isoformat()), PaymentLineItem.decided_by.set(actor),
+               PaymentLineItem.version.add(1)]
+    if not approve:
+        actions.append(PaymentLineItem.reason.set(reason or ""))
+    tx.update(PaymentLineItem(line_id=line.line_id), actions=actions,
+              condition=(PaymentLineItem.status == PENDING_APPROVAL) & (PaymentLineItem.version == line.version),
+              on_fail=lambda: Conflict("the spot purchase was decided first", reason="already_decided"))
 
 
 _INDEXES = {"payee": PaymentLineItem.by_payee, "prime": PaymentLineItem.by_prime, "payer": PaymentLineItem.by_payer}

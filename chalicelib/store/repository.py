@@ -6,7 +6,7 @@ request commits all of them or none; each carries the domain error its condition
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any, cast
@@ -157,7 +157,9 @@ def to_referral(item: ReferralItem) -> Referral:
         agreed_activity=item.agreed_activity, contacts=tuple(_contact(c) for c in item.contacts or ()),
         eligibility_decision=item.eligibility_decision, leaver=item.leaver,
         late_approvals=dict(item.late_approvals or {}),
-        module_extension=item.module_extension, erased_on=_d(item.erased_on))
+        module_extension=item.module_extension, erased_on=_d(item.erased_on),
+        barriers=dict(item.barriers or {}), support_costs={k: int(v) for k, v in (item.support_costs or {}).items()},
+        incentives=dict(item.incentives or {}))
 
 
 def _sealed(r: Referral) -> bytes | None:
@@ -186,7 +188,8 @@ def to_item(r: Referral) -> ReferralItem:
         agreed_price_pence=r.agreed_price_pence, agreed_activity=r.agreed_activity,
         contacts=[_contact_json(c) for c in r.contacts], eligibility_decision=r.eligibility_decision, leaver=r.leaver,
         late_approvals=dict(r.late_approvals),
-        module_extension=r.module_extension, erased_on=_iso(r.erased_on))
+        module_extension=r.module_extension, erased_on=_iso(r.erased_on), barriers=dict(r.barriers),
+        support_costs=dict(r.support_costs), incentives=dict(r.incentives))
 
 
 def _recorded(item: ReferralEventItem) -> RecordedEvent:
@@ -427,6 +430,36 @@ def add_commitment(tx: Transaction, programme_id: str, amount: int, contract_val
               condition=AllocationItem.used.does_not_exist() | (AllocationItem.used <= contract_value - amount),
               on_fail=lambda: ClaimRefused("contract_value_exhausted",
                                            "the programme's contract value would be exceeded", "amount_pence"))
+
+
+def add_counts(tx: Transaction, programme_id: str, counts: Mapping[str, int],
+               capped: tuple[str, int] | None = None) -> None:
+    """Add to a programme's named counters in the request's transaction; `capped` (counter, cap): that counter
+    may not go above the cap (a flexible fund's committed spend against its budget), refused otherwise."""
+    for counter, amount in counts.items():
+        item = AllocationItem(programme_id=programme_id, org_id=counter)
+        if capped and counter == capped[0] and amount > 0:
+            if amount > capped[1]:
+                raise _over_budget()
+            tx.update(item, actions=[AllocationItem.used.add(amount)],
+                      condition=AllocationItem.used.does_not_exist() | (AllocationItem.used <= capped[1] - amount),
+                      on_fail=_over_budget)
+        else:
+            tx.update(item, actions=[AllocationItem.used.add(amount)])
+
+
+def _over_budget() -> ClaimRefused:
+    return ClaimRefused("fund_budget_exceeded", "the spend is more than what remains of the authority's flexible "
+                        "fund budget", "amount_pence")
+
+
+def counts_under(programme_id: str, prefix: str) -> dict[str, int]:
+    """A programme's named counters starting with `prefix` (one query of the programme's partition)."""
+    try:
+        return {i.org_id: int(i.used) for i in AllocationItem.query(
+            programme_id, AllocationItem.org_id.startswith(prefix), consistent_read=True)}
+    except PynamoDBException as exc:
+        raise translate_read_error(exc) from None
 
 
 def add_referral_counter(tx: Transaction, programme_id: str, counter: str) -> None:

@@ -8,7 +8,7 @@ same order with signed cursors. It is single-threaded: concurrency is tested aga
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, BinaryIO
@@ -31,7 +31,7 @@ from chalicelib.domain.idempotency import IdempotencyRecord
 from chalicelib.domain.journey import already_active
 from chalicelib.domain.referral import Event, ParticipantRecord, RecordedEvent, Referral
 from chalicelib.payments.claim_file import BUILDING, READY, ClaimFile
-from chalicelib.payments.lines import APPROVED, FILED, REJECTED, REMOVED, SUBMITTED, PaymentLine
+from chalicelib.payments.lines import APPROVED, FILED, PENDING_APPROVAL, REJECTED, REMOVED, SUBMITTED, PaymentLine
 from chalicelib.payments.supply_chain import Obligation, PassThrough
 from chalicelib.payments.validation import PRE_PAYMENT, Check, SampleRate
 from chalicelib.services.ports import Store
@@ -251,6 +251,25 @@ class Referrals:
     def allocation_used(self, programme_id: str, org_ids: Iterable[str]) -> dict[str, int]:
         return {o: self.d.allocations.get((programme_id, o), 0) for o in org_ids}
 
+    def add_counts(self, tx: MemoryTransaction, programme_id: str, counts: Mapping[str, int],
+                   capped: tuple[str, int] | None = None) -> None:
+        for counter, amount in counts.items():
+            key = (programme_id, counter)
+
+            def add(key: tuple[str, str] = key, amount: int = amount) -> None:
+                self.d.allocations[key] = self.d.allocations.get(key, 0) + amount
+
+            if capped and counter == capped[0] and amount > 0:
+                cap = capped[1]
+                tx.add(add, lambda key=key, amount=amount: self.d.allocations.get(key, 0) <= cap - amount,
+                       lambda: ClaimRefused("fund_budget_exceeded", "the spend is more than what remains of the "
+                                            "authority's flexible fund budget", "amount_pence"))
+            else:
+                tx.add(add)
+
+    def counts_under(self, programme_id: str, prefix: str) -> dict[str, int]:
+        return {o: n for (p, o), n in self.d.allocations.items() if p == programme_id and o.startswith(prefix)}
+
 
 class Idempotency:
     def __init__(self, data: Data) -> None:
@@ -285,6 +304,18 @@ class Lines:
             return current.status == SUBMITTED and current.version == line.version
 
         tx.add(lambda: self.d.lines.__setitem__(line.line_id, decided), still_submitted)
+
+    def add_spot_decision(self, tx: MemoryTransaction, line: PaymentLine, approve: bool, reason: str | None,
+                          actor: str, now: datetime) -> None:
+        decided = replace(line, status=SUBMITTED if approve else REJECTED, reason=None if approve else reason,
+                          version=line.version + 1)
+
+        def still_pending() -> bool:
+            current = self.d.lines[line.line_id]
+            return current.status == PENDING_APPROVAL and current.version == line.version
+
+        tx.add(lambda: self.d.lines.__setitem__(line.line_id, decided), still_pending,
+               lambda: Conflict("the spot purchase was decided first", reason="already_decided"))
 
     VIEWS = {"payee": "payee_org_id", "prime": "prime_org_id", "payer": "payer_org_id"}
 

@@ -54,6 +54,9 @@ EXPECTED: dict[str, dict[str, str]] = {
     "eligible": {"referred": "referred", "accepted": "accepted"},
     "ineligible": {"referred": "rejected", "accepted": "rejected"},
     "follow_up": {"exited": "exited"},
+    # a flexible-fund spend against the action plan; an employer incentive agreed in brokerage (seed 001).
+    "flexible_fund_spend": {"assessed": "assessed", "in_support": "in_support", "in_work": "in_work"},
+    "employer_incentive": {"assessed": "assessed", "in_support": "in_support", "in_work": "in_work"},
     "module_extension_request": {"started": "started", "assessed": "assessed", "in_support": "in_support",
                                  "in_work": "in_work"},
     "module_extension_decision": {"started": "started", "assessed": "assessed", "in_support": "in_support",
@@ -127,6 +130,7 @@ def test_exited_allows_only_a_follow_up_or_a_re_referral_and_stays_exited():
 
 CHAIN = ["add_party", "end_party", "mentoring_contact", "spoke_handover"]
 EXTEND = ["module_extension_request"]  # (the commissioner's decision is never offered to the referral's parties)
+FUND = ["employer_incentive", "flexible_fund_spend"]  # from the assessment on (a spend needs the action plan)
 
 
 @pytest.mark.parametrize("state, expected", [
@@ -134,11 +138,11 @@ EXTEND = ["module_extension_request"]  # (the commissioner's decision is never o
     (ACCEPTED, sorted(["did_not_start", "eligible", "ineligible", "start", "transfer", *CHAIN])),
     (STARTED, sorted(["assessment", "exit", "module_move", "transfer", *CHAIN, *EXTEND])),
     (ASSESSED, sorted(["action_plan", "assessment", "exit", "job_start", "module_move", "transfer", *CHAIN,
-                       *EXTEND])),
+                       *EXTEND, *FUND])),
     (IN_SUPPORT, sorted(["action_plan", "assessment", "exit", "job_start", "module_move", "review", "transfer",
-                         *CHAIN, *EXTEND])),
+                         *CHAIN, *EXTEND, *FUND])),
     (IN_WORK, sorted(["action_plan", "assessment", "exit", "job_start", "module_move", "progression", "review",
-                      "sustainment", "transfer", *CHAIN, *EXTEND])),
+                      "sustainment", "transfer", *CHAIN, *EXTEND, *FUND])),
     (REJECTED, []),
     (DID_NOT_START, []),
     (EXITED, ["follow_up", "re_referral"]),

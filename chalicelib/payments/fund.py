@@ -1,0 +1,82 @@
+"""A flexible fund's counters: what each spend, decision and incentive adds, and the report read from them.
+
+Each delivery authority's fund keeps named counters beside the programme's place counts, written in the same unit
+of work as the line they count: `committed` (direct spends, and spot purchases once the coordinator approved them:
+what counts against the budget, never above it), `spent` (of those, what the payer approved), `pending` and
+`pending_count` (spot purchases waiting for the coordinator), `category#<c>` (committed by category) and, for
+employer incentives, `employer#<name>` and `employer_count#<name>`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .lines import EMPLOYER, PaymentLine
+
+PREFIX = "fund#"
+COMMITTED, SPENT, PENDING, PENDING_COUNT = "committed", "spent", "pending", "pending_count"
+CATEGORY, EMPLOYER_AMOUNT, EMPLOYER_COUNT = "category#", "employer#", "employer_count#"
+
+
+def prefix(org_id: str) -> str:
+    return f"{PREFIX}{org_id}#"
+
+
+def counter(org_id: str, name: str) -> str:
+    return prefix(org_id) + name
+
+
+def committed_counter(org_id: str) -> str:
+    return counter(org_id, COMMITTED)
+
+
+def _committed(line: PaymentLine, sign: int) -> dict[str, int]:
+    org = line.payee_org_id
+    return {counter(org, COMMITTED): sign * line.amount_pence,
+            counter(org, CATEGORY + (line.category or "")): sign * line.amount_pence}
+
+
+def _pending(line: PaymentLine, sign: int) -> dict[str, int]:
+    org = line.payee_org_id
+    return {counter(org, PENDING): sign * line.amount_pence, counter(org, PENDING_COUNT): sign}
+
+
+def spend_counts(line: PaymentLine, spot_purchase: bool) -> dict[str, int]:
+    """A new spend: a spot purchase waits (pending), any other counts against the budget at once."""
+    return _pending(line, 1) if spot_purchase else _committed(line, 1)
+
+
+def coordinator_counts(line: PaymentLine, approve: bool) -> dict[str, int]:
+    """The coordinator's decision on a spot purchase: no longer pending; approved, it counts against the budget."""
+    return {**_pending(line, -1), **(_committed(line, 1) if approve else {})}
+
+
+def payer_counts(line: PaymentLine, approve: bool, fund_fee: str) -> dict[str, int]:
+    """The payer's decision on a committed spend: approved, it is spent; rejected, its budget is released."""
+    if line.fee_id != fund_fee or line.payee_kind == EMPLOYER:
+        return {}
+    return {counter(line.payee_org_id, SPENT): line.amount_pence} if approve else _committed(line, -1)
+
+
+def incentive_counts(authority: str, line: PaymentLine) -> dict[str, int]:
+    name = line.payee_name or ""
+    return {counter(authority, EMPLOYER_AMOUNT + name): line.amount_pence,
+            counter(authority, EMPLOYER_COUNT + name): 1}
+
+
+def report(org_id: str, budget: int, counts: dict[str, int]) -> dict[str, Any]:
+    """One authority's fund as its counters hold it."""
+    def get(name: str) -> int:
+        return counts.get(counter(org_id, name), 0)
+
+    def named(kind: str) -> dict[str, int]:
+        start = prefix(org_id) + kind
+        return {k[len(start):]: v for k, v in sorted(counts.items()) if k.startswith(start)}
+
+    committed = get(COMMITTED)
+    employers = named(EMPLOYER_COUNT)
+    return {"org_id": org_id, "budget_pence": budget, "committed_pence": committed, "spent_pence": get(SPENT),
+            "remaining_pence": budget - committed,
+            "pending_spot_purchases": {"count": get(PENDING_COUNT), "amount_pence": get(PENDING)},
+            "by_category": [{"category": c, "committed_pence": v} for c, v in named(CATEGORY).items() if v],
+            "incentives_by_employer": [{"employer": e, "count": n, "amount_pence": named(EMPLOYER_AMOUNT).get(e, 0)}
+                                       for e, n in employers.items()]}
