@@ -15,6 +15,10 @@ keys made with chalicelib.services.admin:
             prime pays its own subcontractors); its commissioner key reads the programmes' referrals one by one
             (never the person's details) and decides the exceptions to their rules (a module extension, a step recorded
             late), and nothing else
+  fund      Tees Valley's flexible fund (seed 001): Darlington's key worker records a spot purchase for a participant
+            (its provider key), which waits for Darlington's coordinator key; Stockton's coordinator and the
+            combined authority's finance (which pays it) are callers too; each authority sees its own fund's
+            report, the combined authority every authority's
   outsider  callers with an unknown key / no key at all
 
 Per tenant: a referral still waiting for acknowledgement (sub1), a started referral with a payment line (sub2: A a
@@ -81,7 +85,14 @@ STEP_BODIES = {
     "module_extension_request": {"date": TODAY, "until": "2027-09-30", "reason": "matrix"},
     "module_extension_decision": {"decision": "approve"},
     "approve_late_recording": {"step": "start", "step_date": "2026-10-01", "reason": "matrix"},
+    # Tees Valley's flexible fund and employer incentives (refused on these programmes: the holder alone may try)
+    "flexible_fund_spend": {"date": TODAY, "category": "travel", "barrier_id": "b1", "amount_pence": 100,
+                            "supplier": "Matrix Buses"},
+    "employer_incentive": {"date": TODAY, "employer_name": "Matrix Ltd", "amount_pence": 100, "cost_id": "c1"},
 }
+TEES, DARLINGTON, STOCKTON, TVCA = ("tees-valley-routes-to-work", "darlington-council", "stockton-on-tees-council",
+                                    "tees-valley-combined-authority")
+TEES_AUTHORITIES = ("middlesbrough-council", STOCKTON, "redcar-cleveland-council", "hartlepool-council", DARLINGTON)
 COMMISSIONER_STEPS = ("module_extension_decision", "approve_late_recording")  # the commissioner's, by its key
 PRIME_STEPS = ("route", "add_party", "end_party")
 STEPS = list(STEP_BODIES)
@@ -221,6 +232,19 @@ class Flag:
 
 
 @dataclass
+class Spend:
+    """A spot purchase from Darlington's flexible fund, waiting for its coordinator."""
+
+    label: str
+    id: str
+    referral_id: str
+
+    @staticmethod
+    def visible_to(caller: Caller) -> bool:
+        return caller.org in (DARLINGTON, TVCA)
+
+
+@dataclass
 class World:
     api: object
     keys: dict
@@ -229,6 +253,7 @@ class World:
     lines: list[Line] = field(default_factory=list)
     files: list[File] = field(default_factory=list)
     flags: list[Flag] = field(default_factory=list)
+    spends: list[Spend] = field(default_factory=list)
 
     def key(self, org: str, role: str) -> str:
         return self.keys[org][role]
@@ -273,6 +298,31 @@ def _line_of(w: World, ref: Ref, kinds=("earned", "claim")) -> dict:
     mine = [i for i in items if i["referral_id"] == ref.id and i["kind"] in kinds]
     assert len(mine) == 1, mine
     return mine[0]
+
+
+def _fund_world(w: World) -> None:
+    """Darlington's key worker spends from its flexible fund on a CSCS course bought in (a spot purchase)."""
+    from tests.postcodes import resident_postcode
+
+    w.callers += [Caller("T.D/p", DARLINGTON, "provider", w.key(DARLINGTON, "provider")),
+                  Caller("T.D/c", DARLINGTON, "coordinator", w.key(DARLINGTON, "coordinator")),
+                  Caller("T.S/c", STOCKTON, "coordinator", w.key(STOCKTON, "coordinator")),
+                  Caller("TVCA/f", TVCA, "finance", w.key(TVCA, "finance"))]
+    person = {**_person(TENANTS["A"]), "postcode": resident_postcode(DARLINGTON, None, "DL3 6AA"),
+              "eligibility": {"right_to_work": True}}
+    created = w.post("/referrals", "tees-valley-jcp", "referrer", {
+        "programme_id": TEES, "provider_id": DARLINGTON, "support_level": "weekly",
+        "consent": {"given": True, "date": TODAY}, "participant": person})
+    rid = created["id"]
+    for step, extra in (("accept", {}), ("start", {}), ("assessment", {}),
+                        ("action_plan", {"barriers": [{"id": "b1", "category": "training"}]}),
+                        ("flexible_fund_spend", {"category": "training", "barrier_id": "b1", "amount_pence": 30000,
+                                                 "supplier": "CSCS course provider", "spot_purchase": True})):
+        w.post(f"/referrals/{rid}/{step}", DARLINGTON, "provider", {"date": TODAY, **extra})
+    (line,) = [x for x in w.api.get(f"/claims?referral_id={rid}", w.key(DARLINGTON, "finance")).body["items"]
+               if x["fee_id"] == "flexible-fund"]
+    assert line["status"] == "pending_approval", line
+    w.spends.append(Spend("T.spot", line["line_id"], rid))
 
 
 def build_world(api, keys) -> World:
@@ -329,6 +379,7 @@ def build_world(api, keys) -> World:
         line = _line_of(w, live, ("claim",) if live.mentor else ("earned", "claim"))
         w.lines.append(Line(f"{t.name}.line-live", t, line["line_id"], live.mentor or sub2, live))
 
+    _fund_world(w)
     nightly.run(date.fromisoformat(RUN_DATE))
     for t in TENANTS.values():
         waiting = next(r for r in w.refs if r.label == f"{t.name}.ref-waiting")
@@ -540,6 +591,7 @@ def build_calls(w: World) -> list[Call]:
         calls.append(Call("POST /claim-files", f"{t.name}.prog+{other.name}.payee", "POST", "/claim-files",
                           {"programme_id": t.programme, "period": PERIOD, "payee_org_id": other.subs[1]},
                           cutter, write=True, snapshot=_lists_snapshot(w)))
+    _fund_calls(w, calls)
     # The controller of the participants' data (the programmes' commissioner, its admin key): the access log, an
     # erasure request per referral, a subject access export per person. Nobody else.
     calls.append(Call("GET /access-log", "(list)", "GET", "/access-log?limit=200", None,
@@ -551,6 +603,35 @@ def build_calls(w: World) -> list[Call]:
         calls.append(Call("POST /subject-access", ref.label, "POST", "/subject-access",
                           {"nino": ref.person["nino"]}, controller, write=True, snapshot=_lists_snapshot(w)))
     return calls
+
+
+def _spend_snapshot(w: World, spend: Spend):
+    def snap():
+        return w.api.get(f"/claims/{spend.id}", w.key(DARLINGTON, "finance")).body, w.api.get(
+            f"/programmes/{TEES}/flexible-fund", w.key(TVCA, "finance")).body
+    return snap
+
+
+def _fund_calls(w: World, calls: list[Call]) -> None:
+    """The coordinator's decisions on a spot purchase (its authority's coordinator only; nobody's on another
+    tenant's line) and the fund's report (each authority its own, the combined authority every one)."""
+    decisions = (("approve", {}), ("reject", {"reason": "matrix"}))
+    for spend in w.spends:
+        coordinator = lambda c: _has(c, "coordinator") and c.org == DARLINGTON
+        for action, body in decisions:
+            calls.append(Call(f"POST /flexible-fund/spends/{{line_id}}/{action}", spend.label, "POST",
+                              f"/flexible-fund/spends/{spend.id}/{action}", body, coordinator, write=True,
+                              snapshot=_spend_snapshot(w, spend)))
+    for line in w.lines:
+        for action, body in decisions:
+            calls.append(Call(f"POST /flexible-fund/spends/{{line_id}}/{action}", line.label, "POST",
+                              f"/flexible-fund/spends/{line.id}/{action}", body, lambda c: False, write=True,
+                              snapshot=_lines_snapshot(w, line.tenant)))
+    calls.append(Call("GET /programmes/{programme_id}/flexible-fund", "T.fund", "GET",
+                      f"/programmes/{TEES}/flexible-fund", None, lambda c: c.org in (*TEES_AUTHORITIES, TVCA)))
+    for t in TENANTS.values():
+        calls.append(Call("GET /programmes/{programme_id}/flexible-fund", f"{t.name}.programme", "GET",
+                          f"/programmes/{t.programme}/flexible-fund", None, lambda c: False))
 
 
 # ------------------------------------------------------------------ checks
@@ -583,6 +664,9 @@ def _markers_hidden_from(w: World, caller: Caller) -> list[str]:
     for flag in w.flags:
         if caller.org not in flag.viewers:
             hidden.append(flag.id)
+    for spend in w.spends:
+        if not spend.visible_to(caller):
+            hidden += [spend.id, spend.referral_id]
     return [m for m in hidden if m]
 
 
@@ -781,6 +865,10 @@ def test_mass_assignment_is_refused_with_unknown_field_and_changes_nothing(api, 
     }
     for name in STEPS:
         targets.setdefault(f"POST /referrals/{{referral_id}}/{name}", step(live, name, sub2))
+    spend = w.spends[0]
+    for action in ("approve", "reject"):
+        targets[f"POST /flexible-fund/spends/{{line_id}}/{action}"] = (
+            f"/flexible-fund/spends/{spend.id}/{action}", w.key(DARLINGTON, "coordinator"), {"reason": "mass"})
     controller = w.key(a.commissioner, "admin")
     targets["POST /referrals/{referral_id}/erasure"] = (f"/referrals/{waiting.id}/erasure", controller,
                                                          {"reason": "mass"})
