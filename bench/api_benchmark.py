@@ -10,7 +10,8 @@ local server, measured in one run.
    authorizer's cache is warm, as it is in a warm Lambda container. Every POST sends an Idempotency-Key, as the
    README's walk-through does. The floor is one round trip per request: one transaction for a write, one read
    for a read.
-2. Latency: create-referral and a claim (POST /claims) in-process, each run with a new participant (a new NINO),
+2. Latency: create-referral and a claim (a Tees Valley flexible-fund spend, through its journey step) in-process,
+   each run with a new participant (a new NINO),
    median and p90, after one untimed pass of each (a warm container), against a bare boto3 put_item on the same
    moto backend in the same process, taken just before each request.
 3. Throughput: `manage.py local` in a subprocess on free ports of 127.0.0.1, one untimed referral to warm it, then
@@ -66,6 +67,8 @@ def nino(i: int, salt: int = 0) -> str:
     return f"{prefix}{(n // len(_PREFIXES)) % 1_000_000:06d}{'ABCD'[n % 4]}"
 
 
+# The claim timed in table 2: a Tees Valley flexible-fund spend, recorded with its journey step.
+CLAIM = "POST flexible_fund_spend"
 # Places: referrals are spread over providers in turn, so no allocation fills up during a run.
 NORFOLK = "flexible-routeways-norfolk"
 TEES = "tees-valley-routes-to-work"
@@ -319,7 +322,7 @@ def latency(runs: int) -> dict[str, tuple[list[float], list[float]]]:
                             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
                             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
         samples: dict[str, tuple[list[float], list[float]]] = {
-            name: ([], []) for name in ("bare boto3 put_item", "POST /referrals", "POST /claims")}
+            name: ([], []) for name in ("bare boto3 put_item", "POST /referrals", CLAIM)}
 
         def record(name: str, fn):
             with COUNTER.counting():
@@ -340,19 +343,24 @@ def latency(runs: int) -> dict[str, tuple[list[float], list[float]]]:
 
         tees = [(TEES, p, c) for p, c in TEES_SLOTS]
 
-        def claimable(i: int) -> tuple[str, dict]:
-            """A started Tees Valley referral (untimed), and the provider's key and claim for it."""
+        def claimable(i: int) -> tuple[str, str, dict]:
+            """A Tees Valley referral started, assessed and with an action plan naming a travel barrier (untimed),
+            and the provider's key, path and flexible-fund spend for it (a spend is claimed through its step)."""
             programme, provider = slot(i, tees)
             key = orgs[provider]["provider"]
             rid = api.ok("POST", "/referrals", referrer, referral(programme, provider, nino(i, salt=2)))["id"]
             api.ok("POST", f"/referrals/{rid}/acknowledgement", key, {"decision": "accept", "date": TODAY})
-            api.ok("POST", f"/referrals/{rid}/start", key, {"date": TODAY})
-            return key, {"referral_id": rid, "fee_id": "flexible-fund", "amount_pence": 5000, "event_date": TODAY,
-                         "evidence_ref": f"receipts/{i}"}
+            for step, extra in (("start", {}), ("assessment", {}),
+                                ("action_plan", {"barriers": [{"id": "b1", "category": "travel"}]})):
+                api.ok("POST", f"/referrals/{rid}/{step}", key, {"date": TODAY, **extra})
+            return key, f"/referrals/{rid}/flexible_fund_spend", {
+                "date": TODAY, "category": "travel", "barrier_id": "b1", "amount_pence": 5000,
+                "supplier": f"bus passes {i}"}
 
         # A warm container: one untimed pass of each path first (PynamoDB opens a client per model on first use).
         api.ok("POST", "/referrals", referrer, referral(*slot(runs), nino(runs, salt=1)))
-        api.ok("POST", "/claims", *claimable(runs))
+        warm_key, warm_path, warm_body = claimable(runs)
+        api.ok("POST", warm_path, warm_key, warm_body)
         client.put_item(TableName="bench-scratch", Item={"pk": {"S": "warm-up"}})
 
         for i in range(runs):
@@ -364,9 +372,9 @@ def latency(runs: int) -> dict[str, tuple[list[float], list[float]]]:
                 raise SystemExit(f"create-referral answered {status}: {parsed}")
 
         for i in range(runs):
-            key, body = claimable(i)
+            key, path, body = claimable(i)
             bare_put()
-            status, parsed = record("POST /claims", lambda: api.call("POST", "/claims", key, body))
+            status, parsed = record(CLAIM, lambda: api.call("POST", path, key, body))
             if status != 201:
                 raise SystemExit(f"claim answered {status}: {parsed}")
         return samples
@@ -375,7 +383,7 @@ def latency(runs: int) -> dict[str, tuple[list[float], list[float]]]:
 def print_latency(results: list[tuple[str, dict]], runs: int) -> None:
     print(f"2. In-process latency, {runs} runs each (a new participant per run), against a bare put_item "
           "on the same moto backend (one just before each request)")
-    head = (f"{'moto':23}{'call':21}{'median ms':>10}{'p90 ms':>8}{'x put median':>14}{'x put p90':>11}"
+    head = (f"{'moto':23}{'call':26}{'median ms':>10}{'p90 ms':>8}{'x put median':>14}{'x put p90':>11}"
             f"{'in DynamoDB ms':>16}{'first 10% ms':>14}{'last 10% ms':>13}")
     print(head)
     print("-" * len(head))
@@ -384,12 +392,13 @@ def print_latency(results: list[tuple[str, dict]], runs: int) -> None:
         base_p90 = percentile(calls["bare boto3 put_item"][0], 0.9)
         for name, (values, inside) in calls.items():
             tenth = max(1, len(values) // 10)
-            print(f"{mode:23}{name:21}{statistics.median(values):>10.2f}{percentile(values, 0.9):>8.2f}"
+            print(f"{mode:23}{name:26}{statistics.median(values):>10.2f}{percentile(values, 0.9):>8.2f}"
                   f"{statistics.median(values) / base_median:>13.1f}x{percentile(values, 0.9) / base_p90:>10.1f}x"
                   f"{statistics.median(inside):>16.2f}"
                   f"{statistics.median(values[:tenth]):>14.2f}{statistics.median(values[-tenth:]):>13.2f}")
-    print("   create-referral: Norfolk, King's Lynn Works first; claim: Tees Valley flexible-fund (referral accepted "
-          "and started first, untimed); floor 1.0x")
+    print("   create-referral: Norfolk, King's Lynn Works first; claim: a Tees Valley flexible-fund spend, POST "
+          "/referrals/{id}/flexible_fund_spend (referral accepted, started, assessed and planned first, untimed); "
+          "floor 1.0x")
     print("   in DynamoDB: median time inside botocore + moto calls; first/last 10%: median of the first and last "
           "tenth of the runs (the tables grow as runs go)")
 

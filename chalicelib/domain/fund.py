@@ -116,7 +116,7 @@ def spend(rulebook: Rulebook, referral: Referral, payload: dict, today: date) ->
     spot = is_spot_purchase(fund, amount, payload.get("spot_purchase", False))
     return Change(on, {"spend_id": f"ff{referral.version + 1}", "category": category, "barrier_id": barrier_id,
                        "amount_pence": amount, "supplier": payload["supplier"], "spot_purchase": spot,
-                       "status": PENDING_APPROVAL if spot else DIRECT})
+                       "status": PENDING_APPROVAL if spot else DIRECT, "provider_ref": payload.get("provider_ref")})
 
 
 def incentive(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:

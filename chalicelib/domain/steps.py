@@ -212,7 +212,8 @@ _STEPS: tuple[StepDef, ...] = (
              "amount_pence": i.Int(1, 10_000_000), "supplier": i.Text(200, description=(
                  "the supplier and what was bought (no personal data)")),
              "spot_purchase": i.Bool(description=(
-                 "a procured service (a CSCS or door-security course...): waits for the coordinator's approval"))},
+                 "a procured service (a CSCS or door-security course...): waits for the coordinator's approval")),
+             "provider_ref": i.Text(64, required=False, description="the authority's own reference for the spend")},
             metric="FlexibleFundSpends", creates_record=True, available=fund.has_fund),
     StepDef("employer_incentive", "Agree an employer incentive in brokerage, meeting an assessed in-work support cost",
             {ASSESSED: ASSESSED, IN_SUPPORT: IN_SUPPORT, IN_WORK: IN_WORK}, fund.incentive,

@@ -48,8 +48,8 @@ def add_lines(tx: UnitOfWork, rulebook: Rulebook, referral: Referral, event: Eve
         line = _line_for(rulebook, referral, deliverer, milestone_key=f"{fee.id}:{data['spend_id']}", fee_id=fee.id,
                          milestone=fee.payments[0].milestone, funder=fee.funder, amount=data["amount_pence"], on=on,
                          kind=pl.CLAIM, status=pl.PENDING_APPROVAL if spot else pl.SUBMITTED,
-                         evidence_ref=data["supplier"], category=data["category"], barrier_id=data["barrier_id"],
-                         requested_by=principal.key_id)
+                         evidence_ref=data["supplier"], provider_ref=data.get("provider_ref"),
+                         category=data["category"], barrier_id=data["barrier_id"], requested_by=principal.key_id)
         store().lines.add(tx, line, principal.org_id, now)
         _count(tx, rulebook, fund, line, counts.spend_counts(line, spot))
         return

@@ -84,6 +84,11 @@ def submit_claim(principal: Principal, payload: dict, tx: UnitOfWork) -> pl.Paym
             "referral_id", "party_to_referral", "no such referral on which your organisation is paid")])
     rulebook = get_rulebook(referral.programme_id)
     assert rulebook is not None
+    fund = rulebook.flexible_fund
+    if fund and payload["fee_id"] in (fund.fee, fund.incentive_fee):
+        raise ClaimRefused("through_the_fund", f"{payload['fee_id']} is paid through the flexible fund's steps: "
+                           "flexible_fund_spend (against a barrier in the action plan, within the authority's budget) "
+                           "or employer_incentive (meeting an assessed cost)", "fee_id")
     started = referral.started_on is not None and referral.status not in (states.REJECTED, states.DID_NOT_START)
     fee, amount = pl.check_claim(tariff=rulebook.tariff, level=rulebook.level_of(principal.org_id),
                                  referral_status_started=started, fee_id=payload["fee_id"],

@@ -92,6 +92,9 @@ def test_darlington_spends_its_flexible_fund_against_barriers_in_the_action_plan
     _problem(_spend(api, key_worker, rid, "clothing", "b2-travel", 1000), 422, "category", "matches_barrier")
     _problem(_spend(api, key_worker, rid, "gym", "b2-travel", 1000), 422, "category", "one_of")
     _problem(_spend(api, key_worker, rid, "travel", "b2-travel", 50001), 422, "amount_pence", "over_cap")
+    _problem(api.post("/claims", key_worker, {"referral_id": rid, "fee_id": "flexible-fund", "amount_pence": 1000,
+                                              "event_date": TODAY, "evidence_ref": "receipt"}),
+             422, "fee_id", "through_the_fund")  # no bare evidence claim around the barrier and the budget
     assert len(api.get(f"/referrals/{rid}/events", key_worker).body["items"]) == events
     assert _darlington(api, finance)["committed_pence"] == 4500 and len(_line(api, finance, rid)) == 1
 

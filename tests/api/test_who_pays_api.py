@@ -9,7 +9,7 @@ TEES = "tees-valley-routes-to-work"
 TRAILBLAZER = "local-supported-employment"
 
 
-def _started(api, keys, programme, provider, nino="AB123456C", support_level="standard"):
+def _started(api, keys, programme, provider, nino="AB123456C", support_level="standard", planned=False):
     body = referral_body(programme_id=programme, provider_id=provider, nino=nino, support_level=support_level)
     body["participant"]["postcode"] = "TS24 7BT"
     reply = api.post("/referrals", keys["organisations"]["tees-valley-jcp"]["referrer"], body)
@@ -18,17 +18,20 @@ def _started(api, keys, programme, provider, nino="AB123456C", support_level="st
     key = keys["organisations"][provider]["provider"]
     for step in ("accept", "start"):
         assert api.post(f"/referrals/{rid}/{step}", key, {"date": "2026-11-24"}).status == 200
+    if planned:  # assessed, with an action plan naming a barrier the flexible fund may remove
+        for step, extra in (("assessment", {}), ("action_plan", {"barriers": [{"id": "b1", "category": "clothing"}]})):
+            assert api.post(f"/referrals/{rid}/{step}", key, {"date": "2026-11-24", **extra}).status == 201
     return rid
 
 
 def test_a_council_is_refused_its_own_approval_and_the_combined_authority_approves(api, keys):
     orgs = keys["organisations"]
-    rid = _started(api, keys, TEES, "hartlepool-council", support_level="weekly")
-    claim = api.post("/claims", orgs["hartlepool-council"]["provider"], {
-        "referral_id": rid, "fee_id": "flexible-fund", "amount_pence": 12000, "event_date": "2026-11-24",
-        "evidence_ref": "receipts/interview-clothes", "provider_ref": "HBC-RTW-0042"})
-    assert claim.status == 201, claim.body
-    line = claim.body
+    rid = _started(api, keys, TEES, "hartlepool-council", support_level="weekly", planned=True)
+    spend = api.post(f"/referrals/{rid}/flexible_fund_spend", orgs["hartlepool-council"]["provider"], {
+        "date": "2026-11-24", "category": "clothing", "barrier_id": "b1", "amount_pence": 12000,
+        "supplier": "interview clothes", "provider_ref": "HBC-RTW-0042"})
+    assert spend.status == 201, spend.body
+    (line,) = api.get(f"/claims?referral_id={rid}", orgs["hartlepool-council"]["finance"]).body["items"]
     assert (line["payer_org_id"], line["funder_org_id"]) == ("tees-valley-combined-authority",) * 2
     assert line["provider_ref"] == "HBC-RTW-0042" and line["line_ref"].startswith("LR-")
     assert line["last_day_on_provision"] is None and line["event_date"] == "2026-11-24"

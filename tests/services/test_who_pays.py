@@ -31,20 +31,27 @@ def data():
     yield from in_memory()
 
 
-def started(programme: str, provider: Principal, support_level: str, nino: str = "AB123456C") -> str:
+def started(programme: str, provider: Principal, support_level: str, nino: str = "AB123456C",
+            taken: tuple = STARTED) -> str:
     return journey_to(JCP, provider, programme, nino, {"right_to_work": True, "seeking_work": True, "benefit_entitlement": True,
-                                                       "on_other_dwp_programme": False}, STARTED,
+                                                       "on_other_dwp_programme": False}, taken,
                       support_level)
 
 
+PLANNED = (*STARTED, ("assessment", {}), ("action_plan", {"barriers": [{"id": "b1", "category": "travel"}]}))
+
+
 def flexible_fund_claim(rid: str, **extra) -> pl.PaymentLine:
-    return commit(payments.submit_claim, HARTLEPOOL, {
-        "referral_id": rid, "fee_id": "flexible-fund", "amount_pence": 12000, "event_date": TODAY,
-        "evidence_ref": "receipts/bus-pass", **extra})
+    """A travel spend from Hartlepool's flexible fund (a journey step), as the line it makes."""
+    commit(lambda tx: journey.record(HARTLEPOOL, rid, steps.get("flexible_fund_spend"), {
+        "date": TODAY, "category": "travel", "barrier_id": "b1", "amount_pence": 12000,
+        "supplier": "bus passes", **extra}, tx))
+    (line,) = [x for x in deps.store().lines.of_referral(rid) if x.fee_id == "flexible-fund"]
+    return line
 
 
 def test_a_council_cannot_approve_its_own_flexible_fund_claim_and_the_combined_authority_does(data):
-    rid = started("tees-valley-routes-to-work", HARTLEPOOL, "weekly")
+    rid = started("tees-valley-routes-to-work", HARTLEPOOL, "weekly", taken=PLANNED)
     line = flexible_fund_claim(rid, provider_ref="HBC-RTW-0042")
     assert (line.payer_org_id, line.funder_org_id) == ("tees-valley-combined-authority",) * 2
     assert line.provider_ref == "HBC-RTW-0042" and line.line_ref.startswith("LR-")
@@ -93,7 +100,7 @@ def test_the_trailblazer_co_funding_is_match_funding_shown_but_never_approved_or
 
 
 def test_prap_fields_reach_the_claim_file(data):
-    rid = started("tees-valley-routes-to-work", HARTLEPOOL, "weekly")
+    rid = started("tees-valley-routes-to-work", HARTLEPOOL, "weekly", taken=PLANNED)
     line = flexible_fund_claim(rid, provider_ref="HBC-RTW-0042")
     commit(payments.decide, TVCA_FINANCE, [line.line_id], True, None)
     record = cut_file(HARTLEPOOL_FINANCE, "tees-valley-routes-to-work", "2026-11", None)
@@ -103,8 +110,21 @@ def test_prap_fields_reach_the_claim_file(data):
 
 
 def test_a_claim_after_an_exit_carries_the_last_day_on_provision(data):
-    rid = started("tees-valley-routes-to-work", HARTLEPOOL, "weekly")
-    commit(lambda tx: journey.record(HARTLEPOOL, rid, steps.get("exit"), {
-        "date": TODAY, "reason": "withdrew", "exit_review": {"date": TODAY, "destination": "unemployed"}}, tx))
-    line = flexible_fund_claim(rid)
+    """A Level 2 group's mentoring claim made after the deliverer recorded the participant's exit."""
+    from tests.services.test_chain import DELIVERER, MENTOR, claim, mentored, take
+
+    rid = mentored()
+    take(DELIVERER, rid, "exit", reason="withdrew", exit_review={"date": TODAY, "destination": "unemployed"})
+    line = claim(MENTOR, rid, fee_id="level-2-support", amount_pence=12000, contact_ids=["mc1"])
     assert line.last_day_on_provision == TODAY and line.provider_ref == rid
+
+
+def test_the_flexible_fund_s_fees_are_not_claimed_outside_its_steps(data):
+    """A spend is justified against a barrier and counted against the budget: never a bare evidence claim."""
+    rid = started("tees-valley-routes-to-work", HARTLEPOOL, "weekly", taken=PLANNED)
+    for fee_id in ("flexible-fund", "employer-incentive"):
+        with pytest.raises(ClaimRefused) as caught:
+            commit(payments.submit_claim, HARTLEPOOL, {"referral_id": rid, "fee_id": fee_id, "amount_pence": 1200,
+                                                       "event_date": TODAY, "evidence_ref": "receipts/1"})
+        assert (caught.value.reason, caught.value.errors[0].field) == ("through_the_fund", "fee_id")
+    assert [x for x in data.lines.values() if x.referral_id == rid] == []
