@@ -51,8 +51,11 @@ def coordinator_counts(line: PaymentLine, approve: bool) -> dict[str, int]:
 
 
 def payer_counts(line: PaymentLine, approve: bool, fund_fee: str) -> dict[str, int]:
-    """The payer's decision on a committed spend: approved, it is spent; rejected, its budget is released."""
-    if line.fee_id != fund_fee or line.payee_kind == EMPLOYER:
+    """The payer's decision on a committed spend: approved, it is spent; rejected, its budget is released. A
+    rejected employer incentive no longer counts among its authority's incentives by employer."""
+    if line.payee_kind == EMPLOYER:
+        return {} if approve else {k: -v for k, v in incentive_counts(line.prime_org_id, line).items()}
+    if line.fee_id != fund_fee:
         return {}
     return {counter(line.payee_org_id, SPENT): line.amount_pence} if approve else _committed(line, -1)
 
@@ -73,7 +76,7 @@ def report(org_id: str, budget: int, counts: dict[str, int]) -> dict[str, Any]:
         return {k[len(start):]: v for k, v in sorted(counts.items()) if k.startswith(start)}
 
     committed = get(COMMITTED)
-    employers = named(EMPLOYER_COUNT)
+    employers = {e: n for e, n in named(EMPLOYER_COUNT).items() if n}
     return {"org_id": org_id, "budget_pence": budget, "committed_pence": committed, "spent_pence": get(SPENT),
             "remaining_pence": budget - committed,
             "pending_spot_purchases": {"count": get(PENDING_COUNT), "amount_pence": get(PENDING)},

@@ -140,6 +140,8 @@ def test_a_spot_purchase_waits_for_darlington_s_coordinator(api, keys):
     assert report["pending_spot_purchases"] == {"count": 2, "amount_pence": 51000}
     assert report["committed_pence"] == 0
     cscs_id, door_id = pending["b3-cscs"]["line_id"], pending["b4-door-security"]["line_id"]
+    waiting = api.get("/claims?status=pending_approval", coordinator).body["items"]  # what the coordinator decides
+    assert sorted(x["line_id"] for x in waiting) == sorted([cscs_id, door_id])
     # Not the payer's to decide yet; not the key worker's, nor another authority's coordinator's.
     assert api.post(f"/claims/{cscs_id}/approve", orgs[TVCA]["finance"], {}).status == 422
     assert api.post(f"/flexible-fund/spends/{cscs_id}/approve", key_worker, {}).status == 403

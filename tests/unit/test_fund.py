@@ -184,3 +184,10 @@ def test_an_employer_is_paid_outside_the_chain_and_named_in_the_claim_file():
                                   owner_org_id="darlington-council", status="ready", created_at="", created_by="",
                                   totals=totals.as_dict())
     assert owed_by_subcontractor(record, []) == {}  # not a chain member's money to pass through
+    # Agreed, it counts among Darlington's incentives by employer; rejected by the payer, it no longer does.
+    found: dict[str, int] = {}
+    for changes in (counts.incentive_counts("darlington-council", line), counts.payer_counts(line, True, "ff"),
+                    counts.payer_counts(line, False, "ff")):
+        for k, v in changes.items():
+            found[k] = found.get(k, 0) + v
+    assert counts.report("darlington-council", 1, found)["incentives_by_employer"] == []
