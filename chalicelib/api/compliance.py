@@ -7,8 +7,8 @@ from typing import Any
 from ..domain.access import Principal
 from ..domain.errors import ValidationFailed
 from ..services import compliance as service
-from . import schemas as s
 from .routing import endpoint
+from .schema_refs import schemas as s
 
 TAGS = ["compliance"]
 

@@ -13,9 +13,9 @@ from ..domain import steps
 from ..domain.access import Principal
 from ..services import journey as service
 from ..services.ports import UnitOfWork
-from . import schemas as s
 from .referrals import TAGS, WRITE_ERRORS, written
 from .routing import Written, endpoint
+from .schema_refs import schemas as s
 
 # old path segment -> (step name, status); the request is the step's own
 RENAMED = {"did-not-start": ("did_not_start", 200), "assessments": ("assessment", 201),

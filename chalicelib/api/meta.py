@@ -6,8 +6,8 @@ from typing import Any
 
 from ..domain.access import Principal
 from ..services import programmes
-from . import schemas as s
 from .routing import endpoint
+from .schema_refs import schemas as s
 
 
 @endpoint("/health", "GET", summary="Liveness", tags=["meta"], roles=None, response=s.HealthOut)

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from .routing import RouteDoc
-from .schemas import ProblemOut
+from .schema_refs import schema_class
 
 _STATUS_TEXT = {202: "Accepted: follow the Location until it is done",
                 401: "No valid API key", 403: "Your role does not allow this", 404: "Not found (or not yours)",
@@ -17,6 +17,8 @@ _STATUS_TEXT = {202: "Accepted: follow the Location until it is done",
 def document(routes: list[RouteDoc]) -> dict[str, Any]:
     from apispec import APISpec  # only this endpoint needs it: kept out of the cold start
     from apispec.ext.marshmallow import MarshmallowPlugin
+
+    from .schemas import ProblemOut
 
     spec = APISpec(title="refpay", version="1.0.0", openapi_version="3.0.3", plugins=[MarshmallowPlugin()],
                    info={"description": "Referrals and payments for employment-support programmes. Every error "
@@ -31,7 +33,7 @@ def document(routes: list[RouteDoc]) -> dict[str, Any]:
         parameters = [{"in": "path", "name": n, "required": True, "schema": {"type": "string"}}
                       for n in re.findall(r"{(\w+)}", route.path)]
         if route.query:
-            parameters.append({"in": "query", "schema": route.query})
+            parameters.append({"in": "query", "schema": schema_class(route.query)})
         if route.method == "POST":
             parameters.append({"in": "header", "name": "Idempotency-Key", "required": False,
                                "description": "replays the first response; printable characters only",
@@ -40,12 +42,13 @@ def document(routes: list[RouteDoc]) -> dict[str, Any]:
         if parameters:
             op["parameters"] = parameters
         if route.body:
-            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": route.body}}}
+            op["requestBody"] = {"required": True,
+                                 "content": {"application/json": {"schema": schema_class(route.body)}}}
         if route.authenticated:
             op["security"] = [{"bearer": []}]
         if route.deprecated:
             op["deprecated"] = True
-        schema = route.response or {"type": "object"}
+        schema = schema_class(route.response) if route.response else {"type": "object"}
         for code in (route.status, *route.also):
             op["responses"][str(code)] = {"description": _STATUS_TEXT.get(code, "OK"),
                                           "content": {"application/json": {"schema": schema}}}

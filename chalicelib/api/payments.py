@@ -9,9 +9,9 @@ from ..domain.idempotency import Resource
 from ..services import claim_files, supply_chain, validation
 from ..services import payments as service
 from ..services.ports import UnitOfWork
-from . import schemas as s
 from .present import check_body, claim_file_body, line_body
 from .routing import Written, endpoint, renderer
+from .schema_refs import schemas as s
 
 TAGS = ["payments"]
 WRITE_ERRORS = (401, 403, 404, 409, 415, 422)

@@ -14,7 +14,7 @@ from ..payments.claim_file import ClaimFile
 from ..payments.lines import PaymentLine
 from ..payments.money import pounds
 from ..payments.validation import Check
-from . import schemas as s
+from .schema_refs import schemas as s
 
 DOWNLOAD_SECONDS = 900
 

@@ -11,8 +11,8 @@ from ..domain.idempotency import Resource
 from ..domain.participants import pseudonymous_reference
 from ..services import privacy as service
 from ..services.ports import UnitOfWork
-from . import schemas as s
 from .routing import Written, endpoint, renderer
+from .schema_refs import schemas as s
 
 TAGS = ["personal data"]
 

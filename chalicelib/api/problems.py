@@ -5,9 +5,8 @@ import json
 import logging
 
 from chalice import Response
-from marshmallow import ValidationError
 
-from ..domain.errors import DomainError, FieldError
+from ..domain.errors import DomainError, FieldError, ValidationFailed
 
 log = logging.getLogger("refpay.api")
 
@@ -112,14 +111,14 @@ def _rule_of(message: str) -> str:
     return "invalid"
 
 
-def from_validation(exc: ValidationError, instance: str | None, where: str = "") -> Response:
-    errors = flatten_marshmallow(exc.messages, where)
+def validation_failed(messages, where: str = "") -> ValidationFailed:
+    """A schema's refusal (marshmallow's messages) as the domain's validation error: a 422 problem naming each
+    field and the rule it broke."""
+    errors = flatten_marshmallow(messages, where)
     for e in errors:
         if e.message.startswith("[") and "]" in e.message:
             e.message = e.message[e.message.index("]") + 1:].strip()
-    detail = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
-    return problem_response(422, "validation-error", "The request breaks a validation rule", detail,
-                            instance, errors)
+    return ValidationFailed("; ".join(f"{e.field}: {e.message}" for e in errors[:5]), errors)
 
 
 def internal_error(instance: str | None, request_id: str | None) -> Response:

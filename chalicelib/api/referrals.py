@@ -11,9 +11,9 @@ from ..services import journey as service
 from ..services import privacy
 from ..services.journey import Result
 from ..services.ports import UnitOfWork
-from . import schemas as s
 from .present import event_body, referral_body
 from .routing import Written, endpoint, renderer
+from .schema_refs import schemas as s
 
 TAGS = ["referrals"]
 WRITE_ERRORS = (401, 403, 404, 409, 415, 422)

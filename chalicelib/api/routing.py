@@ -18,11 +18,10 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from chalice import Blueprint, Response
-from marshmallow import Schema, ValidationError
 
 from .. import settings
 from ..domain.access import Principal
@@ -34,6 +33,12 @@ from ..services.ports import UnitOfWork
 from ..services.writes import Written
 from . import problems
 from .auth import api_key, principal_of
+from .schema_refs import SchemaRef, schema_class
+
+if TYPE_CHECKING:
+    from marshmallow import Schema
+
+    SchemaLike = type[Schema] | SchemaRef
 
 log = logging.getLogger("refpay.api")
 JSON_TYPES = ("application/json",)
@@ -59,9 +64,9 @@ class RouteDoc:
     tags: list[str]
     authenticated: bool
     roles: tuple[str, ...]
-    body: type[Schema] | None
-    query: type[Schema] | None
-    response: type[Schema] | None
+    body: SchemaLike | None  # a schema class or a SchemaRef to one (imported on first use: api/schema_refs.py)
+    query: SchemaLike | None
+    response: SchemaLike | None
     status: int
     errors: tuple[int, ...]
     handler: Callable[..., Any]
@@ -91,8 +96,8 @@ def json_response(status: int, body: Any, headers: dict | None = None) -> Respon
 
 
 def route(path: str, method: str, *, summary: str, tags: list[str], roles: tuple[str, ...] | None = (),
-          body: type[Schema] | None = None, query: type[Schema] | None = None,
-          response: type[Schema] | None = None, status: int = 200, errors: tuple[int, ...] = (),
+          body: SchemaLike | None = None, query: SchemaLike | None = None,
+          response: SchemaLike | None = None, status: int = 200, errors: tuple[int, ...] = (),
           handler: Callable[..., Any], name: str | None = None, deprecated: bool = False,
           also: tuple[int, ...] = ()) -> RouteDoc:
     """A route declaration. `roles=None` makes it public; otherwise the caller needs a valid key (and, where
@@ -114,7 +119,19 @@ def endpoint(path: str, method: str, **kwargs: Any) -> Callable[[Callable[..., A
 # ------------------------------------------------------------------ request parsing
 
 
-def _parse_body(request: Any, schema: type[Schema]) -> dict:
+def _load(schema: SchemaLike, data: dict) -> dict:
+    """`data` loaded with the route's schema (marshmallow is imported here, by the first request that validates
+    input); what breaks a rule is a 422 problem naming each field and rule."""
+    from marshmallow import ValidationError
+
+    try:
+        loaded: dict = schema_class(schema)().load(data)
+    except ValidationError as exc:
+        raise problems.validation_failed(exc.messages) from None
+    return loaded
+
+
+def _parse_body(request: Any, schema: SchemaLike) -> dict:
     content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     raw = request.raw_body or b""
     # A body is read only when it says it is JSON: a missing Content-Type is not taken for JSON. (An empty body
@@ -137,16 +154,14 @@ def _parse_body(request: Any, schema: type[Schema]) -> dict:
         raise ValidationFailed.one("(body)", "json", f"the body is not valid JSON: {str(exc)[:120]}") from None
     if not isinstance(document, dict):
         raise ValidationFailed.one("(body)", "object", "the body must be a JSON object")
-    loaded: dict = schema().load(document)
-    return loaded
+    return _load(schema, document)
 
 
-def _parse_query(request: Any, schema: type[Schema] | None) -> dict:
+def _parse_query(request: Any, schema: SchemaLike | None) -> dict:
     params = dict(request.query_params or {})
     if schema is None:
         return {}
-    loaded: dict = schema().load(params)
-    return loaded
+    return _load(schema, params)
 
 
 def _fingerprint(request: Any, params: dict) -> str:
@@ -219,8 +234,6 @@ def _view(bp: Blueprint, doc: RouteDoc) -> Callable[..., Response]:
                 response = _write(doc, principal, request, params, payload)  # type: ignore[arg-type]
         except DomainError as exc:
             response = problems.from_domain(exc, instance)
-        except ValidationError as exc:
-            response = problems.from_validation(exc, instance)
         except Exception as exc:
             log.error("unhandled error", extra={"route": f"{doc.method} {doc.path}", "error": error_summary(exc)})
             response = problems.internal_error(instance, _request_id(request))

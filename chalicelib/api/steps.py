@@ -12,9 +12,9 @@ from ..domain.access import Principal
 from ..domain.steps import StepDef
 from ..services import journey as service
 from ..services.ports import UnitOfWork
-from . import schemas as s
 from .referrals import TAGS, WRITE_ERRORS, written
 from .routing import RouteDoc, Written, route
+from .schema_refs import schemas as s
 
 
 def step_handler(step: StepDef) -> Callable[[Principal, dict, dict, UnitOfWork], Written]:

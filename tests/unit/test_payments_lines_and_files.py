@@ -541,7 +541,7 @@ def test_a_fixed_evidence_fee_is_refused_by_the_schema_or_claimable():
     a ClaimRefused."""
     from marshmallow import ValidationError
 
-    from chalicelib.adapters.rulebooks import TariffSchema
+    from chalicelib.adapters.rulebook_schemas import TariffSchema
 
     document = {
         "currency": "GBP", "funders": [{"id": "dwp", "name": "DWP"}],

@@ -1,5 +1,5 @@
 """The tariff engine (chalicelib/payments/tariff.py) worked through the real rulebooks, and the rulebook
-loader's TariffSchema (chalicelib/adapters/rulebooks.py) and its
+loader's TariffSchema (chalicelib/adapters/rulebook_schemas.py) and its
 refusals. Amounts are the rulebooks' defaults for the seeds' payment facts (DOMAIN.md)."""
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from datetime import date
 import pytest
 from marshmallow import ValidationError
 
-from chalicelib.adapters.rulebooks import RULEBOOK_DIR, TariffSchema, all_rulebooks, parse_rulebook
+from chalicelib.adapters.rulebook_schemas import TariffSchema
+from chalicelib.adapters.rulebooks import RULEBOOK_DIR, all_rulebooks, parse_rulebook
 from chalicelib.payments.tariff import earnings, payment_amounts, tranche_schedule
 
 NORFOLK = "flexible-routeways-norfolk"
