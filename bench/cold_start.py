@@ -4,11 +4,15 @@
     .venv/bin/python bench/cold_start.py [--runs 15]
 
 Clients and rulebooks are created lazily, on first use, so importing the app should cost little more than
-importing the libraries it is built on.
+importing the libraries it is built on. The last two cases measure what the first requests of a new container pay
+on top for DynamoDB: a client for every model (every table), made once through the shared session
+(chalicelib/store/connection.py), against one session and client per model as PynamoDB makes them by default.
+No request is sent (the credentials are dummies from the environment, as Lambda gives real ones).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -16,21 +20,30 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+_MODELS = ("from chalicelib.store import models; "
+           "tables = [m for m in vars(models).values() if isinstance(m, type) and issubclass(m, models.SharedModel) "
+           "and m is not models.SharedModel]; ")
 CASES = {
     "python (nothing)": "pass",
     "import boto3": "import boto3",
     "import app": "import app",
-    "import app + first rulebook load": "import app; from chalicelib.domain.rulebook import all_rulebooks; all_rulebooks()",
+    "import app + first rulebook load": "import app; from chalicelib.adapters.rulebooks import all_rulebooks; all_rulebooks()",
     # What the first read or write of personal fields adds (imported then, not at cold start)
     "import app + encryption SDK": "import app; import aws_encryption_sdk",
+    "import app + every model's client": "import app; " + _MODELS + "[m._get_connection().connection.client "
+                                         "for m in tables]",
+    "  the same, a session per model": "import app; from pynamodb.models import Model; " + _MODELS +
+                                       "[Model._get_connection.__func__(m).connection.client for m in tables]",
 }
+ENV = {**os.environ, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+       "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "eu-west-2")}
 
 
 def measure(code: str, runs: int) -> list[float]:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+        subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=ENV, check=True)
         times.append((time.perf_counter() - start) * 1000)
     return times
 

@@ -127,7 +127,7 @@ def main() -> int:
         import botocore.session
 
         from chalicelib.services import nightly
-        from chalicelib.store.models import ReferralItem
+        from chalicelib.store import connection
 
         original = botocore.session.Session.create_client
 
@@ -137,7 +137,7 @@ def main() -> int:
             return c
 
         botocore.session.Session.create_client = counted_client
-        ReferralItem._connection = None
+        connection.reset()  # the models' shared client is made again, counted
         client = boto3.client("dynamodb")
 
         counter.on, counter.items, counter.calls = True, 0, 0

@@ -11,9 +11,9 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
 from .. import settings
+from .connection import SharedModel
 
 
 class _TableName:
@@ -31,7 +31,7 @@ class _Region:
         return settings.get().region
 
 
-class OrganisationItem(Model):
+class OrganisationItem(SharedModel):
     class Meta:
         table_name = _TableName("organisations")
         region = _Region()
@@ -44,7 +44,7 @@ class OrganisationItem(Model):
     created_at = UnicodeAttribute()
 
 
-class ApiKey(Model):
+class ApiKey(SharedModel):
     class Meta:
         table_name = _TableName("api-keys")
         region = _Region()
@@ -89,7 +89,7 @@ class ByPrime(_AllIndex):
     listed_at = UnicodeAttribute(range_key=True)
 
 
-class ReferralItem(Model):
+class ReferralItem(SharedModel):
     class Meta:
         table_name = _TableName("referrals")
         region = _Region()
@@ -146,7 +146,7 @@ class ReferralItem(Model):
     by_prime = ByPrime()
 
 
-class ReferralPartyItem(Model):
+class ReferralPartyItem(SharedModel):
     """The party index: one item per organisation and referral it mentors or takes as a spoke, so it lists
     those referrals (the referral's own indexes list the referrer's, the holder's and the prime's). Written in
     the same transaction as the referral's change that adds the party; the referral itself says whether the party
@@ -163,7 +163,7 @@ class ReferralPartyItem(Model):
     roles = ListAttribute(of=UnicodeAttribute, default=list)
 
 
-class ReferralEventItem(Model):
+class ReferralEventItem(SharedModel):
     class Meta:
         table_name = _TableName("referral-events")
         region = _Region()
@@ -180,7 +180,7 @@ class ReferralEventItem(Model):
     data = JSONAttribute(default=dict)
 
 
-class ParticipantItem(Model):
+class ParticipantItem(SharedModel):
     """One item per person (keyed by the hashed NINO): which referral holds them now, and their history."""
 
     class Meta:
@@ -194,7 +194,7 @@ class ParticipantItem(Model):
     version = NumberAttribute()
 
 
-class AllocationItem(Model):
+class AllocationItem(SharedModel):
     """Places used per programme and delivery organisation; org_id '*' is the programme's total."""
 
     class Meta:
@@ -206,7 +206,7 @@ class AllocationItem(Model):
     used = NumberAttribute(default=0)
 
 
-class ProgrammeStatsItem(Model):
+class ProgrammeStatsItem(SharedModel):
     """Counters per programme and delivery organisation for the programme-level checks (org_id 'stats#<org>'),
     kept in the allocations table and updated in the same transaction as the journey step they count."""
 
@@ -225,7 +225,7 @@ class ProgrammeStatsItem(Model):
     recorded_beyond_limit = NumberAttribute(default=0)  # of them, beyond the late-recording limit (approved)
 
 
-class IdempotencyItem(Model):
+class IdempotencyItem(SharedModel):
     class Meta:
         table_name = _TableName("idempotency")
         region = _Region()
@@ -292,7 +292,7 @@ class LinesByReferral(_AllIndex):
     line_id = UnicodeAttribute(range_key=True)
 
 
-class PaymentLineItem(Model):
+class PaymentLineItem(SharedModel):
     """A payment line. Its id is deterministic (referral + milestone), so a milestone is paid at most once."""
 
     class Meta:
@@ -350,7 +350,7 @@ class PaymentLineItem(Model):
     by_referral = LinesByReferral()
 
 
-class ClaimFileItem(Model):
+class ClaimFileItem(SharedModel):
     class Meta:
         table_name = _TableName("claim-files")
         region = _Region()
@@ -387,7 +387,7 @@ class ClaimFileItem(Model):
     locked_lines = NumberAttribute(null=True)
 
 
-class _PaymentRecord(Model):
+class _PaymentRecord(SharedModel):
     """The payment-records table: what the commissioner and the primes record about money beyond the lines.
     `pk` scopes a small collection (a programme's sample rate, one claim file's checks, one programme and
     period of a supply chain); `sk` orders it."""
@@ -468,7 +468,7 @@ class FilePartItem(_PaymentRecord):
     line_ids = ListAttribute(of=UnicodeAttribute, default=list)
 
 
-class PendingWorkItem(Model):
+class PendingWorkItem(SharedModel):
     """What a nightly run must act on: one item per pending deadline or tranche of a referral.
 
     Partitioned by shard; sorted by the day it needs action, so a run reads exactly the items due."""
@@ -518,7 +518,7 @@ class FlagsByReferral(_AllIndex):
     flag_id = UnicodeAttribute(range_key=True)
 
 
-class FlagItem(Model):
+class FlagItem(SharedModel):
     """A missed deadline (or a participant due to exit). Resolves itself when the missing event is recorded."""
 
     class Meta:
@@ -548,7 +548,7 @@ class FlagItem(Model):
     by_referral = FlagsByReferral()
 
 
-class RunItem(Model):
+class RunItem(SharedModel):
     """One nightly run: which shards are done and what it found, per rule and provider."""
 
     class Meta:
@@ -574,7 +574,7 @@ class AccessByParticipant(_AllIndex):
     entry_key = UnicodeAttribute(range_key=True)
 
 
-class AccessLogItem(Model):
+class AccessLogItem(SharedModel):
     """Who read which participant's personal fields, and when: never the fields themselves."""
 
     class Meta:

@@ -8,32 +8,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from .. import settings
 from ..domain.errors import ConcurrentUpdate, ServiceUnavailable
+from .connection import connection
 
 _THROTTLED = {"ThrottlingException", "ProvisionedThroughputExceededException", "ThrottlingError",
               "ProvisionedThroughputExceeded", "RequestLimitExceeded", "InternalServerError", "InternalFailure",
               "ServiceUnavailable"}
 
 
-@lru_cache(maxsize=4)
-def _connection(region: str) -> Connection:
-    """One connection (and botocore client) per container and region, created on first use."""
-    return Connection(region=region)
-
-
 def low_level_client() -> Any:
-    """The botocore DynamoDB client behind the transactions' connection, for the few hot paths that build their
-    requests themselves."""
-    return _connection(settings.get().region).client
+    """The botocore DynamoDB client the models and transactions share (store/connection.py), for the few hot paths
+    that build their requests themselves."""
+    return connection(settings.get().region).client
 
 
 _SEND_ORDER = {"condition_check": 0, "delete": 1, "save": 2, "update": 3}
@@ -81,7 +74,7 @@ class Transaction:
 
     def _send(self) -> None:
         try:
-            with TransactWrite(connection=_connection(settings.get().region)) as tx:
+            with TransactWrite(connection=connection(settings.get().region)) as tx:  # the models' connection
                 for op in self._ops:
                     getattr(tx, op.kind)(op.item, **op.kwargs)
         except TransactWriteError as exc:
