@@ -140,12 +140,25 @@ def _free_port() -> int:
     return free_port()
 
 
+class LocalServer(tuple):
+    """What `local_server_process` yields: (port, db_port, keys file, log file), and `.process`, the launcher (the
+    leader of the run's process group) for a caller that measures the run's processes or times its stop."""
+
+    process: subprocess.Popen
+
+    def __new__(cls, values: tuple, process: subprocess.Popen) -> LocalServer:
+        server = super().__new__(cls, values)
+        server.process = process
+        return server
+
+
 @contextlib.contextmanager
 def local_server_process(workdir: Path, extra_env: dict | None = None, launcher: list[str] | None = None,
                          start_timeout: float = 90, *, engine: str | None = None, dynamodb_endpoint: str | None = None,
                          namespace: str | None = None, stage: str | None = None, demo_history: bool = True):
     """`manage.py local` in a child process on free ports of 127.0.0.1, for tests and benchmarks: yields
-    (port, db_port, keys file, log file) once /health answers; stops the whole process group on exit.
+    (port, db_port, keys file, log file) once /health answers (a `LocalServer`: its `.process` is the launcher);
+    stops the whole process group on exit.
 
     Its state file is `workdir/stack.json` (never the developer's .local/). `engine` is passed as --engine (by
     default the command's own choice: DynamoDB Local where Java is found); with `dynamodb_endpoint` it uses that
@@ -187,7 +200,7 @@ def local_server_process(workdir: Path, extra_env: dict | None = None, launcher:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("local server did not start:\n" + log_path.read_text())
                 time.sleep(0.3)
-            yield port, db_port, keys_file, log_path
+            yield LocalServer((port, db_port, keys_file, log_path), proc)
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)

@@ -32,71 +32,35 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
-import urllib.error
-import urllib.request
-import uuid
 from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from common import percentile, server_errors  # noqa: E402  (bench/, the directory of this script)
+from common import NORFOLK, SLOTS, TEES, TEES_SLOTS, TODAY, by_status, drive, nino, percentile, referral, server_errors  # noqa: E402  (bench/, the directory of this script)
+from common import post as timed_post  # noqa: E402
 
 for _name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
     os.environ.pop(_name, None)
-TODAY = "2026-11-24"  # a Tuesday with every demo programme's referral window open (as in tests/conftest.py)
 os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="eu-west-2",
                   REFPAY_STAGE="dev", REFPAY_LOG_LEVEL="INFO", REFPAY_TODAY=TODAY)
 
 READS = {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"}
 TX_WRITES = {"TransactWriteItems"}
 
-# ---------------------------------------------------------------------------------------------- participants
-
-_LETTERS = "ABCEGHJKLMNPRSTWXYZ"
-_PREFIXES = [a + b for a in _LETTERS for b in _LETTERS if a + b not in {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"}]
-
-
-def nino(i: int, salt: int = 0) -> str:
-    """The i-th of a sequence of valid, distinct National Insurance numbers (`salt` starts another sequence)."""
-    n = i + salt * 1_000_003
-    prefix = _PREFIXES[n % len(_PREFIXES)]
-    return f"{prefix}{(n // len(_PREFIXES)) % 1_000_000:06d}{'ABCD'[n % 4]}"
-
-
 # The claim timed in table 2: a Tees Valley flexible-fund spend, recorded with its journey step.
 CLAIM = "POST flexible_fund_spend"
-# Places: referrals are spread over providers in turn, so no allocation fills up during a run.
-NORFOLK = "flexible-routeways-norfolk"
-TEES = "tees-valley-routes-to-work"
-NORFOLK_SLOTS = [("kings-lynn-works", 300), ("trobius", 1000), ("great-yarmouth-works", 400)]
-TEES_SLOTS = [("middlesbrough-council", 650), ("stockton-on-tees-council", 625), ("redcar-cleveland-council", 500),
-              ("hartlepool-council", 400), ("darlington-council", 325)]
-ALL_SLOTS = [(NORFOLK, p, c) for p, c in NORFOLK_SLOTS] + [(TEES, p, c) for p, c in TEES_SLOTS]
-LEVELS = {NORFOLK: "standard", TEES: "weekly"}
-# Each Tees Valley authority serves its own residents: a postcode in a district wholly in its area.
-RESIDENT = {"middlesbrough-council": "TS1 2AA", "stockton-on-tees-council": "TS18 1AA",
-            "redcar-cleveland-council": "TS10 1AA", "hartlepool-council": "TS24 7AA", "darlington-council": "DL3 6AA"}
 
 
-def slot(i: int, slots=ALL_SLOTS) -> tuple[str, str] | None:
+def slot(i: int, slots=SLOTS) -> tuple[str, str] | None:
     """(programme, provider) for the i-th referral, filling each provider's allocation in turn."""
     for programme, provider, capacity in slots:
         if i < capacity:
             return programme, provider
         i -= capacity
     return None
-
-
-def referral(programme: str, provider: str, person: str, on: str = TODAY) -> dict:
-    return {"programme_id": programme, "provider_id": provider, "support_level": LEVELS[programme],
-            "consent": {"given": True, "date": on},
-            "participant": {"nino": person, "given_name": "Ada", "family_name": "Lovelace",
-                            "date_of_birth": "1990-05-17", "postcode": RESIDENT.get(provider, "NR1 3QU"),
-                            "eligibility": {"seeking_work": True, "right_to_work": True, "benefit_entitlement": True, "on_other_dwp_programme": False}}}
 
 
 # ---------------------------------------------------------------------------------------------- counting
@@ -420,51 +384,15 @@ def local_server(workdir: Path, engine: str):
 def load(port: int, key: str, clients: int, duration: float, max_requests: int) -> dict:
     """`clients` threads post referrals (distinct NINOs, spread over providers' allocations) until `duration`
     seconds have passed or `max_requests` have been sent."""
-    capacity = sum(c for _, _, c in ALL_SLOTS)
+    capacity = sum(c for _, _, c in SLOTS)
     cap = min(max_requests, capacity)
-    lock = threading.Lock()
-    issued = [1]  # referral 0 warms the server up: its first request loads what the app loads lazily
-    results: list[tuple[float, float, int]] = []  # (finished at, ms, status)
     url = f"http://127.0.0.1:{port}/referrals"
 
     def post(i: int) -> tuple[int, float]:
         programme, provider = slot(i)
-        data = json.dumps(referral(programme, provider, nino(i, salt=3))).encode()
-        request = urllib.request.Request(url, data=data, method="POST", headers={
-            "Content-Type": "application/json", "Authorization": f"Bearer {key}",
-            "Idempotency-Key": f"load-{i}-{uuid.uuid4().hex[:8]}"})
-        t0 = time.monotonic()
-        try:
-            with urllib.request.urlopen(request, timeout=30) as r:
-                r.read()
-                status = r.status
-        except urllib.error.HTTPError as exc:
-            status = exc.code
-        except OSError:
-            status = 0
-        return status, (time.monotonic() - t0) * 1000
+        return timed_post(url, json.dumps(referral(programme, provider, nino(i, salt=3))).encode(), key, f"load-{i}", 30)
 
-    first_status, first_ms = post(0)
-    start = time.monotonic()
-    stop_at = start + duration
-
-    def worker():
-        while True:
-            with lock:
-                i = issued[0]
-                if i >= cap or time.monotonic() >= stop_at:
-                    return
-                issued[0] += 1
-            status, ms = post(i)
-            t1 = time.monotonic()
-            with lock:
-                results.append((t1 - start, ms, status))
-
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=duration + 60)
+    (first_status, first_ms), results, _ = drive(post, clients, duration, cap)  # (finished at, ms, status)
     elapsed = max((r[0] for r in results), default=duration)
     ok = [r for r in results if r[2] == 201]
     third = elapsed / 3
@@ -472,9 +400,7 @@ def load(port: int, key: str, clients: int, duration: float, max_requests: int) 
     def rate(lo, hi):
         return sum(1 for r in ok if lo <= r[0] < hi) / (hi - lo) if hi > lo else 0.0
 
-    statuses: dict[int, int] = {}
-    for r in results:
-        statuses[r[2]] = statuses.get(r[2], 0) + 1
+    statuses = by_status(results)
     return {"requests": len(results), "ok": len(ok), "errors": len(results) - len(ok), "seconds": elapsed,
             "rps": len(ok) / elapsed if elapsed else 0.0,
             "median": statistics.median([r[1] for r in ok]) if ok else float("nan"),

@@ -29,34 +29,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.error
-import urllib.request
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from common import percentile, server_errors  # noqa: E402  (bench/, the directory of this script)
-
-from devtools.dynamodb_local import free_port  # noqa: E402
-
-TODAY = "2026-11-24"  # a Tuesday with every demo programme's referral window open (as the tests pin it)
-NORFOLK, TEES = "flexible-routeways-norfolk", "tees-valley-routes-to-work"
-SLOTS = [(NORFOLK, "kings-lynn-works", 300), (NORFOLK, "trobius", 1000), (NORFOLK, "great-yarmouth-works", 400),
-         (TEES, "middlesbrough-council", 650),
-         (TEES, "stockton-on-tees-council", 625), (TEES, "redcar-cleveland-council", 500),
-         (TEES, "hartlepool-council", 400), (TEES, "darlington-council", 325)]
-LEVELS = {NORFOLK: "standard", TEES: "weekly"}
-_LETTERS = "ABCEGHJKLMNPRSTWXYZ"
-_PREFIXES = [a + b for a in _LETTERS for b in _LETTERS if a + b not in {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"}]
-
-
-def nino(i: int) -> str:
-    return f"{_PREFIXES[i % len(_PREFIXES)]}{(i // len(_PREFIXES)) % 1_000_000:06d}{'ABCD'[i % 4]}"
-
+from common import SLOTS, TODAY, by_status, drive, nino, percentile, referral, server_errors  # noqa: E402  (bench/, the directory of this script)
+from common import post as timed_post  # noqa: E402
 
 # The providers in turn, each while it has places left: no referral is refused for a full allocation.
 ORDER = [(programme, provider) for k in range(max(c for _, _, c in SLOTS))
@@ -68,12 +48,7 @@ def slot(i: int) -> tuple[str, str]:
 
 
 def body(i: int) -> bytes:
-    programme, provider = slot(i)
-    return json.dumps({"programme_id": programme, "provider_id": provider, "support_level": LEVELS[programme],
-                       "consent": {"given": True, "date": TODAY},
-                       "participant": {"nino": nino(i), "given_name": "Ada", "family_name": "Lovelace",
-                                       "date_of_birth": "1990-05-17", "postcode": "NR1 3QU",
-                                       "eligibility": {"seeking_work": True, "right_to_work": True, "benefit_entitlement": True, "on_other_dwp_programme": False}}}).encode()
+    return json.dumps(referral(*slot(i), nino(i))).encode()
 
 
 # ------------------------------------------------------------------------------------------- processes
@@ -105,34 +80,15 @@ def rss_mib(pids: list[int]) -> float:
 
 @contextlib.contextmanager
 def local_run(engine: str, workdir: Path):
-    """`manage.py local --engine ENGINE` on free ports, in its own process group; yields (process, port, keys)."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "REFPAY_"))}
-    env["REFPAY_TODAY"] = TODAY
-    log_path = workdir / f"{engine}.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", "local", "--engine", engine, "--port", str(port), "--db-port",
-             str(free_port()), "--s3-port", str(free_port()), "--keys-file", str(workdir / f"{engine}-keys.json"),
-             "--state-file", str(workdir / f"{engine}-stack.json")],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"manage.py local --engine {engine} did not start:\n" + log_path.read_text())
-            time.sleep(0.3)
-        yield proc, port, json.loads((workdir / f"{engine}-keys.json").read_text())
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=10)
+    """`manage.py local --engine ENGINE` as the tests start it (manage.local_server_process: free ports of
+    127.0.0.1, its own process group, stopped on exit), with the day pinned; yields (process, port, keys, log)."""
+    import manage
+
+    rundir = workdir / engine
+    rundir.mkdir()
+    with manage.local_server_process(rundir, {"REFPAY_TODAY": TODAY}, engine=engine, start_timeout=180) as server:
+        port, _db_port, keys_file, log = server
+        yield server.process, port, json.loads(keys_file.read_text()), log
 
 
 def stop_seconds(proc: subprocess.Popen, cap: float = 120) -> float | None:
@@ -152,68 +108,27 @@ def stop_seconds(proc: subprocess.Popen, cap: float = 120) -> float | None:
 
 def load(port: int, key: str, pgid: int, clients: int, duration: float, max_requests: int) -> dict:
     url = f"http://127.0.0.1:{port}/referrals"
-    lock = threading.Lock()
-    issued = [1]
-    results: list[tuple[float, int]] = []  # (ms, status)
     memory: list[float] = []
-
-    def post(i: int) -> tuple[float, int]:
-        request = urllib.request.Request(url, data=body(i), method="POST", headers={
-            "Content-Type": "application/json", "Authorization": f"Bearer {key}",
-            "Idempotency-Key": f"bench-{i}-{uuid.uuid4().hex[:8]}"})
-        t0 = time.monotonic()
-        try:
-            with urllib.request.urlopen(request, timeout=60) as reply:
-                reply.read()
-                status = reply.status
-        except urllib.error.HTTPError as error:
-            status = error.code
-        except OSError:
-            status = 0
-        return (time.monotonic() - t0) * 1000, status
-
-    warm_ms, warm_status = post(0)
-    start = time.monotonic()
-    stop_at = start + duration
-
-    def worker():
-        while True:
-            with lock:
-                i = issued[0]
-                if i > min(max_requests, len(ORDER) - 1) or time.monotonic() >= stop_at:
-                    return
-                issued[0] += 1
-            outcome = post(i)
-            with lock:
-                results.append(outcome)
-
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    while any(t.is_alive() for t in threads):
-        memory.append(rss_mib(group_members(pgid)))
-        time.sleep(0.5)
-    elapsed = time.monotonic() - start
+    warm, results, elapsed = drive(lambda i: timed_post(url, body(i), key, f"bench-{i}", 60), clients, duration,
+                                   min(max_requests, len(ORDER) - 1) + 1,
+                                   lambda: memory.append(rss_mib(group_members(pgid))))
     memory.append(rss_mib(group_members(pgid)))
-    ok = [ms for ms, status in results if status == 201]
-    statuses: dict[int, int] = {}
-    for _, status in results:
-        statuses[status] = statuses.get(status, 0) + 1
+    ok = [ms for _, ms, status in results if status == 201]
     return {"requests": len(results), "created": len(ok), "errors": len(results) - len(ok), "seconds": elapsed,
             "rate": len(ok) / elapsed, "median": statistics.median(ok) if ok else float("nan"),
-            "p90": percentile(ok, 0.9), "rss_peak": max(memory), "rss_end": memory[-1], "statuses": statuses,
-            "warm": (warm_status, warm_ms)}
+            "p90": percentile(ok, 0.9), "rss_peak": max(memory), "rss_end": memory[-1],
+            "statuses": by_status(results), "warm": warm}
 
 
 def measure(engine: str, workdir: Path, args) -> dict:
-    with local_run(engine, workdir) as (proc, port, keys):
+    with local_run(engine, workdir) as (proc, port, keys, log):
         rss_idle = rss_mib(group_members(proc.pid))
         result = load(port, keys["referrer"], proc.pid, args.clients, args.duration, args.max_requests)
         result["rss_idle"] = rss_idle
         result["processes"] = len(group_members(proc.pid))
         result["stop"] = stop_seconds(proc)
         result["exit_status"] = proc.wait(timeout=10) if result["stop"] is not None else None
-    result["server_errors"] = server_errors(workdir / f"{engine}.log")
+    result["server_errors"] = server_errors(log)
     return result
 
 
