@@ -216,12 +216,9 @@ def round_trips() -> list[dict]:
         late = api.ok("POST", "/referrals", referrer, referral(NORFOLK, "kings-lynn-works", nino(2)))["id"]
         with contextlib.redirect_stdout(api._sink), contextlib.redirect_stderr(api._sink):
             nightly.run(date(2026, 11, 27))
-        os.environ["REFPAY_TODAY"] = "2026-11-27"
-        try:
+        with on_day("2026-11-27"):
             measure("POST /referrals/{id}/acknowledgement (overdue, flagged)", "POST",
                     f"/referrals/{late}/acknowledgement", provider, {"decision": "accept", "date": "2026-11-27"})
-        finally:
-            os.environ["REFPAY_TODAY"] = TODAY
 
         # The chain: a Level 2 group refers to the prime, which routes the person to a Level 3 deliverer with the
         # group mentoring; the mentor records a contact and claims its mentoring fee, approved by the prime.
@@ -239,10 +236,21 @@ def round_trips() -> list[dict]:
             "evidence_ref": "case-notes/2026/118", "contact_ids": ["mc1"]})["line_id"]
         measure("POST /claims/{id}/approve", "POST", f"/claims/{line}/approve", finance, {})
         measure("GET /claims", "GET", "/claims", finance)
-        measure("GET /payments/cascade", "GET", "/payments/cascade?period=2026-11", provider)
-        measure("POST /claim-files", "POST", "/claim-files", finance, {"programme_id": NORFOLK, "period": "2026-11"})
+        measure("GET /payments/cascade", "GET", "/payments/cascade?period=2026-11", finance)
+        with on_day("2026-12-01"):  # November has ended: its claim file can be cut
+            measure("POST /claim-files", "POST", "/claim-files", finance, {"programme_id": NORFOLK, "period": "2026-11"})
         measure("GET /compliance/flags", "GET", "/compliance/flags?status=open", provider)
     return rows
+
+
+@contextlib.contextmanager
+def on_day(day: str):
+    """The app's clock on `day` for what runs inside, back on TODAY after."""
+    os.environ["REFPAY_TODAY"] = day
+    try:
+        yield
+    finally:
+        os.environ["REFPAY_TODAY"] = TODAY
 
 
 def print_round_trips(rows: list[dict]) -> None:
