@@ -5,9 +5,9 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from .. import clock, logs
+from .. import clock, logs, settings
 from ..adapters.rulebooks import get_rulebook
-from ..domain import access, states
+from ..domain import access, cursors, states
 from ..domain.access import Principal
 from ..domain.errors import ClaimRefused, FieldError, NotFound, ValidationFailed
 from ..domain.participants import pseudonymous_reference
@@ -182,20 +182,32 @@ def list_claims(principal: Principal, query: dict) -> tuple[list[pl.PaymentLine]
     if view is None:
         return [], None
     if query.get("referral_id"):
-        return _lines_of_referral(principal, view, query), None
+        return _lines_of_referral(principal, view, query)
     return store().lines.page(view, principal.org_id, query["limit"], query.get("cursor"), status=query.get("status"),
                               programme_id=query.get("programme_id"), period=query.get("period"),
                               payee_org_id=query.get("payee_org_id"))
 
 
-def _lines_of_referral(principal: Principal, view: str, query: dict) -> list[pl.PaymentLine]:
-    """One referral's lines that the caller may see (a referral has a handful: one page), with the other filters."""
+def _lines_of_referral(principal: Principal, view: str, query: dict) -> tuple[list[pl.PaymentLine], str | None]:
+    """One referral's lines that the caller may see, with the other filters, in period order. A referral has a
+    handful: they are read at once and paged here, a signed cursor naming the last line given. Another
+    organisation's referral, or one that does not exist, has none."""
     mine = {"payee": "payee_org_id", "payer": "payer_org_id"}.get(view, "prime_org_id")
     wanted = {"status": query.get("status"), "programme_id": query.get("programme_id"),
               "period": query.get("period"), "payee_org_id": query.get("payee_org_id")}
-    lines = [x for x in store().lines.of_referral(query["referral_id"]) if getattr(x, mine) == principal.org_id
-             and all(v is None or getattr(x, k) == v for k, v in wanted.items())]
-    return sorted(lines, key=lambda x: f"{x.period}#{x.line_id}")[:query["limit"]]
+    scope = f"lines:referral:{view}:{principal.org_id}:{query['referral_id']}"
+    secret = settings.get().cursor_secret
+    after = cursors.decode(query["cursor"], scope, secret)["after"]["S"] if query.get("cursor") else ""
+    lines = sorted((x for x in store().lines.of_referral(query["referral_id"])
+                    if getattr(x, mine) == principal.org_id and _line_order(x) > after
+                    and all(v is None or getattr(x, k) == v for k, v in wanted.items())), key=_line_order)
+    page = lines[:query["limit"]]
+    more = len(lines) > len(page)
+    return page, cursors.encode({"after": {"S": _line_order(page[-1])}}, scope, secret) if more else None
+
+
+def _line_order(line: pl.PaymentLine) -> str:
+    return f"{line.period}#{line.line_id}"
 
 
 def cascade(principal: Principal, period: str) -> dict[str, Any]:
