@@ -72,6 +72,8 @@ def counted(aws, monkeypatch):
 
 
 def test_every_model_and_the_transactions_share_one_botocore_session_and_client(counted):
+    from pynamodb.models import Model
+
     from chalicelib.store import models
     from chalicelib.store.transaction import Transaction
 
@@ -101,8 +103,8 @@ def test_every_model_and_the_transactions_share_one_botocore_session_and_client(
 
     assert len(counted["sessions"]) == 1
     assert len(counted["dynamodb_clients"]) == 1
-    tables = [m for m in vars(models).values() if isinstance(m, type) and issubclass(m, models.SharedModel)
-              and m is not models.SharedModel]
-    assert len(tables) > 10
+    tables = [m for m in vars(models).values() if isinstance(m, type) and issubclass(m, Model)
+              and m not in (Model, models.SharedModel)]
+    assert len(tables) > 10 and all(issubclass(m, models.SharedModel) for m in tables)
     assert len({id(m._get_connection().connection.client) for m in tables}) == 1
     assert len(counted["sessions"]) == 1
