@@ -9,9 +9,9 @@ from ..domain.access import Principal
 from ..domain.idempotency import Resource
 from ..services import fund as service
 from ..services.ports import UnitOfWork
-from . import schemas as s
 from .present import line_body
 from .routing import Written, endpoint, renderer
+from .schema_refs import schemas as s
 
 TAGS = ["flexible fund"]
 WRITE_ERRORS = (401, 403, 404, 409, 415, 422)
