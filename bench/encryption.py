@@ -62,10 +62,11 @@ def main() -> int:
             rid = json.loads(created.body)["id"]
             referral = repository.get_referral(rid)
             assert referral is not None
-            item = repository.to_item(referral)
+            item, sealed = repository.to_item(referral), repository.sealed_item(referral)
             plain = json.dumps(asdict(referral.participant), default=str)
 
-            sealed_round_trip = timed(lambda: repository.to_referral(repository.to_item(referral)), args.runs)
+            sealed_round_trip = timed(lambda: repository.to_referral(repository.to_item(referral),
+                                                                     repository.sealed_item(referral)), args.runs)
             plain_round_trip = timed(lambda: (json.loads(json.dumps(asdict(replace(referral)), default=str)),
                                               json.loads(plain)), args.runs)
 
@@ -76,7 +77,7 @@ def main() -> int:
             cold_seal_open = timed(cold, max(20, args.runs // 10))
             warm_seal_open = timed(lambda: sealing.open_sealed(rid, sealing.seal(rid, {"nino": "x"})), args.runs)
             get = timed(lambda: client.http.get(f"/referrals/{rid}", headers=headers), max(20, args.runs // 10))
-            assert item.participant_sealed
+            assert sealed is not None and sealed.participant_sealed and item.referral_id == rid
 
     print(f"{'comparison':62}{'ratio':>8}")
     rows = [

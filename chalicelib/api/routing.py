@@ -201,7 +201,8 @@ def _render(principal: Principal) -> Callable[[Resource | None], Any]:
 
 def _write(doc: RouteDoc, principal: Principal, request: Any, params: dict, payload: dict) -> Response:
     outcome = writes.run(principal, _idempotency_key(request), _fingerprint(request, params),
-                         lambda tx: doc.handler(principal, params, payload, tx), _render(principal))
+                         lambda tx: doc.handler(principal, params, payload, tx), _render(principal),
+                         writes.needs_of(params, payload))
     headers = {"Location": outcome.location} if outcome.location else {}
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"

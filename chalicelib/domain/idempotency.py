@@ -29,5 +29,14 @@ class IdempotencyRecord:
     expires_at: int
 
 
+@dataclass(frozen=True)
+class Needs:
+    """What a write reads besides its idempotency record (the referral it changes, or the person a new referral
+    names), read with that record in one consistent read before its transaction."""
+
+    referral_id: str | None = None
+    participant_hash: str | None = None
+
+
 def scope_key(org_id: str, key: str) -> str:
     return f"{org_id}#{key}"

@@ -8,6 +8,7 @@ means (allocation full, already active, concurrent update...).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import BinaryIO, Protocol
@@ -15,7 +16,7 @@ from typing import BinaryIO, Protocol
 from ..domain.access import ApiKeyRecord, Organisation
 from ..domain.access_log import AccessEntry
 from ..domain.compliance import Flag, PendingWork, Run
-from ..domain.idempotency import IdempotencyRecord
+from ..domain.idempotency import IdempotencyRecord, Needs
 from ..domain.referral import Event, ParticipantRecord, RecordedEvent, Referral
 from ..payments.claim_file import ClaimFile
 from ..payments.lines import PaymentLine
@@ -93,6 +94,11 @@ class Referrals(Protocol):
 
 class Idempotency(Protocol):
     def get(self, scope_key: str) -> IdempotencyRecord | None: ...
+
+    def read_ahead(self, scope_key: str | None, needs: Needs) -> AbstractContextManager[IdempotencyRecord | None]:
+        """The idempotency record (None: none, or no key) read in one consistent read with what `needs` names;
+        until the block ends, the request's reads of those items answer from that read."""
+        ...
 
     def add(self, tx: UnitOfWork, record: IdempotencyRecord) -> None: ...
 

@@ -7,6 +7,10 @@ renders it: the same status and resource, shown as it is now. A key reused with 
 A retry that races the first request (it read the state before the first committed, and its own transaction
 then fails, or the domain refuses it against the state the first one left) answers with the first request's
 outcome, never with the error its own attempt met.
+
+Round trips: the idempotency record and what the write needs (`Needs`: the referral it changes, the person a new
+referral names) are read in one consistent batch read, and everything is written in one transaction; a replay of
+a step is that one read.
 """
 from __future__ import annotations
 
@@ -14,10 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .. import clock
+from .. import clock, settings
 from ..domain.access import Principal
 from ..domain.errors import DomainError, IdempotencyMismatch
-from ..domain.idempotency import TTL_SECONDS, IdempotencyRecord, Resource, scope_key
+from ..domain.idempotency import TTL_SECONDS, IdempotencyRecord, Needs, Resource, scope_key
+from ..domain.participants import participant_hash
 from .deps import store
 from .ports import UnitOfWork
 
@@ -43,31 +48,43 @@ class Outcome:
 Render = Callable[[Resource | None], Any]
 
 
+def needs_of(params: dict, payload: dict) -> Needs:
+    """What a write reads: the referral its path (or else its body: a claim) names, or the person a new referral's
+    body names."""
+    person = payload.get("participant")
+    nino = person.get("nino") if isinstance(person, dict) else None
+    named = params.get("referral_id") or payload.get("referral_id")
+    return Needs(referral_id=named if isinstance(named, str) else None,
+                 participant_hash=participant_hash(nino, settings.get().participant_key) if isinstance(nino, str)
+                 else None)
+
+
 def run(principal: Principal | None, key: str | None, fingerprint: str, handler: Callable[[UnitOfWork], Written],
-        render: Render) -> Outcome:
+        render: Render, needs: Needs = Needs()) -> Outcome:
     db = store()
     scope = scope_key(principal.org_id, key) if key and principal else None
-    if scope:
-        existing = db.idempotency.get(scope)
+    with db.idempotency.read_ahead(scope, needs) as existing:
         if existing is not None:
             return _replay(existing, fingerprint, render)
-    tx = db.transaction()
-    try:
-        written = handler(tx)
-        if scope:
-            now = clock.now()
-            db.idempotency.add(tx, IdempotencyRecord(
-                scope_key=scope, fingerprint=fingerprint, status_code=written.status, resource=written.resource,
-                location=written.location, created_at=now.isoformat(),
-                expires_at=int(now.timestamp()) + TTL_SECONDS))
-        tx.commit()
-    except DomainError:
-        # A concurrent request with the same key may have committed first: its outcome is the answer.
-        first = db.idempotency.get(scope) if scope else None
-        if first is None:
-            raise
-        return _replay(first, fingerprint, render)
-    return Outcome(written.status, written.body, written.location, False)
+        tx = db.transaction()
+        try:
+            written = handler(tx)
+            if scope:
+                now = clock.now()
+                db.idempotency.add(tx, IdempotencyRecord(
+                    scope_key=scope, fingerprint=fingerprint, status_code=written.status,
+                    resource=written.resource, location=written.location, created_at=now.isoformat(),
+                    expires_at=int(now.timestamp()) + TTL_SECONDS))
+            tx.commit()
+        except DomainError as error:
+            failed = error
+        else:
+            return Outcome(written.status, written.body, written.location, False)
+    # A concurrent request with the same key may have committed first: its outcome, read afresh, is the answer.
+    first = db.idempotency.get(scope) if scope else None
+    if first is None:
+        raise failed
+    return _replay(first, fingerprint, render)
 
 
 def _replay(record: IdempotencyRecord, fingerprint: str, render: Render) -> Outcome:

@@ -31,6 +31,7 @@ class DynamoReferrals:
 
 class DynamoIdempotency:
     get = staticmethod(repository.get_idempotency)
+    read_ahead = staticmethod(repository.read_ahead)
     add = staticmethod(repository.add_idempotency)
 
 

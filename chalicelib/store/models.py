@@ -1,6 +1,9 @@
 """PynamoDB models: the only description of items outside infra/template.json (a test keeps the two equal)."""
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from pynamodb.attributes import (
     BinaryAttribute,
     BooleanAttribute,
@@ -10,7 +13,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 
 from .. import settings
 from .connection import SharedModel
@@ -29,6 +32,14 @@ class _TableName:
 class _Region:
     def __get__(self, obj, owner) -> str:
         return settings.get().region
+
+
+class CompactJSONAttribute(JSONAttribute):
+    """JSON without the spaces json.dumps puts after its separators: every byte of an item is paid for on every
+    write of it (2 write units per KiB in a transaction)."""
+
+    def serialize(self, value: Any) -> str | None:
+        return None if value is None else json.dumps(value, separators=(",", ":"))
 
 
 class OrganisationItem(SharedModel):
@@ -59,30 +70,39 @@ class ApiKey(SharedModel):
 
 
 class _AllIndex(GlobalSecondaryIndex):
-    """Every index here projects whole items: what a listing shows needs no second read."""
+    """An index that projects whole items: what a listing shows needs no second read."""
 
     class Meta:
         projection = AllProjection()
 
 
-class ByReferrer(_AllIndex):
-    class Meta(_AllIndex.Meta):
+class _KeysIndex(GlobalSecondaryIndex):
+    """An index of keys only, for an item rewritten on every change: a write that leaves the index's keys as they
+    were writes nothing to the index (an index projecting the whole item is rewritten, and paid for, each time).
+    A listing reads the items themselves in one consistent batch."""
+
+    class Meta:
+        projection = KeysOnlyProjection()
+
+
+class ByReferrer(_KeysIndex):
+    class Meta(_KeysIndex.Meta):
         index_name = "by-referrer"
 
     referrer_org_id = UnicodeAttribute(hash_key=True)
     listed_at = UnicodeAttribute(range_key=True)
 
 
-class ByProvider(_AllIndex):
-    class Meta(_AllIndex.Meta):
+class ByProvider(_KeysIndex):
+    class Meta(_KeysIndex.Meta):
         index_name = "by-provider"
 
     provider_org_id = UnicodeAttribute(hash_key=True)
     listed_at = UnicodeAttribute(range_key=True)
 
 
-class ByPrime(_AllIndex):
-    class Meta(_AllIndex.Meta):
+class ByPrime(_KeysIndex):
+    class Meta(_KeysIndex.Meta):
         index_name = "by-prime"
 
     prime_org_id = UnicodeAttribute(hash_key=True)
@@ -104,15 +124,13 @@ class ReferralItem(SharedModel):
     provider_org_id = UnicodeAttribute()
     prime_org_id = UnicodeAttribute()
     participant_hash = UnicodeAttribute()  # keyed hash (HMAC) of the NINO: the duplicate look-up, never the NINO
-    # The personal fields (NINO, names, date of birth, postcode, eligibility answers), encrypted under the KMS key
-    # (store/sealing.py); nothing else in the item is personal.
-    participant_sealed = BinaryAttribute(legacy_encoding=False, null=True)  # removed when erased
+    # Nothing in the item is personal: the personal fields are a SealedFieldsItem of their own.
     erased_on = UnicodeAttribute(null=True)
     support_level = UnicodeAttribute()
     referred_on = UnicodeAttribute()
     created_at = UnicodeAttribute()
     consent_given_on = UnicodeAttribute()
-    priority_groups = ListAttribute(of=UnicodeAttribute, default=list)
+    priority_groups = ListAttribute(of=UnicodeAttribute, null=True)  # each collection: absent when empty
     module_id = UnicodeAttribute(null=True)
     module_since = UnicodeAttribute(null=True)
     accepted_on = UnicodeAttribute(null=True)
@@ -120,26 +138,26 @@ class ReferralItem(SharedModel):
     assessed_on = UnicodeAttribute(null=True)
     action_plan_on = UnicodeAttribute(null=True)
     last_review_on = UnicodeAttribute(null=True)
-    extra_reviews_on = JSONAttribute(default=dict)
-    job_start = JSONAttribute(null=True)
-    sustainments = JSONAttribute(default=dict)
+    extra_reviews_on = CompactJSONAttribute(null=True)
+    job_start = CompactJSONAttribute(null=True)
+    sustainments = CompactJSONAttribute(null=True)
     progression_on = UnicodeAttribute(null=True)
     closed_on = UnicodeAttribute(null=True)
     exit_reason = UnicodeAttribute(null=True)
     previous_referral_id = UnicodeAttribute(null=True)
     notes_ref = UnicodeAttribute(null=True)
-    milestones_earned = ListAttribute(of=UnicodeAttribute, default=list)
-    parties = JSONAttribute(default=list)  # every organisation on the journey in its role (domain/parties.py)
+    milestones_earned = ListAttribute(of=UnicodeAttribute, null=True)
+    parties = CompactJSONAttribute(default=list)  # every organisation on the journey in its role (domain/parties.py)
     agreed_price_pence = NumberAttribute(null=True)
     agreed_activity = UnicodeAttribute(null=True)
-    contacts = JSONAttribute(default=list)  # mentoring contacts
-    eligibility_decision = JSONAttribute(null=True)
-    leaver = JSONAttribute(null=True)  # a leaver not in work, tracked after the exit
-    late_approvals = JSONAttribute(default=dict)
-    module_extension = JSONAttribute(null=True)
-    barriers = JSONAttribute(default=dict)  # the action plan's barriers: id -> category (no personal data)
-    support_costs = JSONAttribute(default=dict)  # in-work support costs identified in assessments: id -> pence
-    incentives = JSONAttribute(default=dict)  # employer incentives agreed in brokerage, by id
+    contacts = CompactJSONAttribute(null=True)  # mentoring contacts
+    eligibility_decision = CompactJSONAttribute(null=True)
+    leaver = CompactJSONAttribute(null=True)  # a leaver not in work, tracked after the exit
+    late_approvals = CompactJSONAttribute(null=True)
+    module_extension = CompactJSONAttribute(null=True)
+    barriers = CompactJSONAttribute(null=True)  # the action plan's barriers: id -> category (no personal data)
+    support_costs = CompactJSONAttribute(null=True)  # in-work support costs identified in assessments: id -> pence
+    incentives = CompactJSONAttribute(null=True)  # employer incentives agreed in brokerage, by id
 
     by_referrer = ByReferrer()
     by_provider = ByProvider()
@@ -192,6 +210,21 @@ class ParticipantItem(SharedModel):
     programmes = ListAttribute(of=UnicodeAttribute, default=list)
     referrals = ListAttribute(of=UnicodeAttribute, default=list)
     version = NumberAttribute()
+
+
+class SealedFieldsItem(SharedModel):
+    """A referral's personal fields (NINO, names, date of birth, postcode, eligibility answers), encrypted under
+    the KMS key (store/sealing.py), in an item of their own beside the person's record (key `sealed#<referral
+    id>`): written when the referral is made and deleted when its personal fields are erased, never by a journey
+    step, so the referral each step rewrites stays small. Read with the referral, in the same batch read."""
+
+    class Meta:
+        table_name = _TableName("participants")
+        region = _Region()
+
+    participant_hash = UnicodeAttribute(hash_key=True)  # sealed#<referral id>
+    referral_id = UnicodeAttribute()
+    participant_sealed = BinaryAttribute(legacy_encoding=False)
 
 
 class AllocationItem(SharedModel):
@@ -596,6 +629,6 @@ class AccessLogItem(SharedModel):
 
 
 ALL_MODELS = (OrganisationItem, ApiKey, ReferralItem, ReferralPartyItem, ReferralEventItem, ParticipantItem,
-              AllocationItem, IdempotencyItem, PaymentLineItem, ClaimFileItem, PendingWorkItem, FlagItem, RunItem,
-              ProgrammeStatsItem, SampleRateItem, LineCheckItem, ObligationItem, PassThroughItem,
+              SealedFieldsItem, AllocationItem, IdempotencyItem, PaymentLineItem, ClaimFileItem, PendingWorkItem,
+              FlagItem, RunItem, ProgrammeStatsItem, SampleRateItem, LineCheckItem, ObligationItem, PassThroughItem,
               AccessLogItem)

@@ -5,19 +5,30 @@ request commits all of them or none; each carries the domain error its condition
 """
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any, cast
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import DoesNotExist, PynamoDBException
 
 from .. import settings
 from ..domain import cursors
 from ..domain.access import ApiKeyRecord, Organisation
-from ..domain.errors import ClaimRefused, FieldError, IdempotencyKeyTaken, ReferralRefused, ValidationFailed
-from ..domain.idempotency import IdempotencyRecord, Resource
+from ..domain.errors import (
+    ClaimRefused,
+    FieldError,
+    IdempotencyKeyTaken,
+    ReferralRefused,
+    ServiceUnavailable,
+    ValidationFailed,
+)
+from ..domain.idempotency import IdempotencyRecord, Needs, Resource
 from ..domain.journey import already_active
 from ..domain.parties import DELIVERER, REFERRER, Contact, Party
 from ..domain.referral import Event, Participant, ParticipantRecord, RecordedEvent, Referral
@@ -31,16 +42,30 @@ from .models import (
     ReferralEventItem,
     ReferralItem,
     ReferralPartyItem,
+    SealedFieldsItem,
 )
-from .transaction import Transaction, aws_error_code, translate_read_error
+from .transaction import Transaction, aws_error_code, low_level_client, translate_read_error
 
 PROGRAMME_TOTAL = "*"
 CONTRACT_VALUE = "$contract-value"  # pence committed against the programme's contract value
 
 
+# The items a write read ahead with its idempotency record (read_ahead), by model and key: a consistent read of
+# this request's (each request runs in a context of its own), None where the item does not exist.
+_READ_AHEAD: ContextVar[dict[tuple[Any, str], Any] | None] = ContextVar("refpay_read_ahead", default=None)
+
+
+def _nameable(*key: Any) -> bool:
+    """Whether the key can name an item (DynamoDB rejects an empty or oversized one)."""
+    return all(key) and not any(len(str(k).encode()) > 1024 for k in key)
+
+
 def get_item(model: Any, *key: Any, consistent: bool = True) -> Any:
-    if not all(key) or any(len(str(k).encode()) > 1024 for k in key):
-        return None  # an empty or oversized key can name no item (DynamoDB would reject it)
+    if not _nameable(*key):
+        return None
+    ahead = _READ_AHEAD.get()
+    if consistent and ahead is not None and len(key) == 1 and (model, key[0]) in ahead:
+        return ahead[(model, key[0])]
     try:
         return model.get(*key, consistent_read=consistent)
     except DoesNotExist:
@@ -105,8 +130,18 @@ def _party(raw: dict) -> Party:
 
 
 def _party_json(p: Party) -> dict:
-    return {"org_id": p.org_id, "role": p.role, "since": p.since.isoformat(), "added_by": p.added_by,
-            "until": _iso(p.until), "end_reason": p.end_reason, "handover_ref": p.handover_ref}
+    return _present({"org_id": p.org_id, "role": p.role, "since": p.since.isoformat(), "added_by": p.added_by,
+                     "until": _iso(p.until), "end_reason": p.end_reason, "handover_ref": p.handover_ref})
+
+
+def _present(values: dict) -> dict:
+    """The values that are set: an unset one is left out of the item (every byte is paid for on each write)."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _or_none(collection: Any) -> Any:
+    """An empty collection as None, so the item leaves it out (it reads back empty)."""
+    return collection or None
 
 
 def _contact(raw: dict) -> Contact:
@@ -115,8 +150,8 @@ def _contact(raw: dict) -> Contact:
 
 
 def _contact_json(c: Contact) -> dict:
-    return {"id": c.id, "org_id": c.org_id, "on": c.on.isoformat(), "minutes": c.minutes, "mode": c.mode,
-            "notes_ref": c.notes_ref}
+    return _present({"id": c.id, "org_id": c.org_id, "on": c.on.isoformat(), "minutes": c.minutes, "mode": c.mode,
+                     "notes_ref": c.notes_ref})
 
 
 def _parties_of(item: ReferralItem) -> tuple[Party, ...]:
@@ -128,18 +163,19 @@ def _parties_of(item: ReferralItem) -> tuple[Party, ...]:
             Party(item.provider_org_id, DELIVERER, referred, item.referrer_org_id))
 
 
-def _participant(item: ReferralItem) -> Participant | None:
-    if item.participant_sealed is None:
+def _participant(referral_id: str, sealed: SealedFieldsItem | None) -> Participant | None:
+    if sealed is None:
         return None  # erased
-    p = sealing.open_sealed(item.referral_id, item.participant_sealed)
+    p = sealing.open_sealed(referral_id, sealed.participant_sealed)
     return Participant(
         nino=p["nino"], given_name=p["given_name"], family_name=p["family_name"],
         date_of_birth=date.fromisoformat(p["date_of_birth"]), postcode=p["postcode"],
         eligibility=p.get("eligibility") or {})
 
 
-def to_referral(item: ReferralItem) -> Referral:
-    participant = _participant(item)
+def to_referral(item: ReferralItem, sealed: SealedFieldsItem | None) -> Referral:
+    """The referral from its item and its sealed personal fields' (None: erased)."""
+    participant = _participant(item.referral_id, sealed)
     return Referral(
         id=item.referral_id, programme_id=item.programme_id, status=item.status, version=int(item.version),
         referrer_org_id=item.referrer_org_id, provider_org_id=item.provider_org_id,
@@ -162,34 +198,42 @@ def to_referral(item: ReferralItem) -> Referral:
         incentives=dict(item.incentives or {}))
 
 
-def _sealed(r: Referral) -> bytes | None:
+def sealed_key(referral_id: str) -> str:
+    return f"sealed#{referral_id}"
+
+
+def sealed_item(r: Referral) -> SealedFieldsItem | None:
+    """The referral's personal fields, sealed, as their own item (None: erased)."""
     if r.participant is None:
         return None
     participant = asdict(r.participant)
     participant["date_of_birth"] = r.participant.date_of_birth.isoformat()
-    return sealing.seal(r.id, participant)
+    return SealedFieldsItem(participant_hash=sealed_key(r.id), referral_id=r.id,
+                            participant_sealed=sealing.seal(r.id, participant))
 
 
 def to_item(r: Referral) -> ReferralItem:
+    """The referral's item: what is unset or empty is left out (each step rewrites the whole item)."""
     return ReferralItem(
         referral_id=r.id, listed_at=f"{r.created_at.isoformat()}#{r.id}", programme_id=r.programme_id,
         status=r.status, status_reason=r.status_reason, version=r.version, referrer_org_id=r.referrer_org_id,
         provider_org_id=r.provider_org_id, prime_org_id=r.prime_org_id, participant_hash=r.participant_hash,
-        participant_sealed=_sealed(r), support_level=r.support_level,
+        support_level=r.support_level,
         referred_on=r.referred_on.isoformat(),
         created_at=r.created_at.isoformat(), consent_given_on=r.consent_given_on.isoformat(),
-        priority_groups=list(r.priority_groups), module_id=r.module_id, module_since=_iso(r.module_since),
+        priority_groups=_or_none(list(r.priority_groups)), module_id=r.module_id, module_since=_iso(r.module_since),
         accepted_on=_iso(r.accepted_on), started_on=_iso(r.started_on), assessed_on=_iso(r.assessed_on),
         action_plan_on=_iso(r.action_plan_on), last_review_on=_iso(r.last_review_on),
-        extra_reviews_on=dict(r.extra_reviews_on), job_start=r.job_start, sustainments=dict(r.sustainments),
+        extra_reviews_on=_or_none(dict(r.extra_reviews_on)), job_start=r.job_start,
+        sustainments=_or_none(dict(r.sustainments)),
         progression_on=_iso(r.progression_on), closed_on=_iso(r.closed_on), exit_reason=r.exit_reason,
         previous_referral_id=r.previous_referral_id, notes_ref=r.notes_ref,
-        milestones_earned=list(r.milestones_earned), parties=[_party_json(p) for p in r.parties],
+        milestones_earned=_or_none(list(r.milestones_earned)), parties=[_party_json(p) for p in r.parties],
         agreed_price_pence=r.agreed_price_pence, agreed_activity=r.agreed_activity,
-        contacts=[_contact_json(c) for c in r.contacts], eligibility_decision=r.eligibility_decision, leaver=r.leaver,
-        late_approvals=dict(r.late_approvals),
-        module_extension=r.module_extension, erased_on=_iso(r.erased_on), barriers=dict(r.barriers),
-        support_costs=dict(r.support_costs), incentives=dict(r.incentives))
+        contacts=_or_none([_contact_json(c) for c in r.contacts]), eligibility_decision=r.eligibility_decision,
+        leaver=r.leaver, late_approvals=_or_none(dict(r.late_approvals)),
+        module_extension=r.module_extension, erased_on=_iso(r.erased_on), barriers=_or_none(dict(r.barriers)),
+        support_costs=_or_none(dict(r.support_costs)), incentives=_or_none(dict(r.incentives)))
 
 
 def _recorded(item: ReferralEventItem) -> RecordedEvent:
@@ -204,8 +248,22 @@ def _recorded(item: ReferralEventItem) -> RecordedEvent:
 
 
 def get_referral(referral_id: str) -> Referral | None:
-    item = get_item(ReferralItem, referral_id)
-    return to_referral(item) if item else None
+    """The referral, read consistently with its personal fields (one batch read, or the request's read ahead)."""
+    if not _nameable(referral_id):
+        return None
+    wanted = _referral_keys([referral_id])
+    ahead = _READ_AHEAD.get()
+    found = ahead if ahead is not None and all(k in ahead for k in wanted) else _batch_get_consistent(wanted)
+    return _referral_in(found, referral_id)
+
+
+def _referral_keys(ids: Iterable[str]) -> list[tuple[Any, str]]:
+    return [key for i in ids for key in ((ReferralItem, i), (SealedFieldsItem, sealed_key(i)))]
+
+
+def _referral_in(found: dict[tuple[Any, str], Any], referral_id: str) -> Referral | None:
+    item = found.get((ReferralItem, referral_id))
+    return to_referral(item, found.get((SealedFieldsItem, sealed_key(referral_id)))) if item else None
 
 
 _INDEXES = {"referrer": ReferralItem.by_referrer, "provider": ReferralItem.by_provider,
@@ -215,43 +273,44 @@ _INDEXES = {"referrer": ReferralItem.by_referrer, "provider": ReferralItem.by_pr
 def list_referrals(view: str, org_id: str, limit: int, cursor: str | None,
                    status: str | None = None, programme_id: str | None = None,
                    provider_org_id: str | None = None) -> tuple[list[Referral], str | None]:
-    """One page of the organisation's referrals, newest first, from the index designed for its role."""
+    """One page of the organisation's referrals, newest first: a page of the index designed for its role (keys
+    only), then the referrals themselves in one strongly consistent batch read. The filters apply to the
+    referrals, so a filtered page may hold fewer than `limit` (the cursor goes on from where the page ended)."""
     if view == "party":
         return _list_as_party(org_id, limit, cursor, status, programme_id, provider_org_id)
-    if view == "provider" and provider_org_id:
-        # The index's own key: DynamoDB refuses a filter on it (it is the organisation queried, or nothing).
-        if provider_org_id != org_id:
-            return [], None
-        provider_org_id = None
-    condition = all_equal((ReferralItem.status, status), (ReferralItem.programme_id, programme_id),
-                          (ReferralItem.provider_org_id, provider_org_id))
-    items, next_cursor = query_page(_INDEXES[view], org_id, f"{view}:{org_id}", limit, cursor,
-                                    filter_condition=condition, scan_index_forward=False)
-    return [to_referral(i) for i in items], next_cursor
+    if view == "provider" and provider_org_id not in (None, org_id):
+        return [], None  # the index's own key: the organisation queried holds them all
+    entries, next_cursor = query_page(_INDEXES[view], org_id, f"{view}:{org_id}", limit, cursor,
+                                      scan_index_forward=False)
+    return _matching(entries, status, programme_id, provider_org_id), next_cursor
 
 
 def _list_as_party(org_id: str, limit: int, cursor: str | None, status: str | None, programme_id: str | None,
                    provider_org_id: str | None) -> tuple[list[Referral], str | None]:
     """The referrals the organisation mentors or takes as a spoke: a page of the party index (the partition is the
-    organisation's), then the referrals themselves in one strongly consistent batch read. The status and provider
-    filters apply to the referrals, so a page may hold fewer than `limit`, as a filtered query's does."""
+    organisation's), then the referrals themselves, filtered, as `list_referrals` reads them."""
     condition = all_equal((ReferralPartyItem.programme_id, programme_id))
     entries, next_cursor = query_page(ReferralPartyItem, org_id, f"party:{org_id}", limit, cursor,
                                       filter_condition=condition, scan_index_forward=False)
+    return _matching(entries, status, None, provider_org_id), next_cursor
+
+
+def _matching(entries: list, status: str | None, programme_id: str | None,
+              provider_org_id: str | None) -> list[Referral]:
+    """The referrals the index entries name, in their order, that have the status, programme and provider asked
+    for (each filter only where given)."""
     found = _referrals_by_id([e.referral_id for e in entries])
     wanted = [found[e.referral_id] for e in entries if e.referral_id in found]
     return [r for r in wanted if (not status or r.status == status)
-            and (not provider_org_id or r.provider_org_id == provider_org_id)], next_cursor
+            and (not programme_id or r.programme_id == programme_id)
+            and (not provider_org_id or r.provider_org_id == provider_org_id)]
 
 
 def _referrals_by_id(ids: list[str]) -> dict[str, Referral]:
-    if not ids:
-        return {}
-    try:
-        items = ReferralItem.batch_get(list(dict.fromkeys(ids)), consistent_read=True)
-        return {i.referral_id: to_referral(i) for i in items}
-    except PynamoDBException as exc:
-        raise translate_read_error(exc) from None
+    """The referrals (with their personal fields) in consistent batch reads; absent ones left out."""
+    unique = [i for i in dict.fromkeys(ids) if _nameable(i)]
+    found = _batch_get_consistent(_referral_keys(unique)) if unique else {}
+    return {i: r for i in unique if (r := _referral_in(found, i)) is not None}
 
 
 def query_page(source: Any, hash_key: str, scope: str, limit: int, cursor: str | None, range_condition: Any = None,
@@ -347,6 +406,9 @@ def add_new_referral(tx: Transaction, referral: Referral, event: Event, actor_or
                      total_capacity: int | None) -> None:
     """Create the referral, claim the person and a place on the provider's allocation, record the event."""
     tx.put(to_item(referral), condition=ReferralItem.referral_id.does_not_exist())
+    sealed = sealed_item(referral)
+    if sealed is not None:
+        tx.put(sealed, condition=SealedFieldsItem.participant_hash.does_not_exist())
     tx.put(_event_item(referral, event, actor_org_id, actor_key_id, now))
     _claim_participant(tx, referral, participant)
     _take_place(tx, referral.programme_id, referral.provider_org_id, capacity)
@@ -390,8 +452,15 @@ def _give_place_back(tx: Transaction, programme_id: str, org_id: str) -> None:
 
 def add_referral_change(tx: Transaction, before: Referral, after: Referral, event: Event,
                         actor_org_id: str, actor_key_id: str, now: datetime) -> None:
-    """Save the changed referral (only if nobody changed it since it was read) and record the event."""
+    """Save the changed referral (only if nobody changed it since it was read) and record the event; its sealed
+    personal fields only where they changed (erased: deleted)."""
     tx.put(to_item(after), condition=ReferralItem.version == before.version)
+    if after.participant != before.participant:
+        sealed = sealed_item(after)
+        if sealed is None:
+            tx.delete(SealedFieldsItem(participant_hash=sealed_key(after.id)))
+        else:
+            tx.put(sealed)
     tx.put(_event_item(after, event, actor_org_id, actor_key_id, now),
            condition=ReferralEventItem.seq.does_not_exist())
 
@@ -481,13 +550,81 @@ def allocation_used(programme_id: str, org_ids: Iterable[str]) -> dict[str, int]
 
 
 def get_idempotency(scope_key: str) -> IdempotencyRecord | None:
-    item = get_item(IdempotencyItem, scope_key)
-    if item is None:
+    """The record as it is now, read consistently (never from a read ahead: a retry racing the first request
+    reads it again), the way read_ahead reads it."""
+    if not _nameable(scope_key):
         return None
+    item = _batch_get_consistent([(IdempotencyItem, scope_key)])[(IdempotencyItem, scope_key)]
+    return _idempotency(item) if item is not None else None
+
+
+def _idempotency(item: IdempotencyItem) -> IdempotencyRecord:
     resource = Resource(item.resource_kind, strings(item.resource_ids)) if item.resource_kind else None
     return IdempotencyRecord(scope_key=item.scope_key, fingerprint=item.fingerprint,
                              status_code=int(item.status_code), resource=resource, location=item.location,
                              created_at=item.created_at, expires_at=int(item.expires_at))
+
+
+@contextlib.contextmanager
+def read_ahead(scope_key: str | None, needs: Needs) -> Iterator[IdempotencyRecord | None]:
+    """One consistent BatchGetItem of the idempotency record and the items `needs` names (the referral a step
+    changes, the person a new referral names); within the block, get_item answers those from it."""
+    named: list[tuple[Any, str | None]] = [(IdempotencyItem, scope_key), (ParticipantItem, needs.participant_hash)]
+    if needs.referral_id:
+        named += _referral_keys([needs.referral_id])
+    wanted = [(model, key) for model, key in named if key and _nameable(key)]
+    found = _batch_get_consistent(wanted) if wanted else {}
+    token = _READ_AHEAD.set(found)
+    try:
+        item = found.get((IdempotencyItem, scope_key)) if scope_key else None
+        yield _idempotency(item) if item is not None else None
+    finally:
+        _READ_AHEAD.reset(token)
+
+
+BATCH_GET_MAX = 100  # keys in one BatchGetItem
+BATCH_GET_TRIES = 6
+
+
+def _batch_get_consistent(wanted: list[tuple[Any, str]]) -> dict[tuple[Any, str], Any]:
+    """The items (None: absent) of tables keyed by a string hash key alone, by model and key, read consistently in
+    one BatchGetItem per 100 keys (and again for any keys the engine leaves unprocessed). Two models may share a
+    table: their keys tell them apart."""
+    found: dict[tuple[Any, str], Any] = dict.fromkeys(wanted)
+    model_of = {(model.Meta.table_name, key): model for model, key in found}
+    keys = list(found)
+    for start in range(0, len(keys), BATCH_GET_MAX):
+        request: dict[str, Any] = {}
+        for model, key in keys[start:start + BATCH_GET_MAX]:
+            request.setdefault(model.Meta.table_name, {"Keys": [], "ConsistentRead": True})["Keys"].append(
+                {model._hash_key_attribute().attr_name: {"S": key}})
+        names = {table: next(iter(asked["Keys"][0])) for table, asked in request.items()}
+        for table, raw in _batch_get_all(request):
+            key = raw[names[table]]["S"]
+            model = model_of[(table, key)]
+            found[(model, key)] = model.from_raw_data(raw)
+    return found
+
+
+def _batch_get_all(request: dict[str, Any]) -> Iterator[tuple[str, dict]]:
+    """Every item a BatchGetItem request names that exists, as (table, raw item). Keys the engine leaves
+    unprocessed (throttled) are asked for again, after a growing pause; still unprocessed after the last try:
+    the database is busy (503)."""
+    client = low_level_client()
+    for attempt in range(BATCH_GET_TRIES):
+        if attempt:
+            time.sleep(min(0.05 * 2 ** attempt, 1.0))
+        try:
+            answer = client.batch_get_item(RequestItems=request)
+        except (ClientError, BotoCoreError) as exc:
+            raise translate_read_error(exc) from None
+        for table, items in answer.get("Responses", {}).items():
+            for raw in items:
+                yield table, raw
+        request = answer.get("UnprocessedKeys") or {}
+        if not request:
+            return
+    raise ServiceUnavailable("the database is busy; retry shortly", retry_after=1)
 
 
 def add_idempotency(tx: Transaction, record: IdempotencyRecord) -> None:

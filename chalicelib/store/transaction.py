@@ -25,7 +25,7 @@ _THROTTLED = {"ThrottlingException", "ProvisionedThroughputExceededException", "
 
 def low_level_client() -> Any:
     """The botocore DynamoDB client the models and transactions share (store/connection.py), for the few hot paths
-    that build their requests themselves."""
+    that build their requests themselves (and calls PynamoDB does not make, such as a BatchGetItem across tables)."""
     return connection(settings.get().region).client
 
 

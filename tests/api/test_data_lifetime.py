@@ -96,7 +96,8 @@ def test_the_nightly_run_erases_personal_fields_when_retention_ends_and_keeps_th
     events = api.get(f"/referrals/{rid}/events", provider).body["items"]
     assert events[-1]["type"] == "erase_personal_data" and events[-1]["data"] == {"reason": "retention_ended"}
     item = next(i for i in all_items()["refpay-dev-referrals"] if i["referral_id"]["S"] == rid)
-    assert "participant_sealed" not in item and item["erased_on"]["S"] == "2028-11-25"
+    assert item["erased_on"]["S"] == "2028-11-25"
+    assert [i for i in all_items()["refpay-dev-participants"] if i.get("referral_id", {}).get("S") == rid] == []
     assert item["status"]["S"] == "rejected" and item["participant_hash"]["S"].startswith("p_")
     assert not [i for i in all_items()["refpay-dev-pending-work"] if i["referral_id"]["S"] == rid]
     _night("2028-11-26")  # nothing left to do, nothing fails
@@ -292,8 +293,8 @@ def test_pii_scan_of_every_table_and_every_log_line_after_a_full_journey(api, ke
     # Every table: the erased person is nowhere, not even encrypted; the other only inside the sealed field.
     assert leaks(person, tables) == []
     assert leaks(other, tables) == []
-    sealed = [t for t, items in tables.items() for i in items if "participant_sealed" in i]
-    assert sealed == ["refpay-dev-referrals"]
+    sealed = [(t, i["referral_id"]["S"]) for t, items in tables.items() for i in items if "participant_sealed" in i]
+    assert sealed == [("refpay-dev-participants", kept)]
     # Every log line of the run.
     assert found_in(out + err, person) == set() and found_in(out + err, other) == set()
     assert "request" in err

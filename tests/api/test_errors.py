@@ -79,16 +79,15 @@ def _throttled(op):
 
 
 def test_throttled_read_answers_503_with_retry_after(api, keys, monkeypatch):
-    from pynamodb.exceptions import GetError
-
-    from chalicelib.store.models import ReferralItem
+    from chalicelib.store.transaction import low_level_client
 
     rid = api.post("/referrals", keys["referrer"], referral_body()).body["id"]
 
-    def throttled(*a, **k):
-        raise GetError("get failed", cause=_throttled("GetItem"))
+    def throttled(**request):
+        raise _throttled("BatchGetItem")
 
-    monkeypatch.setattr(ReferralItem, "get", classmethod(lambda cls, *a, **k: throttled()))
+    # A referral is read with its sealed personal fields in one batch read.
+    monkeypatch.setattr(low_level_client(), "batch_get_item", throttled)
     reply = api.get(f"/referrals/{rid}", keys["referrer"])
     _is_problem(reply, 503)
     assert reply.headers["retry-after"] == "1"

@@ -7,6 +7,7 @@ same order with signed cursors. It is single-threaded: concurrency is tested aga
 """
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -27,7 +28,7 @@ from chalicelib.domain.errors import (
     IdempotencyKeyTaken,
     ReferralRefused,
 )
-from chalicelib.domain.idempotency import IdempotencyRecord
+from chalicelib.domain.idempotency import IdempotencyRecord, Needs
 from chalicelib.domain.journey import already_active
 from chalicelib.domain.referral import Event, ParticipantRecord, RecordedEvent, Referral
 from chalicelib.payments.claim_file import BUILDING, READY, ClaimFile
@@ -277,6 +278,10 @@ class Idempotency:
 
     def get(self, scope_key: str) -> IdempotencyRecord | None:
         return self.d.idempotency.get(scope_key)
+
+    @contextlib.contextmanager
+    def read_ahead(self, scope_key: str | None, needs: Needs) -> Iterator[IdempotencyRecord | None]:
+        yield self.get(scope_key) if scope_key else None
 
     def add(self, tx: MemoryTransaction, record: IdempotencyRecord) -> None:
         tx.add(lambda: self.d.idempotency.__setitem__(record.scope_key, record),

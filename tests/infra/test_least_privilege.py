@@ -133,6 +133,14 @@ def _record_everything(api, keys, monkeypatch) -> Recorder:
                        ("outcomes", {"type": "job_start", "date": "2026-11-24", "employer_name": "E",
                                      "hours_per_week": 20, "weekly_earnings_pence": 20000})]:
         assert api.post(f"/referrals/{rid}/{path}", provider, body).status in (200, 201)
+    # Rejected before it began (no claim, no mandated retention): the controller's erasure deletes the referral's
+    # sealed personal fields.
+    gone = api.post("/referrals", referrer, referral_body(nino="AB000009A"))
+    assert gone.status == 201, gone.body
+    assert api.post(f"/referrals/{gone.body['id']}/acknowledgement", provider, {
+        "decision": "reject", "date": "2026-11-24", "reason": "inappropriate"}).status == 200
+    erased = api.post(f"/referrals/{gone.body['id']}/erasure", keys["admin"], {"reason": "the person asked"})
+    assert erased.status == 200, erased.body
     assert api.post(f"/referrals/{rid}/transfer", provider, {"to_provider_id": "great-yarmouth-works",
                     "date": "2026-11-24", "handover": {"date": "2026-11-24"}}).status == 200
     mentor = orgs["great-yarmouth-works"]["provider"]

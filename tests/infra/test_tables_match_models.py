@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def _model_schema(model) -> dict:
     schema = model._get_schema()
     keys = {k["AttributeName"]: k["KeyType"] for k in schema["key_schema"]}
-    indexes = {i["index_name"]: {k["AttributeName"]: k["KeyType"] for k in i["key_schema"]}
+    indexes = {i["index_name"]: {**{k["AttributeName"]: k["KeyType"] for k in i["key_schema"]},
+                                 "projection": i["projection"]["ProjectionType"]}
                for i in schema.get("global_secondary_indexes", [])}
     types = {a["AttributeName"]: a["AttributeType"] for a in schema["attribute_definitions"]}
     return {"keys": keys, "indexes": indexes, "types": types}
@@ -24,7 +25,8 @@ def _model_schema(model) -> dict:
 
 def _infra_schema(request: dict) -> dict:
     keys = {k["AttributeName"]: k["KeyType"] for k in request["KeySchema"]}
-    indexes = {i["IndexName"]: {k["AttributeName"]: k["KeyType"] for k in i["KeySchema"]}
+    indexes = {i["IndexName"]: {**{k["AttributeName"]: k["KeyType"] for k in i["KeySchema"]},
+                                "projection": i["Projection"]["ProjectionType"]}
                for i in request.get("GlobalSecondaryIndexes", [])}
     types = {a["AttributeName"]: a["AttributeType"] for a in request["AttributeDefinitions"]}
     return {"keys": keys, "indexes": indexes, "types": types}
@@ -86,6 +88,16 @@ def test_drift_is_detected_when_infra_changes_a_key(tmp_path):
     changed.write_text(json.dumps(template))
     problems = drift(ALL_MODELS, changed)
     assert any("ReferralEventItem" in p and "keys" in p for p in problems), problems
+
+
+def test_drift_is_detected_when_infra_changes_a_projection(tmp_path):
+    template = json.loads(INFRA_TEMPLATE.read_text())
+    referrals = template["Resources"]["ReferralsTable"]["Properties"]
+    referrals["GlobalSecondaryIndexes"][0]["Projection"] = {"ProjectionType": "ALL"}
+    changed = tmp_path / "dynamodb.json"
+    changed.write_text(json.dumps(template))
+    problems = drift(ALL_MODELS, changed)
+    assert any("by-referrer" in p and "KEYS_ONLY" in p for p in problems), problems
 
 
 def test_tables_are_on_demand_encrypted_and_recoverable():

@@ -1,0 +1,97 @@
+"""A keyed write's one read: the idempotency record and the referral (with its sealed personal fields), read in
+one consistent BatchGetItem; the request's reads of them answer from it, while the race path reads the record
+afresh. The batch read asks again for what the engine leaves unprocessed, and splits more than 100 keys."""
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import referral_body
+
+
+@pytest.fixture
+def referral_id(api, keys) -> str:
+    reply = api.post("/referrals", keys["referrer"], referral_body(nino="JK482931B"),
+                     headers={"Idempotency-Key": "ahead-1"})
+    assert reply.status == 201, reply.body
+    return reply.body["id"]
+
+
+def _calls(monkeypatch) -> list[str]:
+    import botocore.client
+
+    calls: list[str] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def counted(client, operation, params):
+        if client.meta.service_model.service_name == "dynamodb":
+            calls.append(operation)
+        return original(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counted)
+    return calls
+
+
+def test_the_reads_of_a_write_answer_from_its_one_batch_read(api, keys, referral_id, monkeypatch):
+    from chalicelib.domain.idempotency import Needs
+    from chalicelib.store import repository
+
+    scope = "jobcentre-plus-norwich#ahead-1"
+    calls = _calls(monkeypatch)
+    with repository.read_ahead(scope, Needs(referral_id=referral_id)) as record:
+        assert record is not None and record.resource is not None and record.resource.ids == (referral_id,)
+        first = repository.get_referral(referral_id)
+        again = repository.get_referral(referral_id)
+        assert calls == ["BatchGetItem"]
+        assert first == again and first is not None and first.participant is not None
+        # The race path: the record is read again, never taken from the read ahead.
+        assert repository.get_idempotency(scope) == record
+        assert calls == ["BatchGetItem", "BatchGetItem"]
+    repository.get_referral(referral_id)  # outside the request's read: read again
+    assert calls == ["BatchGetItem"] * 3
+
+
+def test_a_new_referral_reads_the_person_with_its_record(api, keys, referral_id, monkeypatch):
+    from chalicelib import settings
+    from chalicelib.domain.idempotency import Needs
+    from chalicelib.domain.participants import participant_hash
+    from chalicelib.store import repository
+
+    person = participant_hash("JK482931B", settings.get().participant_key)
+    calls = _calls(monkeypatch)
+    with repository.read_ahead("jobcentre-plus-norwich#new-key", Needs(participant_hash=person)) as record:
+        assert record is None
+        held = repository.get_participant(person)
+        assert held is not None and held.active_referral_id == referral_id
+        assert repository.get_participant("p_nobody") is None
+    assert calls == ["BatchGetItem", "GetItem"]  # only the person not read ahead is read on its own
+
+
+def test_unprocessed_keys_are_asked_for_again(api, keys, referral_id, monkeypatch):
+    from chalicelib.store import repository
+    from chalicelib.store.transaction import low_level_client
+
+    client = low_level_client()
+    real = client.batch_get_item
+    answers: list[int] = []
+
+    def throttled_once(**request):
+        if not answers:
+            answers.append(0)
+            return {"Responses": {}, "UnprocessedKeys": request["RequestItems"]}
+        answers.append(1)
+        return real(**request)
+
+    monkeypatch.setattr(client, "batch_get_item", throttled_once)
+    monkeypatch.setattr(repository.time, "sleep", lambda seconds: None)
+    referral = repository.get_referral(referral_id)
+    assert referral is not None and referral.participant is not None and answers == [0, 1]
+
+
+def test_a_batch_of_more_than_100_keys_is_split(api, keys, referral_id):
+    from chalicelib.store import repository
+    from chalicelib.store.models import ReferralItem
+
+    wanted = [(ReferralItem, referral_id)] + [(ReferralItem, f"ref_missing{i:03d}") for i in range(150)]
+    found = repository._batch_get_consistent(wanted)
+    assert len(found) == 151 and found[(ReferralItem, referral_id)] is not None
+    assert sum(1 for item in found.values() if item is None) == 150
