@@ -99,7 +99,8 @@ class ConsentIn(Strict):
 
 
 class ParticipantIn(Strict):
-    nino = fields.String(required=True, metadata={"description": "National Insurance number, e.g. QQ123456C"})
+    nino = fields.String(required=True, validate=validate.Length(max=20, error="[length] at most {max}"),
+                         metadata={"description": "National Insurance number, e.g. QQ123456C"})
     given_name = _text(100)
     family_name = _text(100)
     date_of_birth = _date()
@@ -909,7 +910,8 @@ class ErasureOut(Schema):
 
 
 class SubjectAccessIn(Strict):
-    nino = fields.String(required=True, metadata={"description": "the person's National Insurance number"})
+    nino = fields.String(required=True, validate=validate.Length(max=20, error="[length] at most {max}"),
+                         metadata={"description": "the person's National Insurance number"})
 
     @validates("nino")
     def _nino(self, value, **_):

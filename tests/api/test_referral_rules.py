@@ -135,6 +135,7 @@ def test_invalid_referral_fields(api, keys, change, field, rule):
 @pytest.mark.parametrize("participant_change, field, rule", [
     ({"nino": "QQ123456Z"}, "participant.nino", "format"),
     ({"nino": "DA123456A"}, "participant.nino", "format"),
+    ({"nino": "AB123456C" + " " * 10_000}, "participant.nino", "length"),  # valid once its spaces are gone
     ({"postcode": "NOT A CODE"}, "participant.postcode", "format"),
     ({"date_of_birth": "2027-01-01"}, "participant.date_of_birth", "in_past"),
     ({"date_of_birth": "1800-01-01"}, "participant.date_of_birth", "range"),
