@@ -11,12 +11,15 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from chalicelib.services.admin import HISTORY_PEOPLE
+
 TODAY = "2026-11-24"  # a Tuesday with every demo programme's referral window open (as the tests pin it)
 
 # Places: each provider's allocation, so that no referral is refused for a full one.
 NORFOLK = "flexible-routeways-norfolk"
 TEES = "tees-valley-routes-to-work"
-NORFOLK_SLOTS = [("kings-lynn-works", 300), ("trobius", 1000), ("great-yarmouth-works", 400)]
+# King's Lynn Works' 300 places, less the demo's past participants the local run seeds (services/admin.py).
+NORFOLK_SLOTS = [("kings-lynn-works", 300 - HISTORY_PEOPLE), ("trobius", 1000), ("great-yarmouth-works", 400)]
 TEES_SLOTS = [("middlesbrough-council", 650), ("stockton-on-tees-council", 625), ("redcar-cleveland-council", 500),
               ("hartlepool-council", 400), ("darlington-council", 325)]
 SLOTS = [(NORFOLK, p, c) for p, c in NORFOLK_SLOTS] + [(TEES, p, c) for p, c in TEES_SLOTS]
