@@ -60,6 +60,16 @@ def payer_counts(line: PaymentLine, approve: bool, fund_fee: str) -> dict[str, i
     return {counter(line.payee_org_id, SPENT): line.amount_pence} if approve else _committed(line, -1)
 
 
+def reversal_counts(line: PaymentLine, fund_fee: str) -> dict[str, int]:
+    """An approved spend or incentive taken back (clawed back, or removed from its claim by validation): the
+    spend is no longer spent and its budget is released; the incentive no longer counts for its employer."""
+    if line.payee_kind == EMPLOYER:
+        return {k: -v for k, v in incentive_counts(line.prime_org_id, line).items()}
+    if line.fee_id != fund_fee:
+        return {}
+    return {counter(line.payee_org_id, SPENT): -line.amount_pence, **_committed(line, -1)}
+
+
 def incentive_counts(authority: str, line: PaymentLine) -> dict[str, int]:
     name = line.payee_name or ""
     return {counter(authority, EMPLOYER_AMOUNT + name): line.amount_pence,

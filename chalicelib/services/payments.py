@@ -1,6 +1,7 @@
 """Payment use cases: lines the journey earns, evidence claims, finance decisions, clawbacks, the cascade."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -143,9 +144,19 @@ def decide(principal: Principal, line_ids: list[str], approve: bool, reason: str
 def _count_fund_decision(tx: UnitOfWork, line: pl.PaymentLine, approve: bool) -> None:
     """The payer approved a flexible-fund spend (now spent) or rejected it (its budget released), in the
     decision's unit of work."""
+    _count_fund(tx, line, lambda fee: fund_counts.payer_counts(line, approve, fee))
+
+
+def count_fund_reversal(tx: UnitOfWork, line: pl.PaymentLine) -> None:
+    """An approved flexible-fund spend or employer incentive clawed back or removed from its claim: the fund's
+    counters take it back, in the same unit of work."""
+    _count_fund(tx, line, lambda fee: fund_counts.reversal_counts(line, fee))
+
+
+def _count_fund(tx: UnitOfWork, line: pl.PaymentLine, changes_for: Callable[[str], dict[str, int]]) -> None:
     rulebook = get_rulebook(line.programme_id)
     fund = rulebook.flexible_fund if rulebook else None
-    changes = fund_counts.payer_counts(line, approve, fund.fee) if fund else {}
+    changes = changes_for(fund.fee) if fund else {}
     if changes:
         store().referrals.add_counts(tx, line.programme_id, changes)
 
@@ -160,6 +171,7 @@ def claw_back(principal: Principal, line_id: str, reason: str, tx: UnitOfWork) -
         raise NotFound("no such claim line")
     reversal = pl.clawback(line, reason, clock.today())
     store().lines.add(tx, reversal, principal.org_id, clock.now())
+    count_fund_reversal(tx, line)
     return reversal
 
 

@@ -22,7 +22,7 @@ from ..payments import lines as pl
 from ..payments import validation as pv
 from ..payments.claim_file import READY, ClaimFile
 from ..payments.validation import Check, Outcome, SampleRate
-from . import supply_chain
+from . import payments, supply_chain
 from .claim_files import is_commissioner_of
 from .deps import store
 from .ports import UnitOfWork
@@ -126,12 +126,14 @@ def record_check(principal: Principal, claim_file_id: str, payload: dict, tx: Un
         assert existing is not None
         if failed:
             db.lines.add_removal(tx, line, f"removed by validation: {reason}", principal.org_id, now)
+            payments.count_fund_reversal(tx, line)
         db.claim_files.add_check_count(tx, record, line if failed else None)
         checked = replace(existing, before_payment=outcome)
     else:
         if failed:
             reversal = pl.clawback(line, f"failed a check after payment: {reason}", clock.today())
             db.lines.add(tx, reversal, principal.org_id, now)
+            payments.count_fund_reversal(tx, line)
             outcome = replace(outcome, clawback_line_id=reversal.line_id)
         checked = replace(existing or Check(claim_file_id, line.line_id, line.payee_org_id, line.amount_pence,
                                             line.payee_net_pence, drawn=False), after_payment=outcome)

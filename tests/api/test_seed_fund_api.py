@@ -242,3 +242,21 @@ def test_the_fund_report_is_the_authority_s_own_and_the_combined_authority_s_who
                 keys["commissioner_finance"], orgs["trobius"]["finance"]):
         assert api.get(REPORT, key).status == 403
     assert api.get("/programmes/flexible-routeways-norfolk/flexible-fund", orgs["trobius"]["finance"]).status == 404
+
+
+def test_a_spend_clawed_back_is_no_longer_spent_and_its_budget_is_released(api, keys):
+    orgs = keys["organisations"]
+    rid, _ = _assessed(api, keys)
+    assert _spend(api, orgs[DARLINGTON]["provider"], rid, "travel", "b2-travel", 4000).status == 201
+    (line,) = _line(api, orgs[DARLINGTON]["finance"], rid)
+    budget = _darlington(api, orgs[DARLINGTON]["coordinator"])["budget_pence"]
+    assert api.post(f"/claims/{line['line_id']}/approve", orgs[TVCA]["finance"], {}).status == 200
+    spent = _darlington(api, orgs[DARLINGTON]["coordinator"])
+    assert (spent["committed_pence"], spent["spent_pence"], spent["remaining_pence"]) == (4000, 4000, budget - 4000)
+
+    back = api.post(f"/claims/{line['line_id']}/clawback", orgs[TVCA]["finance"],
+                    {"reason": "bus passes bought for another programme's participant"})
+    assert back.status == 201, back.body
+    after = _darlington(api, orgs[DARLINGTON]["coordinator"])
+    assert (after["committed_pence"], after["spent_pence"], after["remaining_pence"]) == (0, 0, budget)
+    assert after["by_category"] == []
