@@ -133,11 +133,12 @@ def incentive(rulebook: Rulebook, referral: Referral, payload: dict, today: date
     if cost is None:
         raise ValidationFailed.one("cost_id", "assessed_cost",
                                    f"{cost_id!r} is not an in-work support cost identified in an assessment")
-    met = sum(int(x["amount_pence"]) for x in referral.incentives.values() if x["cost_id"] == cost_id)
+    standing = [x for i, x in referral.incentives.items() if i not in referral.withdrawn_incentives]
+    met = sum(int(x["amount_pence"]) for x in standing if x["cost_id"] == cost_id)
     if met + amount > cost:
         raise ValidationFailed.one("amount_pence", "within_assessed_cost",
                                    f"the assessed cost {cost_id} is {cost} pence, {met} already agreed")
-    agreed = sum(int(x["amount_pence"]) for x in referral.incentives.values())
+    agreed = sum(int(x["amount_pence"]) for x in standing)
     if agreed + amount > fund.incentive_max_pence:
         raise ValidationFailed.one("amount_pence", "incentive_limit", f"employer incentives are at most "
                                    f"{fund.incentive_max_pence} pence per participant, {agreed} already agreed")

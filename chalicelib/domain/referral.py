@@ -63,6 +63,7 @@ class Referral:
     barriers: dict[str, str] = field(default_factory=dict)  # the action plan's barriers: short id -> category
     support_costs: dict[str, int] = field(default_factory=dict)  # in-work support costs assessed: id -> pence
     incentives: dict[str, dict[str, Any]] = field(default_factory=dict)  # employer incentives agreed, by id
+    withdrawn_incentives: tuple[str, ...] = ()  # of those, the ones the payer rejected or clawed back
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,11 @@ def reversal_counts(line: PaymentLine, fund_fee: str) -> dict[str, int]:
     return {counter(line.payee_org_id, SPENT): -line.amount_pence, **_committed(line, -1)}
 
 
+def incentive_id(line: PaymentLine) -> str:
+    """The referral's incentive an employer's line pays: the last part of its milestone key (fee:incentive)."""
+    return line.line_id.rsplit(":", 1)[-1]
+
+
 def incentive_counts(authority: str, line: PaymentLine) -> dict[str, int]:
     name = line.payee_name or ""
     return {counter(authority, EMPLOYER_AMOUNT + name): line.amount_pence,

@@ -120,6 +120,7 @@ def decide(principal: Principal, line_ids: list[str], approve: bool, reason: str
     if len(set(line_ids)) != len(line_ids) or not 1 <= len(line_ids) <= MAX_BULK:
         raise ValidationFailed.one("line_ids", "unique_1_to_50", f"1..{MAX_BULK} distinct line ids")
     decided = []
+    withdrawn: dict[str, set[str]] = {}
     now = clock.now()
     for line_id in line_ids:
         line = _visible_line(principal, line_id)
@@ -128,8 +129,12 @@ def decide(principal: Principal, line_ids: list[str], approve: bool, reason: str
             raise ClaimRefused("already_decided", f"line {line_id} is {line.status}, not submitted", "line_ids")
         store().lines.add_decision(tx, line, approve, reason, principal.org_id, now)
         _count_fund_decision(tx, line, approve)
+        if not approve and line.payee_kind == pl.EMPLOYER:
+            withdrawn.setdefault(line.referral_id, set()).add(fund_counts.incentive_id(line))
         decided.append(replace(line, status=pl.APPROVED if approve else pl.REJECTED,
                                reason=None if approve else reason, version=line.version + 1))
+    for referral_id, ids in withdrawn.items():  # one update a referral, however many of its lines
+        store().referrals.add_incentive_withdrawn(tx, referral_id, frozenset(ids))
     if approve:
         def approved() -> None:
             logs.count("ClaimsApproved", len(decided))
@@ -151,6 +156,8 @@ def count_fund_reversal(tx: UnitOfWork, line: pl.PaymentLine) -> None:
     """An approved flexible-fund spend or employer incentive clawed back or removed from its claim: the fund's
     counters take it back, in the same unit of work."""
     _count_fund(tx, line, lambda fee: fund_counts.reversal_counts(line, fee))
+    if line.payee_kind == pl.EMPLOYER:  # it no longer counts against the participant's incentive limit
+        store().referrals.add_incentive_withdrawn(tx, line.referral_id, frozenset({fund_counts.incentive_id(line)}))
 
 
 def _count_fund(tx: UnitOfWork, line: pl.PaymentLine, changes_for: Callable[[str], dict[str, int]]) -> None:

@@ -65,6 +65,10 @@ class Referrals(Protocol):
     def add_change(self, tx: UnitOfWork, before: Referral, after: Referral, event: Event, actor_org_id: str,
                    actor_key_id: str, now: datetime) -> None: ...
 
+    def add_incentive_withdrawn(self, tx: UnitOfWork, referral_id: str, incentive_ids: frozenset[str]) -> None:
+        """The payer rejected or clawed back an employer incentive: a new version of the referral with it
+        withdrawn."""
+
     def add_party_index(self, tx: UnitOfWork, referral: Referral, org_id: str, roles: tuple[str, ...]) -> None:
         """List `referral` for `org_id`, which now mentors it or takes it as a spoke (view "party")."""
 

@@ -12,6 +12,7 @@ from pynamodb.attributes import (
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 
@@ -158,6 +159,7 @@ class ReferralItem(SharedModel):
     barriers = CompactJSONAttribute(null=True)  # the action plan's barriers: id -> category (no personal data)
     support_costs = CompactJSONAttribute(null=True)  # in-work support costs identified in assessments: id -> pence
     incentives = CompactJSONAttribute(null=True)  # employer incentives agreed in brokerage, by id
+    withdrawn_incentives = UnicodeSetAttribute(null=True)  # of those, rejected or clawed back by the payer
 
     by_referrer = ByReferrer()
     by_provider = ByProvider()

@@ -195,7 +195,7 @@ def to_referral(item: ReferralItem, sealed: SealedFieldsItem | None) -> Referral
         late_approvals=dict(item.late_approvals or {}),
         module_extension=item.module_extension, erased_on=_d(item.erased_on),
         barriers=dict(item.barriers or {}), support_costs={k: int(v) for k, v in (item.support_costs or {}).items()},
-        incentives=dict(item.incentives or {}))
+        incentives=dict(item.incentives or {}), withdrawn_incentives=tuple(sorted(item.withdrawn_incentives or ())))
 
 
 def sealed_key(referral_id: str) -> str:
@@ -233,7 +233,8 @@ def to_item(r: Referral) -> ReferralItem:
         contacts=_or_none([_contact_json(c) for c in r.contacts]), eligibility_decision=r.eligibility_decision,
         leaver=r.leaver, late_approvals=_or_none(dict(r.late_approvals)),
         module_extension=r.module_extension, erased_on=_iso(r.erased_on), barriers=_or_none(dict(r.barriers)),
-        support_costs=_or_none(dict(r.support_costs)), incentives=_or_none(dict(r.incentives)))
+        support_costs=_or_none(dict(r.support_costs)), incentives=_or_none(dict(r.incentives)),
+        withdrawn_incentives=set(r.withdrawn_incentives) or None)
 
 
 def _recorded(item: ReferralEventItem) -> RecordedEvent:
@@ -463,6 +464,14 @@ def add_referral_change(tx: Transaction, before: Referral, after: Referral, even
             tx.put(sealed)
     tx.put(_event_item(after, event, actor_org_id, actor_key_id, now),
            condition=ReferralEventItem.seq.does_not_exist())
+
+
+def add_incentive_withdrawn(tx: Transaction, referral_id: str, incentive_ids: frozenset[str]) -> None:
+    """The payer rejected or clawed back an employer incentive: it no longer counts against the participant's
+    limit. A new version of the referral, so that a step that read the one before is refused, not overwriting it."""
+    tx.update(ReferralItem(referral_id=referral_id),
+              actions=[ReferralItem.withdrawn_incentives.add(set(incentive_ids)), ReferralItem.version.add(1)],
+              condition=ReferralItem.referral_id.exists())
 
 
 def add_party_index(tx: Transaction, referral: Referral, org_id: str, roles: tuple[str, ...]) -> None:

@@ -260,3 +260,30 @@ def test_a_spend_clawed_back_is_no_longer_spent_and_its_budget_is_released(api, 
     after = _darlington(api, orgs[DARLINGTON]["coordinator"])
     assert (after["committed_pence"], after["spent_pence"], after["remaining_pence"]) == (0, 0, budget)
     assert after["by_category"] == []
+
+
+def test_an_employer_incentive_the_payer_rejects_or_claws_back_no_longer_counts_against_the_limit(api, keys):
+    orgs = keys["organisations"]
+    key_worker, tvca = orgs[DARLINGTON]["provider"], orgs[TVCA]["finance"]
+    rid, _ = _assessed(api, keys)
+
+    def incentive(amount, cost_id):
+        return api.post(f"/referrals/{rid}/employer_incentive", key_worker, {
+            "date": TODAY, "employer_name": "Teesside Steel Fabrications", "amount_pence": amount,
+            "cost_id": cost_id})
+
+    assert incentive(60000, "c1-buddying").status == 201
+    _problem(incentive(50000, "c2-supervision"), 422, "amount_pence", "incentive_limit")  # GBP 1,000 in all
+    (first,) = _line(api, tvca, rid, "employer-incentive")
+    rejected = api.post(f"/claims/{first['line_id']}/reject", tvca, {"reason": "no brokerage record"})
+    assert rejected.status == 200, rejected.body
+
+    # Rejected, it neither meets its assessed cost nor counts towards the limit: both can be agreed again.
+    again = incentive(60000, "c1-buddying")
+    assert again.status == 201, again.body
+    _problem(incentive(50000, "c2-supervision"), 422, "amount_pence", "incentive_limit")
+    (second,) = [x for x in _line(api, tvca, rid, "employer-incentive") if x["line_id"] != first["line_id"]]
+    assert api.post(f"/claims/{second['line_id']}/approve", tvca, {}).status == 200
+    back = api.post(f"/claims/{second['line_id']}/clawback", tvca, {"reason": "the job ended in the first week"})
+    assert back.status == 201, back.body
+    assert incentive(50000, "c2-supervision").status == 201  # the clawed-back GBP 600 is free again

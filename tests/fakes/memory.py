@@ -151,6 +151,14 @@ class Referrals:
         found.sort(key=lambda r: self.d.listed[r.id], reverse=True)
         return _page(found, f"{view}:{org_id}", limit, cursor)
 
+    def add_incentive_withdrawn(self, tx: MemoryTransaction, referral_id: str, incentive_ids: frozenset[str]) -> None:
+        def withdraw() -> None:
+            r = self.d.referrals[referral_id]
+            self.d.referrals[referral_id] = replace(r, withdrawn_incentives=tuple(sorted({*r.withdrawn_incentives, *incentive_ids})),
+                                                    version=r.version + 1)
+
+        tx.add(withdraw, lambda: referral_id in self.d.referrals)
+
     def add_party_index(self, tx: MemoryTransaction, referral: Referral, org_id: str, roles: tuple[str, ...]) -> None:
         tx.add(lambda: self.d.party_index.__setitem__((org_id, referral.id), roles))
 
