@@ -147,6 +147,9 @@ _FLAG_INDEXES = {"provider": FlagItem.by_provider, "prime": FlagItem.by_prime}
 def list_flags(view: str, org_id: str, status: str | None, limit: int, cursor: str | None, *,
                programme_id: str | None = None, rule: str | None = None,
                provider_org_id: str | None = None, referral_id: str | None = None) -> tuple[list[Flag], str | None]:
+    if referral_id:
+        return _flags_of_referral(view, org_id, status, limit, cursor, programme_id, rule, provider_org_id,
+                                  referral_id)
     range_condition = FlagItem.flag_sort.startswith(f"{status}#") if status else None
     if view == "provider" and provider_org_id:
         # The index's own key: DynamoDB refuses a filter on it (it is the organisation queried, or nothing).
@@ -157,6 +160,22 @@ def list_flags(view: str, org_id: str, status: str | None, limit: int, cursor: s
                           (FlagItem.provider_org_id, provider_org_id), (FlagItem.referral_id, referral_id))
     items, next_cursor = query_page(_FLAG_INDEXES[view], org_id, f"flags:{view}:{org_id}", limit, cursor,
                                     range_condition, condition)
+    return [_flag(i) for i in items], next_cursor
+
+
+_VIEW_ORG = {"provider": FlagItem.provider_org_id, "prime": FlagItem.prime_org_id}
+
+
+def _flags_of_referral(view: str, org_id: str, status: str | None, limit: int, cursor: str | None,
+                       programme_id: str | None, rule: str | None, provider_org_id: str | None,
+                       referral_id: str) -> tuple[list[Flag], str | None]:
+    """One referral's flags (a handful), from the referral's own index, as the caller's organisation sees them:
+    another organisation's referral gives an empty list, as an unknown one does."""
+    condition = all_equal((_VIEW_ORG[view], org_id), (FlagItem.status, status),
+                          (FlagItem.programme_id, programme_id), (FlagItem.rule, rule),
+                          (FlagItem.provider_org_id, provider_org_id))
+    items, next_cursor = query_page(FlagItem.by_referral, referral_id, f"flags:{view}:{org_id}:{referral_id}",
+                                    limit, cursor, None, condition)
     return [_flag(i) for i in items], next_cursor
 
 
