@@ -54,7 +54,7 @@ def payer_counts(line: PaymentLine, approve: bool, fund_fee: str) -> dict[str, i
     """The payer's decision on a committed spend: approved, it is spent; rejected, its budget is released. A
     rejected employer incentive no longer counts among its authority's incentives by employer."""
     if line.payee_kind == EMPLOYER:
-        return {} if approve else {k: -v for k, v in incentive_counts(line.prime_org_id, line).items()}
+        return {} if approve else _incentive_withdrawn(line)
     if line.fee_id != fund_fee:
         return {}
     return {counter(line.payee_org_id, SPENT): line.amount_pence} if approve else _committed(line, -1)
@@ -64,10 +64,15 @@ def reversal_counts(line: PaymentLine, fund_fee: str) -> dict[str, int]:
     """An approved spend or incentive taken back (clawed back, or removed from its claim by validation): the
     spend is no longer spent and its budget is released; the incentive no longer counts for its employer."""
     if line.payee_kind == EMPLOYER:
-        return {k: -v for k, v in incentive_counts(line.prime_org_id, line).items()}
+        return _incentive_withdrawn(line)
     if line.fee_id != fund_fee:
         return {}
     return {counter(line.payee_org_id, SPENT): -line.amount_pence, **_committed(line, -1)}
+
+
+def _incentive_withdrawn(line: PaymentLine) -> dict[str, int]:
+    """An incentive rejected or taken back leaves its authority's count by employer."""
+    return {k: -v for k, v in incentive_counts(line.prime_org_id, line).items()}
 
 
 def incentive_id(line: PaymentLine) -> str:
