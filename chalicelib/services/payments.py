@@ -1,6 +1,7 @@
 """Payment use cases: lines the journey earns, evidence claims, finance decisions, clawbacks, the cascade."""
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
@@ -119,8 +120,7 @@ def decide(principal: Principal, line_ids: list[str], approve: bool, reason: str
         raise ValidationFailed.one("reason", "required", "a rejection gives a reason")
     if len(set(line_ids)) != len(line_ids) or not 1 <= len(line_ids) <= MAX_BULK:
         raise ValidationFailed.one("line_ids", "unique_1_to_50", f"1..{MAX_BULK} distinct line ids")
-    decided = []
-    withdrawn: dict[str, set[str]] = {}
+    read, decided = [], []
     now = clock.now()
     for line_id in line_ids:
         line = _visible_line(principal, line_id)
@@ -128,13 +128,13 @@ def decide(principal: Principal, line_ids: list[str], approve: bool, reason: str
         if line.status != pl.SUBMITTED:
             raise ClaimRefused("already_decided", f"line {line_id} is {line.status}, not submitted", "line_ids")
         store().lines.add_decision(tx, line, approve, reason, principal.org_id, now)
-        _count_fund_decision(tx, line, approve)
-        if not approve and line.payee_kind == pl.EMPLOYER:
-            withdrawn.setdefault(line.referral_id, set()).add(fund_counts.incentive_id(line))
+        read.append(line)
         decided.append(replace(line, status=pl.APPROVED if approve else pl.REJECTED,
                                reason=None if approve else reason, version=line.version + 1))
-    for referral_id, ids in withdrawn.items():  # one update a referral, however many of its lines
-        store().referrals.add_incentive_withdrawn(tx, referral_id, frozenset(ids))
+    # The payer approved flexible-fund spends (now spent) or rejected them (their budget released).
+    _count_fund(tx, read, lambda line, fee: fund_counts.payer_counts(line, approve, fee))
+    if not approve:
+        _withdraw_incentives(tx, read)
     if approve:
         def approved() -> None:
             logs.count("ClaimsApproved", len(decided))
@@ -146,26 +146,37 @@ def decide(principal: Principal, line_ids: list[str], approve: bool, reason: str
     return decided
 
 
-def _count_fund_decision(tx: UnitOfWork, line: pl.PaymentLine, approve: bool) -> None:
-    """The payer approved a flexible-fund spend (now spent) or rejected it (its budget released), in the
-    decision's unit of work."""
-    _count_fund(tx, line, lambda fee: fund_counts.payer_counts(line, approve, fee))
-
-
 def count_fund_reversal(tx: UnitOfWork, line: pl.PaymentLine) -> None:
     """An approved flexible-fund spend or employer incentive clawed back or removed from its claim: the fund's
     counters take it back, in the same unit of work."""
-    _count_fund(tx, line, lambda fee: fund_counts.reversal_counts(line, fee))
-    if line.payee_kind == pl.EMPLOYER:  # it no longer counts against the participant's incentive limit
-        store().referrals.add_incentive_withdrawn(tx, line.referral_id, frozenset({fund_counts.incentive_id(line)}))
+    _count_fund(tx, [line], fund_counts.reversal_counts)
+    _withdraw_incentives(tx, [line])
 
 
-def _count_fund(tx: UnitOfWork, line: pl.PaymentLine, changes_for: Callable[[str], dict[str, int]]) -> None:
-    rulebook = get_rulebook(line.programme_id)
-    fund = rulebook.flexible_fund if rulebook else None
-    changes = changes_for(fund.fee) if fund else {}
-    if changes:
-        store().referrals.add_counts(tx, line.programme_id, changes)
+def _count_fund(tx: UnitOfWork, lines: list[pl.PaymentLine],
+                changes_for: Callable[[pl.PaymentLine, str], dict[str, int]]) -> None:
+    """The fund counters' changes of the lines, summed: one update a counter however many lines move it (a
+    transaction may write an item once)."""
+    totals: dict[str, Counter[str]] = {}
+    for line in lines:
+        rulebook = get_rulebook(line.programme_id)
+        if rulebook is not None and rulebook.flexible_fund is not None:
+            totals.setdefault(line.programme_id, Counter()).update(changes_for(line, rulebook.flexible_fund.fee))
+    for programme_id, changes in totals.items():
+        moved = {k: v for k, v in changes.items() if v}
+        if moved:
+            store().referrals.add_counts(tx, programme_id, moved)
+
+
+def _withdraw_incentives(tx: UnitOfWork, lines: list[pl.PaymentLine]) -> None:
+    """Employer incentives rejected or taken back no longer count against their participants' limits: one update a
+    referral, however many of its lines."""
+    by_referral: dict[str, set[str]] = {}
+    for line in lines:
+        if line.payee_kind == pl.EMPLOYER:
+            by_referral.setdefault(line.referral_id, set()).add(fund_counts.incentive_id(line))
+    for referral_id, ids in by_referral.items():
+        store().referrals.add_incentive_withdrawn(tx, referral_id, frozenset(ids))
 
 
 def claw_back(principal: Principal, line_id: str, reason: str, tx: UnitOfWork) -> pl.PaymentLine:

@@ -80,3 +80,26 @@ def test_a_coordinator_s_approvals_racing_for_the_last_of_a_budget_commit_exactl
     assert _committed(server) == BUDGET
     still = {i["line_id"] for i in _fund_lines(server, "pending_approval")}
     assert len(still & set(pending)) == 3
+
+
+def test_the_combined_authority_approves_and_rejects_several_of_an_authority_s_spends_in_one_decision(server):
+    """Several lines of one authority decided at once move its fund's counters once each, in one transaction
+    (DynamoDB refuses a transaction that writes one item twice)."""
+    rids = _planned(server, 3)
+    _leave(server, 100_000)  # (the races above spent the budget to its last penny)
+    for rid in rids:
+        assert _spend(server, rid, "b-travel", 1_000).status == 201
+    lines = sorted(i["line_id"] for i in _fund_lines(server, "submitted") if i["referral_id"] in rids)
+    tvca = server.orgs["tees-valley-combined-authority"]["finance"]
+    before = server.get(f"/programmes/{TEES}/flexible-fund", tvca).body["authorities"]
+    (darlington,) = [a for a in before if a["org_id"] == DARLINGTON]
+
+    approved = server.post("/claims/decisions", tvca, {"line_ids": lines[:2], "decision": "approve"})
+    assert approved.status == 200, approved
+    rejected = server.post("/claims/decisions", tvca, {"line_ids": lines[2:], "decision": "reject",
+                                                       "reason": "bought for another programme"})
+    assert rejected.status == 200, rejected
+    (after,) = [a for a in server.get(f"/programmes/{TEES}/flexible-fund", tvca).body["authorities"]
+                if a["org_id"] == DARLINGTON]
+    assert after["spent_pence"] == darlington["spent_pence"] + 2_000
+    assert after["committed_pence"] == darlington["committed_pence"] - 1_000
