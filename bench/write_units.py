@@ -11,6 +11,10 @@ units are the engine's own figures, not estimates. The authorizer's reads of an 
 container's cache holds the key). Every POST sends an Idempotency-Key, as the README does; a keyed write's
 target is 2 round trips (one consistent read of what it needs, then one transaction) and at most 8 write units.
 
+Then the claim writes (devtools/write_meter.py `claim_costs`): a Level 2 group's mentoring claim, the prime's
+finance approving one, rejecting one, deciding three together and clawing one back, each sent again with its
+Idempotency-Key (a replay).
+
 One participant's year: a referral, its acceptance, start, assessment and action plan, `--reviews` monthly
 reviews and a job start (the nightly run's own units are not included: bench/nightly_reads.py measures its
 reads). Cost: write units at USD 0.625 and read units at USD 0.125 per million (DynamoDB on-demand, US East
@@ -31,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from devtools.write_meter import TODAY, journey, journey_costs  # noqa: E402
+from devtools.write_meter import NOT_LOCAL, claim_costs, environment, journey, journey_costs  # noqa: E402
 
 WRU_USD, RRU_USD = 0.625e-6, 0.125e-6
 TARGET_UNITS, TARGET_TRIPS = 8, 2
@@ -49,13 +53,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, \
             dynamodb_local.DynamoDBLocal(log_path=Path(tmp) / "dynamodb-local.log", shared_db=False).start(java) \
             as database:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_KMS",
-                     "REFPAY_KMS_KEY_ID"):
+        for name in NOT_LOCAL:
             os.environ.pop(name, None)
-        os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="local",
-                          AWS_DEFAULT_REGION="eu-west-2", REFPAY_STAGE="dev", REFPAY_TODAY=TODAY,
-                          AWS_ENDPOINT_URL_DYNAMODB=database.endpoint)
+        os.environ.update(environment(database.endpoint, "bench"))
         costs = journey_costs(args.reviews, ("WT700001A", "WT700002A"))
+        claims = claim_costs(("WT700011A", "WT700012A", "WT700013A", "WT700014A", "WT700015A"))
     rows = [vars(c) | {"written": [str(w) for w in c.written]} for c in costs]
     report: dict = {"rows": rows}
     year = rows[: 1 + len(journey(args.reviews))]  # the referral and its steps
@@ -68,6 +70,14 @@ def main() -> int:
         "max_round_trips_per_keyed_write": max(r["round_trips"] for r in year),
         "write_units_per_step_vs_target": round(max(r["write_units"] for r in steps) / TARGET_UNITS, 2),
         "round_trips_vs_target": round(max(r["round_trips"] for r in year) / TARGET_TRIPS, 2)}
+    _table(rows, args.items)
+    print("\nClaim writes (the prime's finance deciding a Level 2 group's mentoring claims), each then replayed:")
+    _table([vars(c) | {"written": [str(w) for w in c.written]} for c in claims], args.items)
+    print(json.dumps(report["participant_year"], indent=2))
+    return 0
+
+
+def _table(rows: list[dict], items: bool) -> None:
     print(f"{'request':34} {'status':>6} {'trips':>5} {'WRU':>6} {'RRU':>6}  calls")
     seen = set()
     for r in rows:
@@ -76,12 +86,10 @@ def main() -> int:
         seen.add(r["request"])
         print(f"{r['request']:34} {r['status']:>6} {r['round_trips']:>5} {r['write_units']:>6} {r['read_units']:>6}"
               f"  {r['calls']}")
-        if args.items:
+        if items:
             for written in r["written"]:
                 print(f"{'':36}{written}")
             print(f"{'':36}write units: " + ", ".join(f"{k} {v:g}" for k, v in sorted(r["by_table"].items())))
-    print(json.dumps(report["participant_year"], indent=2))
-    return 0
 
 
 if __name__ == "__main__":

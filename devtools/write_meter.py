@@ -24,6 +24,16 @@ NORFOLK = "flexible-routeways-norfolk"
 _WITH_CAPACITY = {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem",
                   "BatchWriteItem", "TransactWriteItems", "TransactGetItems"}
 _READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
+# What must not reach the app in-process: a profile, a session, endpoints or a key that are not the local ones.
+NOT_LOCAL = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_KMS",
+             "REFPAY_KMS_KEY_ID")
+
+
+def environment(endpoint: str, namespace: str) -> dict[str, str]:
+    """The variables that point the app in-process at the DynamoDB Local at `endpoint`, in the namespace of its
+    own that the access key id `namespace` has there, on the local stage and the pinned date (NOT_LOCAL unset)."""
+    return {"AWS_ENDPOINT_URL_DYNAMODB": endpoint, "AWS_ACCESS_KEY_ID": namespace, "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": "eu-west-2", "REFPAY_STAGE": "dev", "REFPAY_TODAY": TODAY}
 
 
 def attribute_size(value: dict) -> int:
@@ -126,11 +136,11 @@ class Meter:
                                         frozenset(item or ())))
 
 
-def referral_body(nino: str) -> dict:
-    return {"programme_id": NORFOLK, "provider_id": "kings-lynn-works", "support_level": "standard",
+def referral_body(nino: str, provider_id: str = "kings-lynn-works", postcode: str = "PE30 1EX") -> dict:
+    return {"programme_id": NORFOLK, "provider_id": provider_id, "support_level": "standard",
             "consent": {"given": True, "date": TODAY},
             "participant": {"nino": nino, "given_name": "Ada", "family_name": "Lovelace",
-                            "date_of_birth": "1990-05-17", "postcode": "PE30 1EX",
+                            "date_of_birth": "1990-05-17", "postcode": postcode,
                             "eligibility": {"seeking_work": True, "right_to_work": True}}}
 
 
@@ -158,11 +168,54 @@ class Cost:
     by_table: dict[str, float]
 
 
-def journey_costs(reviews: int, ninos: tuple[str, str]) -> list[Cost]:
-    """The cost of each request of a participant's journey (a referral, then `journey(reviews)`), of its last step
-    replayed (same Idempotency-Key), then of a second person's referral, that POST replayed, and a GET of that
-    referral. The tables are created (where missing) on the DynamoDB that AWS_ENDPOINT_URL_DYNAMODB names; KMS is
-    moto's."""
+class Requests:
+    """The app in-process with the meter installed: `call` makes a request, `measured` makes one and records what
+    it cost (a POST with a body sends an Idempotency-Key: `idempotency`, or a new one)."""
+
+    def __init__(self, client, keys: dict, meter: Meter) -> None:
+        self.client, self.keys, self.meter = client, keys, meter
+        self.costs: list[Cost] = []
+
+    def call(self, method: str, path: str, key: str, body: dict | None,
+             idempotency: str | None = None) -> tuple[int, dict]:
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        if idempotency:
+            headers["Idempotency-Key"] = idempotency
+        kwargs = {"headers": headers} | ({"body": json.dumps(body)} if body is not None else {})
+        reply = getattr(self.client.http, method.lower())(path, **kwargs)
+        return reply.status_code, json.loads(reply.body or b"{}")
+
+    def made(self, method: str, path: str, key: str, body: dict | None) -> dict:
+        """A request that is not measured, which must succeed."""
+        status, parsed = self.call(method, path, key, body, str(uuid.uuid4()) if body is not None else None)
+        if status >= 300:
+            raise AssertionError(f"{method} {path}: {status} {parsed}")
+        return parsed
+
+    def measured(self, label: str, method: str, path: str, key: str, body: dict | None,
+                 idempotency: str | None = None) -> dict:
+        meter = self.meter
+        meter.reset()
+        status, parsed = self.call(method, path, key, body, idempotency or (str(uuid.uuid4()) if body else None))
+        if status >= 300:
+            raise AssertionError(f"{label}: {status} {parsed}")
+        self.costs.append(Cost(label, status, len(meter.calls), " ".join(meter.calls), round(meter.write_units, 1),
+                               round(meter.read_units, 1), list(meter.written), dict(meter.by_table)))
+        return parsed
+
+    def measured_and_replayed(self, label: str, path: str, key: str, body: dict) -> dict:
+        """A POST measured (as `label`), then sent again with the same Idempotency-Key (as `label, replayed`)."""
+        idempotency = str(uuid.uuid4())
+        parsed = self.measured(label, "POST", path, key, body, idempotency)
+        self.measured(f"{label}, replayed", "POST", path, key, body, idempotency)
+        return parsed
+
+
+@contextlib.contextmanager
+def in_process() -> Iterator[Requests]:
+    """The app in-process (chalice.test.Client) with the meter installed, on the tables created (where missing) on
+    the DynamoDB that AWS_ENDPOINT_URL_DYNAMODB names, with the demo's organisations and keys; KMS is moto's. The
+    authorizer's reads of a key are not counted (a warm container's cache holds it)."""
     from chalice.test import Client
     from moto import mock_aws
 
@@ -192,7 +245,19 @@ def journey_costs(reviews: int, ninos: tuple[str, str]) -> list[Cost]:
         client = stack.enter_context(Client(application.app, stage_name="dev"))
         stack.enter_context(contextlib.redirect_stdout(io.StringIO()))  # the app's logs and metrics
         stack.enter_context(contextlib.redirect_stderr(io.StringIO()))
-        return _run(client, keys, meter, reviews, ninos)
+        requests = Requests(client, keys, meter)
+        for key in (keys["referrer"], keys["provider"]):  # the authorizer's cache, warm
+            requests.call("GET", "/referrals", key, None)
+        yield requests
+
+
+def journey_costs(reviews: int, ninos: tuple[str, str]) -> list[Cost]:
+    """The cost of each request of a participant's journey (a referral, then `journey(reviews)`), of its last step
+    replayed (same Idempotency-Key), then of a second person's referral, that POST replayed, and a GET of that
+    referral (see `in_process`)."""
+    with in_process() as requests:
+        _run(requests, reviews, ninos)
+        return requests.costs
 
 
 def _fresh_connections() -> None:
@@ -202,41 +267,67 @@ def _fresh_connections() -> None:
     connection.reset()
 
 
-def _run(client, keys: dict, meter: Meter, reviews: int, ninos: tuple[str, str]) -> list[Cost]:
-    costs: list[Cost] = []
-
-    def call(method: str, path: str, key: str, body: dict | None, idempotency: str | None) -> tuple[int, dict]:
-        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-        if idempotency:
-            headers["Idempotency-Key"] = idempotency
-        kwargs = {"headers": headers} | ({"body": json.dumps(body)} if body is not None else {})
-        reply = getattr(client.http, method.lower())(path, **kwargs)
-        return reply.status_code, json.loads(reply.body or b"{}")
-
-    for key in (keys["referrer"], keys["provider"]):  # the authorizer's cache, warm
-        call("GET", "/referrals", key, None, None)
-
-    def measured(label: str, method: str, path: str, key: str, body: dict | None,
-                 idempotency: str | None = None) -> dict:
-        meter.reset()
-        status, parsed = call(method, path, key, body, idempotency or (str(uuid.uuid4()) if body else None))
-        if status >= 300:
-            raise AssertionError(f"{label}: {status} {parsed}")
-        costs.append(Cost(label, status, len(meter.calls), " ".join(meter.calls), round(meter.write_units, 1),
-                          round(meter.read_units, 1), list(meter.written), dict(meter.by_table)))
-        return parsed
-
+def _run(requests: Requests, reviews: int, ninos: tuple[str, str]) -> None:
+    keys, measured = requests.keys, requests.measured
     rid = measured("POST /referrals", "POST", "/referrals", keys["referrer"], referral_body(ninos[0]))["id"]
-    step_key = ""
-    for label, path, body in journey(reviews):
-        step_key = str(uuid.uuid4())
-        measured(label, "POST", f"/referrals/{rid}/{path}", keys["provider"], body, step_key)
+    for label, path, body in journey(reviews)[:-1]:
+        measured(label, "POST", f"/referrals/{rid}/{path}", keys["provider"], body)
     label, path, body = journey(reviews)[-1]
-    measured(f"{label}, replayed", "POST", f"/referrals/{rid}/{path}", keys["provider"], body, step_key)
+    requests.measured_and_replayed(label, f"/referrals/{rid}/{path}", keys["provider"], body)
     replay_key = str(uuid.uuid4())
     other = measured("POST /referrals (second person)", "POST", "/referrals", keys["referrer"],
                      referral_body(ninos[1]), replay_key)["id"]
     measured("POST /referrals, replayed", "POST", "/referrals", keys["referrer"], referral_body(ninos[1]),
              replay_key)
     measured("GET /referrals/{id}", "GET", f"/referrals/{other}", keys["referrer"], None)
-    return costs
+
+
+MENTORS, PRIME, DELIVERER = "broadland-mentors", "trobius", "kings-lynn-works"
+
+
+def claim_costs(ninos: tuple[str, ...]) -> list[Cost]:
+    """The cost of each claim write, and of each sent again with its Idempotency-Key: on the referrals of `ninos`
+    (at least four), a Level 2 group's mentoring claim on each (the first's measured: `POST /claims`), the prime's
+    finance approving the first (`approve`), rejecting the second (`reject`), approving the others in one bulk
+    decision (`decide N lines`) and clawing the first back (`claw back`). See `in_process`."""
+    if len(ninos) < 4:
+        raise ValueError("four people at least: a claim approved, one rejected, two or more decided together")
+    with in_process() as requests:
+        first = _mentored_referral(requests, ninos[0])
+        claimed = requests.measured_and_replayed("POST /claims", "/claims", requests.keys["organisations"][MENTORS][
+            "provider"], _mentoring_claim(first))
+        lines = [claimed["line_id"]] + [_claim(requests, _mentored_referral(requests, n)) for n in ninos[1:]]
+        finance = requests.keys["finance"]  # the prime's: it pays its chain's lines
+        requests.measured_and_replayed("approve", f"/claims/{lines[0]}/approve", finance, {})
+        requests.measured_and_replayed("reject", f"/claims/{lines[1]}/reject", finance, {"reason": "no evidence"})
+        requests.measured_and_replayed(f"decide {len(lines) - 2} lines", "/claims/decisions", finance,
+                                       {"line_ids": lines[2:], "decision": "approve"})
+        requests.measured_and_replayed("claw back", f"/claims/{lines[0]}/clawback", finance,
+                                       {"reason": "recorded in error"})
+        return requests.costs
+
+
+def _mentored_referral(requests: Requests, nino: str) -> str:
+    """A Level 2 group refers a person to the prime, which routes them to a Level 3 deliverer with the group
+    mentoring; the deliverer accepts and starts them and the group records a contact (mc1). Not measured."""
+    orgs = requests.keys["organisations"]
+    rid = requests.made("POST", "/referrals", orgs[MENTORS]["referrer"],
+                        referral_body(nino, provider_id=PRIME, postcode="NR1 3QU"))["id"]
+    requests.made("POST", f"/referrals/{rid}/route", orgs[PRIME]["provider"],
+                  {"date": TODAY, "to_provider_id": DELIVERER})
+    for step in ("accept", "start"):
+        requests.made("POST", f"/referrals/{rid}/{step}", orgs[DELIVERER]["provider"], {"date": TODAY})
+    requests.made("POST", f"/referrals/{rid}/mentoring_contact", orgs[MENTORS]["provider"],
+                  {"date": TODAY, "minutes": 45, "mode": "in_person"})
+    return rid
+
+
+def _mentoring_claim(referral_id: str) -> dict:
+    return {"referral_id": referral_id, "fee_id": "level-2-support", "amount_pence": 15000, "event_date": TODAY,
+            "evidence_ref": "case-notes/118", "contact_ids": ["mc1"]}
+
+
+def _claim(requests: Requests, referral_id: str) -> str:
+    """The group's mentoring claim on the referral, not measured: its line's id."""
+    return str(requests.made("POST", "/claims", requests.keys["organisations"][MENTORS]["provider"],
+                             _mentoring_claim(referral_id))["line_id"])

@@ -113,6 +113,22 @@ def cut_claim_file(api: Api, key: str, body: dict, on: str = "2026-12-01") -> tu
     return cut, api.get(f"/claim-files/{cut.body['id']}", key)
 
 
+def dynamodb_calls(monkeypatch) -> list[str]:
+    """The DynamoDB operations the app calls from now on (the test's own list, which it may clear)."""
+    import botocore.client
+
+    calls: list[str] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def counted(client, operation, params):
+        if client.meta.service_model.service_name == "dynamodb":
+            calls.append(operation)
+        return original(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counted)
+    return calls
+
+
 def run_nightly(on: str) -> dict:
     """The nightly run for the day `on` (ISO date), in-process: its summary."""
     from datetime import date

@@ -32,10 +32,12 @@ class IdempotencyRecord:
 @dataclass(frozen=True)
 class Needs:
     """What a write reads besides its idempotency record (the referral it changes, or the person a new referral
-    names), read with that record in one consistent read before its transaction."""
+    names; the payment lines it decides or reverses, and those it makes, whose ids are known from the request),
+    read with that record in one consistent read before its transaction."""
 
     referral_id: str | None = None
     participant_hash: str | None = None
+    line_ids: tuple[str, ...] = ()
 
 
 def scope_key(org_id: str, key: str) -> str:

@@ -143,6 +143,11 @@ def check_decider(line: PaymentLine, org_id: str) -> None:
                     payer_org_id=line.payer_org_id)
 
 
+def clawback_id(line_id_: str) -> str:
+    """The id of a line's reversal: one a line, so a line is clawed back once."""
+    return f"{line_id_}:clawback"
+
+
 def clawback(line: PaymentLine, reason: str, on: date) -> PaymentLine:
     """The reversal of a committed line: a new line with every amount negated. The original is not touched."""
     if line.kind == CLAWBACK:
@@ -150,7 +155,7 @@ def clawback(line: PaymentLine, reason: str, on: date) -> PaymentLine:
     if line.status not in (APPROVED, FILED, MATCH_FUNDING):
         raise ClaimRefused("not_committed", f"a {line.status} line is not owed: reject it instead of clawing back",
                            "line_id")
-    lid = f"{line.line_id}:clawback"
+    lid = clawback_id(line.line_id)
     return replace(line, line_id=lid, line_ref=line_reference(lid), kind=CLAWBACK, amount_pence=-line.amount_pence,
                    prime_retained_pence=-line.prime_retained_pence, payee_net_pence=-line.payee_net_pence,
                    status=MATCH_FUNDING if line.status == MATCH_FUNDING else APPROVED, event_date=on, reason=reason,

@@ -8,14 +8,14 @@ from datetime import date
 from typing import Any
 
 from .. import clock, logs, settings
-from ..adapters.rulebooks import get_rulebook
+from ..adapters.rulebooks import all_rulebooks, get_rulebook
 from ..domain import access, cursors, states
 from ..domain.access import Principal
 from ..domain.errors import ClaimRefused, FieldError, NotFound, ValidationFailed
 from ..domain.participants import pseudonymous_reference
 from ..domain.parties import Party
 from ..domain.referral import Event, Referral
-from ..domain.rulebook import Rulebook
+from ..domain.rulebook import Fee, Rulebook
 from ..payments import fund as fund_counts
 from ..payments import lines as pl
 from ..payments.tariff import party_earnings
@@ -99,15 +99,35 @@ def submit_claim(principal: Principal, payload: dict, tx: UnitOfWork) -> pl.Paym
     contact_ids = pl.check_contacts(fee, referral.contacts, principal.org_id, payload.get("contact_ids"),
                                     payload["event_date"])
     payee = next(p for p in referral.parties if p.active and p.org_id == principal.org_id and p.role == fee.payee)
-    milestone = fee.payments[0].milestone
-    line = _line_for(rulebook, referral, payee, milestone_key=f"{fee.id}:{milestone}", fee_id=fee.id,
-                     milestone=milestone, funder=fee.funder, amount=amount, on=payload["event_date"],
+    line = _line_for(rulebook, referral, payee, milestone_key=_claimed_milestone(fee), fee_id=fee.id,
+                     milestone=fee.payments[0].milestone, funder=fee.funder, amount=amount, on=payload["event_date"],
                      kind=pl.CLAIM, status=pl.SUBMITTED, evidence_ref=payload["evidence_ref"],
                      provider_ref=payload.get("provider_ref"), contact_ids=contact_ids)
     db.lines.add(tx, line, principal.org_id, clock.now())
     if rulebook.tariff.contract_value_pence:
         db.referrals.add_commitment(tx, rulebook.id, amount, rulebook.tariff.contract_value_pence)
     return line
+
+
+def _claimed_milestone(fee: Fee) -> str:
+    """The milestone a claim of the fee pays (its first), as the key of the line it makes."""
+    return f"{fee.id}:{fee.payments[0].milestone}"
+
+
+def claim_line_ids(payload: dict) -> tuple[str, ...]:
+    """The id of the line a claim makes: its fee's claimed milestone on the referral. Which programme's fee that is
+    is known only once the referral is read, so it is the id in each programme with a fee of that id (one, or a
+    few), read ahead with the claim's idempotency record so that a replay renders the line from that read."""
+    referral_id, fee_id = payload.get("referral_id"), payload.get("fee_id")
+    if not isinstance(referral_id, str) or not isinstance(fee_id, str):
+        return ()
+    fees = [fee for book in all_rulebooks().values() if (fee := book.tariff.fee(fee_id)) and fee.payments]
+    return tuple(dict.fromkeys(pl.line_id(referral_id, _claimed_milestone(fee)) for fee in fees))
+
+
+def clawback_line_ids(line_id: str) -> tuple[str, ...]:
+    """The reversal a clawback of the line makes, read ahead with its idempotency record (see claim_line_ids)."""
+    return (pl.clawback_id(line_id),)
 
 
 def decide(principal: Principal, line_ids: list[str], approve: bool, reason: str | None,

@@ -39,6 +39,7 @@ from .models import (
     IdempotencyItem,
     OrganisationItem,
     ParticipantItem,
+    PaymentLineItem,
     ReferralEventItem,
     ReferralItem,
     ReferralPartyItem,
@@ -577,10 +578,12 @@ def _idempotency(item: IdempotencyItem) -> IdempotencyRecord:
 @contextlib.contextmanager
 def read_ahead(scope_key: str | None, needs: Needs) -> Iterator[IdempotencyRecord | None]:
     """One consistent BatchGetItem of the idempotency record and the items `needs` names (the referral a step
-    changes, the person a new referral names); within the block, get_item answers those from it."""
+    changes, the person a new referral names, the payment lines a claim write reads or makes); within the block,
+    get_item answers those from it."""
     named: list[tuple[Any, str | None]] = [(IdempotencyItem, scope_key), (ParticipantItem, needs.participant_hash)]
     if needs.referral_id:
         named += _referral_keys([needs.referral_id])
+    named += [(PaymentLineItem, line_id) for line_id in needs.line_ids]
     wanted = [(model, key) for model, key in named if key and _nameable(key)]
     found = _batch_get_consistent(wanted) if wanted else {}
     token = _READ_AHEAD.set(found)

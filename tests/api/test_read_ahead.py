@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import referral_body
+from tests.conftest import chain_referral, dynamodb_calls, referral_body
 
 
 @pytest.fixture
@@ -16,27 +16,12 @@ def referral_id(api, keys) -> str:
     return reply.body["id"]
 
 
-def _calls(monkeypatch) -> list[str]:
-    import botocore.client
-
-    calls: list[str] = []
-    original = botocore.client.BaseClient._make_api_call
-
-    def counted(client, operation, params):
-        if client.meta.service_model.service_name == "dynamodb":
-            calls.append(operation)
-        return original(client, operation, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counted)
-    return calls
-
-
 def test_the_reads_of_a_write_answer_from_its_one_batch_read(api, keys, referral_id, monkeypatch):
     from chalicelib.domain.idempotency import Needs
     from chalicelib.store import repository
 
     scope = "jobcentre-plus-norwich#ahead-1"
-    calls = _calls(monkeypatch)
+    calls = dynamodb_calls(monkeypatch)
     with repository.read_ahead(scope, Needs(referral_id=referral_id)) as record:
         assert record is not None and record.resource is not None and record.resource.ids == (referral_id,)
         first = repository.get_referral(referral_id)
@@ -57,13 +42,33 @@ def test_a_new_referral_reads_the_person_with_its_record(api, keys, referral_id,
     from chalicelib.store import repository
 
     person = participant_hash("JK482931B", settings.get().participant_key)
-    calls = _calls(monkeypatch)
+    calls = dynamodb_calls(monkeypatch)
     with repository.read_ahead("jobcentre-plus-norwich#new-key", Needs(participant_hash=person)) as record:
         assert record is None
         held = repository.get_participant(person)
         assert held is not None and held.active_referral_id == referral_id
         assert repository.get_participant("p_nobody") is None
     assert calls == ["BatchGetItem", "GetItem"]  # only the person not read ahead is read on its own
+
+
+def test_a_claim_decision_reads_the_lines_it_names_with_its_record(api, keys, monkeypatch):
+    """Approving claims in bulk: the lines the body names are read with the idempotency record, the decision reads
+    them from that read and commits one transaction; a replay renders them from its one read."""
+    mentor = keys["organisations"]["broadland-mentors"]["provider"]
+    lines = []
+    for nino in ("JK482932B", "JK482933B", "JK482934B"):
+        claim = {"referral_id": chain_referral(api, keys, nino=nino), "fee_id": "level-2-support",
+                 "amount_pence": 9000, "event_date": "2026-11-24", "evidence_ref": "ev", "contact_ids": ["mc1"]}
+        lines.append(api.post("/claims", mentor, claim).body["line_id"])
+    finance, decision = keys["finance"], {"line_ids": lines, "decision": "approve"}
+    assert api.get(f"/claims/{lines[0]}", finance).status == 200  # the authorizer's cache, warm
+    calls = dynamodb_calls(monkeypatch)
+    decided = api.post("/claims/decisions", finance, decision, headers={"Idempotency-Key": "ahead-bulk"})
+    assert decided.status == 200 and [x["status"] for x in decided.body["items"]] == ["approved"] * 3
+    assert calls == ["BatchGetItem", "TransactWriteItems"]
+    replayed = api.post("/claims/decisions", finance, decision, headers={"Idempotency-Key": "ahead-bulk"})
+    assert replayed.status == 200 and replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.body == decided.body and calls == ["BatchGetItem", "TransactWriteItems", "BatchGetItem"]
 
 
 def test_unprocessed_keys_are_asked_for_again(api, keys, referral_id, monkeypatch):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 
 from tests.api.test_payments import _csv
-from tests.conftest import TODAY, cut_claim_file, referral_body
+from tests.conftest import TODAY, cut_claim_file, dynamodb_calls, referral_body
 
 TEES = "tees-valley-routes-to-work"
 DARLINGTON = "darlington-council"
@@ -287,3 +287,33 @@ def test_an_employer_incentive_the_payer_rejects_or_claws_back_no_longer_counts_
     back = api.post(f"/claims/{second['line_id']}/clawback", tvca, {"reason": "the job ended in the first week"})
     assert back.status == 201, back.body
     assert incentive(50000, "c2-supervision").status == 201  # the clawed-back GBP 600 is free again
+
+
+def test_a_decision_on_spends_or_an_incentive_reads_its_lines_and_nothing_else(api, keys, monkeypatch):
+    """Darlington's coordinator approving a spot purchase, the combined authority approving two spends at once (the
+    fund's counters move) and rejecting an employer incentive (its referral records it withdrawn): each reads the
+    lines it names with its idempotency record, in one batch read, then commits one transaction."""
+    orgs = keys["organisations"]
+    key_worker, coordinator, tvca = orgs[DARLINGTON]["provider"], orgs[DARLINGTON]["coordinator"], orgs[TVCA]["finance"]
+    rid, _ = _assessed(api, keys)
+    assert _spend(api, key_worker, rid, "travel", "b2-travel", 4000).status == 201
+    assert _spend(api, key_worker, rid, "childcare", "b1-childcare", 9000).status == 201
+    assert _spend(api, key_worker, rid, "training", "b3-cscs", 21000, spot=True).status == 201
+    assert api.post(f"/referrals/{rid}/employer_incentive", key_worker, {
+        "date": TODAY, "employer_name": "Teesside Steel Fabrications", "amount_pence": 60000,
+        "cost_id": "c1-buddying"}).status == 201
+    spends = {x["barrier_id"]: x["line_id"] for x in _line(api, orgs[DARLINGTON]["finance"], rid)}
+    (incentive,) = _line(api, tvca, rid, "employer-incentive")
+    before = _darlington(api, coordinator)
+    api.get(REPORT, tvca)  # the authorizer's cache, warm for both keys
+    calls = dynamodb_calls(monkeypatch)
+    spot = api.post(f"/flexible-fund/spends/{spends['b3-cscs']}/approve", coordinator, {},
+                    headers={"Idempotency-Key": "spot-1"})
+    both = api.post("/claims/decisions", tvca, {"line_ids": [spends["b2-travel"], spends["b1-childcare"]],
+                                                "decision": "approve"}, headers={"Idempotency-Key": "both-1"})
+    rejected = api.post(f"/claims/{incentive['line_id']}/reject", tvca, {"reason": "no brokerage record"},
+                        headers={"Idempotency-Key": "reject-1"})
+    assert [r.status for r in (spot, both, rejected)] == [200, 200, 200], (spot.body, both.body, rejected.body)
+    assert calls == ["BatchGetItem", "TransactWriteItems"] * 3
+    after = _darlington(api, coordinator)
+    assert after["spent_pence"] - before["spent_pence"] == 13000

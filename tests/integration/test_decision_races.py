@@ -6,7 +6,7 @@ still open, its own transaction's condition fails (409 conflict); once the winne
 line decided (422 claim-refused, reason already_decided, the answer a second decision gets at any time)."""
 from __future__ import annotations
 
-from tests.integration.conftest import TODAY, race, referral_body
+from tests.integration.conftest import TODAY, fresh_key, race, referral_body
 
 N = 8
 
@@ -74,3 +74,17 @@ def test_concurrent_bulk_decisions_on_overlapping_claims_are_all_or_none(server)
     expected = "approved" if winner == 0 else "rejected"
     decided = bodies[winner]["line_ids"]
     assert statuses == {l: (expected if l in decided else "submitted") for l in lines}, statuses
+
+
+def test_same_key_retries_of_a_bulk_decision_all_get_the_first_answer(server):
+    """A decision reads its lines with its idempotency record: a retry that read them before the first committed
+    fails its transaction and answers with the first's outcome, read afresh; one that read after is a replay."""
+    for attempt in range(5):
+        lines = [_submitted_claim(server) for _ in range(2)]
+        key, body = fresh_key("decide"), {"line_ids": lines, "decision": "approve"}
+        replies = race(N, lambda i: server.post("/claims/decisions", server.keys["finance"], body,
+                                                headers={"Idempotency-Key": key}))
+        assert [r.status for r in replies] == [200] * N, (attempt, replies)
+        assert all(r.body == replies[0].body for r in replies), (attempt, replies)
+        assert [x["status"] for x in replies[0].body["items"]] == ["approved", "approved"]
+        assert sum(r.headers.get("idempotent-replayed") != "true" for r in replies) == 1, replies
