@@ -56,7 +56,7 @@ def main() -> int:
         for name in NOT_LOCAL:
             os.environ.pop(name, None)
         os.environ.update(environment(database.endpoint, "bench"))
-        costs = journey_costs(args.reviews, ("WT700001A", "WT700002A"))
+        costs = journey_costs(args.reviews, ("WT700001A", "WT700002A", "WT700003A"))
         claims = claim_costs(("WT700011A", "WT700012A", "WT700013A", "WT700014A", "WT700015A"))
     rows = [vars(c) | {"written": [str(w) for w in c.written]} for c in costs]
     report: dict = {"rows": rows}

@@ -251,10 +251,11 @@ def in_process() -> Iterator[Requests]:
         yield requests
 
 
-def journey_costs(reviews: int, ninos: tuple[str, str]) -> list[Cost]:
+def journey_costs(reviews: int, ninos: tuple[str, str, str]) -> list[Cost]:
     """The cost of each request of a participant's journey (a referral, then `journey(reviews)`), of its last step
-    replayed (same Idempotency-Key), then of a second person's referral, that POST replayed, and a GET of that
-    referral (see `in_process`)."""
+    replayed (same Idempotency-Key), then of a second person's referral, that POST replayed, a GET of that
+    referral, and of a third person's referral to the prime, routed on once a nightly run has flagged it (see
+    `in_process`)."""
     with in_process() as requests:
         _run(requests, reviews, ninos)
         return requests.costs
@@ -267,7 +268,7 @@ def _fresh_connections() -> None:
     connection.reset()
 
 
-def _run(requests: Requests, reviews: int, ninos: tuple[str, str]) -> None:
+def _run(requests: Requests, reviews: int, ninos: tuple[str, str, str]) -> None:
     keys, measured = requests.keys, requests.measured
     rid = measured("POST /referrals", "POST", "/referrals", keys["referrer"], referral_body(ninos[0]))["id"]
     for label, path, body in journey(reviews)[:-1]:
@@ -280,6 +281,27 @@ def _run(requests: Requests, reviews: int, ninos: tuple[str, str]) -> None:
     measured("POST /referrals, replayed", "POST", "/referrals", keys["referrer"], referral_body(ninos[1]),
              replay_key)
     measured("GET /referrals/{id}", "GET", f"/referrals/{other}", keys["referrer"], None)
+    routed = measured("POST /referrals (to the prime)", "POST", "/referrals", keys["referrer"],
+                      referral_body(ninos[2], provider_id=PRIME))["id"]
+    _unmetered_night(requests.meter, ROUTE_NIGHT)  # the prime has not acknowledged it: its flag is raised, recorded
+    measured("route, its open flag moving", "POST", f"/referrals/{routed}/route", keys["prime"],
+             {"date": TODAY, "to_provider_id": DELIVERER})
+
+
+ROUTE_NIGHT = "2026-11-27"  # the day after the acknowledgement deadline of a referral made on TODAY
+
+
+def _unmetered_night(meter: Meter, on: str) -> None:
+    """The nightly run for `on`, not counted (it is not a request)."""
+    from datetime import date
+
+    from chalicelib.services import nightly
+
+    meter.paused = True
+    try:
+        nightly.run(date.fromisoformat(on))
+    finally:
+        meter.paused = False
 
 
 MENTORS, PRIME, DELIVERER = "broadland-mentors", "trobius", "kings-lynn-works"

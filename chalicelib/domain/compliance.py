@@ -8,6 +8,7 @@ tranche needs action on the day it falls due.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -202,6 +203,26 @@ OPEN, RESOLVED = "open", "resolved"
 
 def flag_id(referral_id: str, rule: str, due: date) -> str:
     return f"{referral_id}#{rule}#{due.isoformat()}"
+
+
+def flag_key(rule: str, due: date) -> str:
+    """How a referral records a flag the nightly run raised on one of its deadlines (`Referral.flagged`)."""
+    return f"{rule}@{due.isoformat()}"
+
+
+def flag_id_of(referral_id: str, key: str) -> str:
+    rule, due = key.rsplit("@", 1)
+    return flag_id(referral_id, rule, date.fromisoformat(due))
+
+
+def answered_flags(before: Referral, answered: Iterable[tuple[str, date]]) -> tuple[list[tuple[str, date]],
+                                                                                   tuple[str, ...]]:
+    """Of the deadlines a step answered, the ones the nightly run flagged as missed (their flags resolve with the
+    step), and the referral's flags still open after it. A deadline answered before any run flagged it has no
+    flag to write to: the run that reads its pending item finds it gone and raises none."""
+    raised = set(before.flagged)
+    keys = {flag_key(rule, due): (rule, due) for rule, due in answered}
+    return sorted(keys[k] for k in keys.keys() & raised), tuple(sorted(raised - keys.keys()))
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,11 @@ class FlagExists(Exception):
     """The flag for this referral, rule and due date was raised before (an internal signal of the nightly run)."""
 
 
+class WorkSettled(Exception):
+    """A pending item the nightly run read was settled meanwhile: a step answered its deadline, or moved it (an
+    internal signal of the nightly run: there is nothing left to flag)."""
+
+
 class RulebookError(Exception):
     """A programme rulebook failed validation when loaded: names the file and the field."""
 

@@ -64,6 +64,7 @@ class Referral:
     support_costs: dict[str, int] = field(default_factory=dict)  # in-work support costs assessed: id -> pence
     incentives: dict[str, dict[str, Any]] = field(default_factory=dict)  # employer incentives agreed, by id
     withdrawn_incentives: tuple[str, ...] = ()  # of those, the ones the payer rejected or clawed back
+    flagged: tuple[str, ...] = ()  # missed deadlines the nightly run flagged, still open: "rule@due" (compliance.py)
 
 
 @dataclass(frozen=True)

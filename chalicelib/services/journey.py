@@ -170,7 +170,13 @@ def commit_step(tx: UnitOfWork, rulebook: Rulebook, before: Referral, taken: Ste
     (optimistic lock), the event, places moved or given back, the pending nightly work, flags the step resolves
     and the programme counters."""
     db = store()
-    after = taken.referral
+    old, new = pending(rulebook, before), pending(rulebook, taken.referral)
+    # Every deadline the step answered resolves its flag, if a nightly run raised one, whatever the dates.
+    still_due = {(p.rule, p.due) for p in new}
+    # (`flagging`: the deadline a nightly run is raising its flag for in this same unit of work.)
+    answered = {(p.rule, p.due) for p in old if flag_answerable(p)} - still_due - {flagging}
+    resolved, still_flagged = compliance.answered_flags(before, answered)
+    after = replace(taken.referral, flagged=still_flagged)
     db.referrals.add_change(tx, before, after, taken.event, actor_org, actor_key, now)
     was_listed = parties.listed(before.parties)
     for org_id, roles in parties.listed(after.parties).items():
@@ -184,19 +190,12 @@ def commit_step(tx: UnitOfWork, rulebook: Rulebook, before: Referral, taken: Ste
                                          target.allocation)
     if after.status in states.FINAL_STATES and before.status not in states.FINAL_STATES:
         db.referrals.add_release(tx, after, participated=after.status == states.EXITED)
-    old, new = pending(rulebook, before), pending(rulebook, after)
     provider = rulebook.provider(after.provider_org_id)
     puts, deletes = compliance.pending_changes(before, old, after, new, provider.management_fee_bp if provider else 0)
     db.compliance.add_pending_changes(tx, puts, deletes)
-    # Every deadline the step answered resolves its flag, if a nightly run raised one, whatever the dates.
-    still_due = {(p.rule, p.due) for p in new}
-    # (`flagging`: the deadline a nightly run is raising its flag for in this same unit of work.)
-    answered = sorted({(p.rule, p.due) for p in old if flag_answerable(p)} - still_due - {flagging})
-    db.compliance.add_answers(tx, after.id, answered, today)
-    if moved:
-        answered_ids = set(answered)
-        flags = [f for f in db.compliance.open_flags(after.id) if (f.rule, f.due) not in answered_ids]
-        db.compliance.add_reassignment(tx, flags, after)
+    db.compliance.add_answers(tx, after.id, resolved, today)
+    if moved:  # the flags still open follow the referral (known from it: nothing else is read)
+        db.compliance.add_reassignment(tx, [compliance.flag_id_of(after.id, k) for k in still_flagged], after)
     db.compliance.add_stats(tx, after.programme_id, after.provider_org_id, counted(before, taken))
     if step.metric:
         metric = step.metric

@@ -18,10 +18,11 @@ from .. import clock, logs
 from ..adapters.rulebooks import all_rulebooks, get_rulebook
 from ..domain import compliance, retention, states, steps
 from ..domain.compliance import PendingWork, Run
-from ..domain.errors import AlreadyClaimed, ConcurrentUpdate, DomainError, FlagExists
+from ..domain.errors import AlreadyClaimed, ConcurrentUpdate, DomainError, FlagExists, WorkSettled
 from ..domain.rulebook import Rulebook
 from ..payments import lines as pl
 from ..payments import milestones as ms
+from ..payments import supply_chain as sc
 from ..payments import tariff
 from . import privacy
 from .deps import store
@@ -106,26 +107,61 @@ def handle(work: PendingWork, on: date, rid: str, counts: dict) -> None:
         if privacy.erase_due(work, on) == "erased":
             logs.count("PersonalDataErased")
         return
-    db = store()
     rulebook = get_rulebook(work.programme_id)
-    closing = work.rule == compliance.CLOSE_UNSTARTED and rulebook is not None
+    if work.rule == compliance.CLOSE_UNSTARTED and rulebook is not None:
+        _settle_closure(rulebook, work, on, rid, counts)
+    else:
+        _settle_deadline(work, on, rid, counts)
+
+
+def _settle_deadline(work: PendingWork, on: date, rid: str, counts: dict) -> None:
+    """A missed deadline: its flag raised once, and the pending item deleted, only if no step has answered or moved
+    the deadline since this run read the item (then there is nothing to flag). The referral records the open flag,
+    so that the step answering the deadline resolves it: a new version, so a step that read the referral before
+    is refused, and sees the flag when it is retried."""
+    db = store()
+    tx = db.transaction()
+    db.compliance.add_flag(tx, work, rid, on)
+    if work.rule != sc.LATE_RULE:  # (a prime's late pass-through is flagged on its obligation, not a referral)
+        db.referrals.add_flag_raised(tx, work.referral_id, compliance.flag_key(work.rule, work.due))
+    db.compliance.done_with(tx, work, still_pending=True)
+    try:
+        tx.commit()
+    except WorkSettled:
+        return
+    except FlagExists:
+        # Raised by an earlier run for the same deadline: only the pending item is left to settle.
+        cleanup = db.transaction()
+        db.compliance.done_with(cleanup, work)
+        cleanup.commit()
+        return
+    _count_flag(counts, work)
+
+
+def _settle_closure(rulebook: Rulebook, work: PendingWork, on: date, rid: str, counts: dict) -> None:
+    """A referral still not started when the window shut is closed, its flag raised settled (once)."""
+    db = store()
     for with_flag in (True, False):
         tx = db.transaction()
-        action = _close_unstarted(tx, rulebook, work, on, with_flag) if closing and rulebook else None
-        if with_flag and (action or not closing):
+        action = _close_unstarted(tx, rulebook, work, on, with_flag)
+        if with_flag and action:
             db.compliance.add_flag(tx, work, rid, on, action)
         if not action:
             db.compliance.done_with(tx, work)  # (a closure already removes all the referral's pending work)
         try:
             tx.commit()
         except FlagExists:
-            continue  # raised by an earlier run for the same deadline: only the pending item is left to settle
-        if with_flag and (action or not closing):
-            bucket = counts["flags"].setdefault(work.rule, {})
-            bucket[work.provider_org_id] = bucket.get(work.provider_org_id, 0) + 1
+            continue  # raised by an earlier run for the same deadline: only the closure is left to make
+        if with_flag and action:
+            _count_flag(counts, work)
         if action:
             _add(counts["closed"], work.provider_org_id, 1)
         return
+
+
+def _count_flag(counts: dict, work: PendingWork) -> None:
+    bucket = counts["flags"].setdefault(work.rule, {})
+    bucket[work.provider_org_id] = bucket.get(work.provider_org_id, 0) + 1
 
 
 def _close_unstarted(tx: UnitOfWork, rulebook: Rulebook, work: PendingWork, on: date,

@@ -69,6 +69,10 @@ class Referrals(Protocol):
         """The payer rejected or clawed back an employer incentive: a new version of the referral with it
         withdrawn."""
 
+    def add_flag_raised(self, tx: UnitOfWork, referral_id: str, key: str) -> None:
+        """The nightly run flagged a missed deadline (`key`: compliance.flag_key): a new version of the referral
+        that records it."""
+
     def add_party_index(self, tx: UnitOfWork, referral: Referral, org_id: str, roles: tuple[str, ...]) -> None:
         """List `referral` for `org_id`, which now mentors it or takes it as a spoke (view "party")."""
 
@@ -210,7 +214,8 @@ class Compliance(Protocol):
 
     def due(self, shard: str, on: date) -> Iterator[PendingWork]: ...
 
-    def done_with(self, tx: UnitOfWork, work: PendingWork) -> None: ...
+    def done_with(self, tx: UnitOfWork, work: PendingWork, still_pending: bool = False) -> None:
+        """Delete the item; with `still_pending`, only if it is still there (else WorkSettled)."""
 
     def add_flag(self, tx: UnitOfWork, work: PendingWork, run_id: str, raised_on: date,
                  action: str | None = None) -> None: ...
@@ -220,7 +225,7 @@ class Compliance(Protocol):
     def add_answers(self, tx: UnitOfWork, referral_id: str, answered: Iterable[tuple[str, date]],
                     on: date) -> None: ...
 
-    def add_reassignment(self, tx: UnitOfWork, flags: list[Flag], after: Referral) -> None: ...
+    def add_reassignment(self, tx: UnitOfWork, flag_ids: list[str], after: Referral) -> None: ...
 
     def count_attempt(self, counter_id: str) -> int:
         """One more on a counter, written at once (not in a unit of work); the new count."""

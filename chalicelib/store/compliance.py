@@ -10,7 +10,7 @@ from typing import Any
 from pynamodb.exceptions import PynamoDBException
 
 from ..domain.compliance import OPEN, RESOLVED, Flag, PendingWork, Run, flag_id, merge_counts
-from ..domain.errors import FlagExists
+from ..domain.errors import FlagExists, WorkSettled
 from ..domain.referral import Referral
 from .models import FlagItem, PendingWorkItem, ProgrammeStatsItem, RunItem
 from .repository import all_equal, get_item, query_page, strings
@@ -51,8 +51,14 @@ def due_work(shard: str, on: date) -> Iterator[PendingWork]:
         raise translate_read_error(exc) from None
 
 
-def done_with(tx: Transaction, work: PendingWork) -> None:
-    tx.delete(PendingWorkItem(shard=work.shard, work_key=work.work_key))
+def done_with(tx: Transaction, work: PendingWork, still_pending: bool = False) -> None:
+    """Delete a pending item the nightly run has acted on; with `still_pending`, only if no step deleted it since
+    the run read it (else WorkSettled: the deadline was answered or moved meanwhile)."""
+    item = PendingWorkItem(shard=work.shard, work_key=work.work_key)
+    if still_pending:
+        tx.delete(item, condition=PendingWorkItem.work_key.exists(), on_fail=WorkSettled)
+    else:
+        tx.delete(item)
 
 
 # ---------------------------------------------------------------- flags
@@ -95,10 +101,11 @@ def open_flags(referral_id: str) -> list[Flag]:
 
 
 def add_answers(tx: Transaction, referral_id: str, answered: Iterable[tuple[str, date]], on: date) -> None:
-    """Deadlines a step has answered: their flags, if the nightly run raised them (whatever the dates), are
-    resolved. Written without reading: a flag's id is its referral, rule and due date. Where no flag was raised
-    the write leaves a small resolved marker, in no index (it has no organisation); a run that comes later finds
-    the marker and raises nothing for a deadline already answered."""
+    """Deadlines answered: their flags are resolved (whatever the dates). Written without reading: a flag's id is
+    its subject, rule and due date. A journey step names only the flags its referral records as raised
+    (`Referral.flagged`); a prime's late pass-through names its deadline whether a run flagged it or not, and
+    where none was raised the write leaves a small resolved marker, in no index (it has no organisation): a run
+    that comes later finds the marker and raises nothing for a deadline already answered."""
     for rule, due in answered:
         fid = flag_id(referral_id, rule, due)
         tx.update(FlagItem(flag_id=fid),
@@ -108,10 +115,10 @@ def add_answers(tx: Transaction, referral_id: str, answered: Iterable[tuple[str,
 
 
 
-def add_reassignment(tx: Transaction, flags: list[Flag], after: Referral) -> None:
+def add_reassignment(tx: Transaction, flag_ids: list[str], after: Referral) -> None:
     """Open flags follow a transferred referral to its new provider."""
-    for flag in flags:
-        tx.update(FlagItem(flag_id=flag.flag_id), actions=[FlagItem.provider_org_id.set(after.provider_org_id),
+    for fid in flag_ids:
+        tx.update(FlagItem(flag_id=fid), actions=[FlagItem.provider_org_id.set(after.provider_org_id),
                                                            FlagItem.prime_org_id.set(after.prime_org_id)],
                   condition=FlagItem.status == OPEN)
 

@@ -20,6 +20,7 @@ class DynamoReferrals:
     add_new = staticmethod(repository.add_new_referral)
     add_change = staticmethod(repository.add_referral_change)
     add_incentive_withdrawn = staticmethod(repository.add_incentive_withdrawn)
+    add_flag_raised = staticmethod(repository.add_flag_raised)
     add_party_index = staticmethod(repository.add_party_index)
     add_release = staticmethod(repository.add_release)
     add_transfer_places = staticmethod(repository.add_transfer_places)

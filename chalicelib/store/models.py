@@ -160,6 +160,7 @@ class ReferralItem(SharedModel):
     support_costs = CompactJSONAttribute(null=True)  # in-work support costs identified in assessments: id -> pence
     incentives = CompactJSONAttribute(null=True)  # employer incentives agreed in brokerage, by id
     withdrawn_incentives = UnicodeSetAttribute(null=True)  # of those, rejected or clawed back by the payer
+    flagged = UnicodeSetAttribute(null=True)  # the open flags of missed deadlines, "rule@due"
 
     by_referrer = ByReferrer()
     by_provider = ByProvider()

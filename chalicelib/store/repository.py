@@ -196,7 +196,8 @@ def to_referral(item: ReferralItem, sealed: SealedFieldsItem | None) -> Referral
         late_approvals=dict(item.late_approvals or {}),
         module_extension=item.module_extension, erased_on=_d(item.erased_on),
         barriers=dict(item.barriers or {}), support_costs={k: int(v) for k, v in (item.support_costs or {}).items()},
-        incentives=dict(item.incentives or {}), withdrawn_incentives=tuple(sorted(item.withdrawn_incentives or ())))
+        incentives=dict(item.incentives or {}), withdrawn_incentives=tuple(sorted(item.withdrawn_incentives or ())),
+        flagged=tuple(sorted(item.flagged or ())))
 
 
 def sealed_key(referral_id: str) -> str:
@@ -235,7 +236,7 @@ def to_item(r: Referral) -> ReferralItem:
         leaver=r.leaver, late_approvals=_or_none(dict(r.late_approvals)),
         module_extension=r.module_extension, erased_on=_iso(r.erased_on), barriers=_or_none(dict(r.barriers)),
         support_costs=_or_none(dict(r.support_costs)), incentives=_or_none(dict(r.incentives)),
-        withdrawn_incentives=set(r.withdrawn_incentives) or None)
+        withdrawn_incentives=set(r.withdrawn_incentives) or None, flagged=set(r.flagged) or None)
 
 
 def _recorded(item: ReferralEventItem) -> RecordedEvent:
@@ -472,6 +473,15 @@ def add_incentive_withdrawn(tx: Transaction, referral_id: str, incentive_ids: fr
     limit. A new version of the referral, so that a step that read the one before is refused, not overwriting it."""
     tx.update(ReferralItem(referral_id=referral_id),
               actions=[ReferralItem.withdrawn_incentives.add(set(incentive_ids)), ReferralItem.version.add(1)],
+              condition=ReferralItem.referral_id.exists())
+
+
+def add_flag_raised(tx: Transaction, referral_id: str, key: str) -> None:
+    """The nightly run flagged one of the referral's deadlines as missed: the referral records it (so the step that
+    answers the deadline resolves the flag, and only then writes to it), as a new version, so that a step that read
+    the one before is refused rather than leaving the flag open."""
+    tx.update(ReferralItem(referral_id=referral_id),
+              actions=[ReferralItem.flagged.add({key}), ReferralItem.version.add(1)],
               condition=ReferralItem.referral_id.exists())
 
 

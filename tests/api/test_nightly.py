@@ -422,3 +422,89 @@ def test_flags_page_with_a_cursor(api, keys, monkeypatch):
     assert len(seen) == 5 == len(set(seen))
     other = api.get(f"/compliance/flags?limit=2&cursor={cursor or 'x.y'}", keys["organisations"]["great-yarmouth-works"]["provider"])
     assert other.status == 422
+
+
+def _flag_items(rid: str, rule: str, due: str) -> int:
+    """Items of the flags table for this deadline, a step's resolved marker included (it is in no index)."""
+    from chalicelib.domain.compliance import flag_id
+    from chalicelib.store.models import FlagItem
+
+    return FlagItem.count(flag_id(rid, rule, date.fromisoformat(due)))
+
+
+def _referral(rid: str):
+    from chalicelib.services.deps import store
+
+    return store().referrals.get(rid)
+
+
+def test_a_deadline_answered_in_time_writes_no_flag_and_no_run_raises_one(api, keys, monkeypatch):
+    """The step deletes the deadline's pending item and writes nothing to the flags: a run reads nothing for it."""
+    created, provider = _refer(api, keys, monkeypatch, "flexible-routeways-norfolk", "2026-11-24")
+    monkeypatch.setenv("REFPAY_TODAY", "2026-11-25")
+    assert api.post(f"/referrals/{created['id']}/accept", provider, {"date": "2026-11-25"}).status == 200
+    assert _flag_items(created["id"], "acknowledge", "2026-11-26") == 0
+    assert _night("2026-11-27")["counts"]["flags"] == {}
+    assert _flag_items(created["id"], "acknowledge", "2026-11-26") == 0
+
+
+def test_a_raised_flag_is_recorded_on_the_referral_until_the_step_that_answers_it(api, keys, monkeypatch):
+    created, provider = _refer(api, keys, monkeypatch, "flexible-routeways-norfolk", "2026-11-24")
+    rid = created["id"]
+    version = _referral(rid).version
+    _night("2026-11-27")
+    flagged = _referral(rid)
+    assert (flagged.flagged, flagged.version) == (("acknowledge@2026-11-26",), version + 1)
+    monkeypatch.setenv("REFPAY_TODAY", "2026-11-27")
+    assert api.post(f"/referrals/{rid}/accept", provider, {"date": "2026-11-27"}).status == 200
+    assert _referral(rid).flagged == ()
+    assert [(f["rule"], f["status"]) for f in _flags(api, provider)] == [("acknowledge", "resolved")]
+
+
+def test_a_step_answering_the_deadline_after_a_run_read_its_item_leaves_that_run_nothing_to_flag(
+        api, keys, monkeypatch):
+    """The run read the due item; the step answered the deadline before the run's write: the run's write finds
+    the item gone and raises no flag (and records none on the referral)."""
+    from chalicelib.domain import compliance
+    from chalicelib.services import nightly
+    from chalicelib.services.deps import store
+
+    created, provider = _refer(api, keys, monkeypatch, "flexible-routeways-norfolk", "2026-11-24")
+    rid, on = created["id"], date(2026, 11, 27)
+    (work,) = [w for shard in compliance.all_shards() for w in store().compliance.due(shard, on)
+               if w.referral_id == rid and w.rule == "acknowledge"]
+    monkeypatch.setenv("REFPAY_TODAY", "2026-11-27")
+    assert api.post(f"/referrals/{rid}/accept", provider, {"date": "2026-11-27"}).status == 200
+    counts = {"flags": {}, "closed": {}}
+    nightly.handle(work, on, nightly.run_id(on), counts)
+    assert counts["flags"] == {}
+    assert _flag_items(rid, "acknowledge", "2026-11-26") == 0
+    assert _referral(rid).flagged == ()
+
+
+def test_a_step_that_read_the_referral_before_a_run_flagged_it_is_refused_and_its_retry_resolves_the_flag(
+        api, keys, monkeypatch):
+    """The run flags the deadline between the step's read and its write: the flag is a new version of the
+    referral, so the step's write is refused (409, nothing written) rather than leaving the flag open; the retry
+    reads the flag and resolves it."""
+    from chalicelib.services import journey
+
+    created, provider = _refer(api, keys, monkeypatch, "flexible-routeways-norfolk", "2026-11-24")
+    rid = created["id"]
+    monkeypatch.setenv("REFPAY_TODAY", "2026-11-27")
+    commit_step = journey.commit_step
+    runs = []
+
+    def run_first(*args, **kwargs):
+        if not runs:
+            runs.append(_night("2026-11-27"))
+        return commit_step(*args, **kwargs)
+
+    monkeypatch.setattr(journey, "commit_step", run_first)
+    refused = api.post(f"/referrals/{rid}/accept", provider, {"date": "2026-11-27"})
+    assert refused.status == 409, refused.body
+    assert [(f["rule"], f["status"]) for f in _flags(api, provider)] == [("acknowledge", "open")]
+    assert _referral(rid).status == "referred"
+    assert api.post(f"/referrals/{rid}/accept", provider, {"date": "2026-11-27"}).status == 200
+    assert [(f["rule"], f["status"]) for f in _flags(api, provider)] == [("acknowledge", "resolved")]
+    assert _referral(rid).flagged == ()

@@ -27,6 +27,7 @@ from chalicelib.domain.errors import (
     FlagExists,
     IdempotencyKeyTaken,
     ReferralRefused,
+    WorkSettled,
 )
 from chalicelib.domain.idempotency import IdempotencyRecord, Needs
 from chalicelib.domain.journey import already_active
@@ -158,6 +159,13 @@ class Referrals:
                                                     version=r.version + 1)
 
         tx.add(withdraw, lambda: referral_id in self.d.referrals)
+
+    def add_flag_raised(self, tx: MemoryTransaction, referral_id: str, key: str) -> None:
+        def record() -> None:
+            r = self.d.referrals[referral_id]
+            self.d.referrals[referral_id] = replace(r, flagged=tuple(sorted({*r.flagged, key})), version=r.version + 1)
+
+        tx.add(record, lambda: referral_id in self.d.referrals)
 
     def add_party_index(self, tx: MemoryTransaction, referral: Referral, org_id: str, roles: tuple[str, ...]) -> None:
         tx.add(lambda: self.d.party_index.__setitem__((org_id, referral.id), roles))
@@ -538,8 +546,10 @@ class Compliance:
         return iter(sorted((w for (s, k), w in self.d.pending.items() if s == shard and k <= bound),
                            key=lambda w: w.work_key))
 
-    def done_with(self, tx: MemoryTransaction, work: PendingWork) -> None:
-        tx.add(lambda: self.d.pending.pop((work.shard, work.work_key), None))
+    def done_with(self, tx: MemoryTransaction, work: PendingWork, still_pending: bool = False) -> None:
+        key = (work.shard, work.work_key)
+        tx.add(lambda: self.d.pending.pop(key, None), (lambda: key in self.d.pending) if still_pending else (lambda: True),
+               WorkSettled)
 
     def add_flag(self, tx: MemoryTransaction, work: PendingWork, run_id: str, raised_on: date,
                  action: str | None = None) -> None:
@@ -567,11 +577,11 @@ class Compliance:
 
             tx.add(resolve)
 
-    def add_reassignment(self, tx: MemoryTransaction, flags: list[Flag], after: Referral) -> None:
-        for flag in flags:
-            tx.add(lambda f=flag: self.d.flags.__setitem__(f.flag_id, replace(
-                self.d.flags[f.flag_id], provider_org_id=after.provider_org_id, prime_org_id=after.prime_org_id)),
-                lambda f=flag: self.d.flags[f.flag_id].status == OPEN)
+    def add_reassignment(self, tx: MemoryTransaction, flag_ids: list[str], after: Referral) -> None:
+        for fid in flag_ids:
+            tx.add(lambda f=fid: self.d.flags.__setitem__(f, replace(
+                self.d.flags[f], provider_org_id=after.provider_org_id, prime_org_id=after.prime_org_id)),
+                lambda f=fid: f in self.d.flags and self.d.flags[f].status == OPEN)
 
     def count_attempt(self, counter_id: str) -> int:
         self.d.attempts[counter_id] = self.d.attempts.get(counter_id, 0) + 1

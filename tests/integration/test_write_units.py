@@ -12,18 +12,21 @@ Write units: a transactional write costs 2 units per KiB (rounded up) of each it
 referral (under 1 KiB: its personal fields are sealed in an item of their own, written when the referral is made
 and deleted when they are erased, and nothing unset is stored), adds its event and the idempotency record: 6
 units, all a review costs. The referral's indexes project keys only, so a step that leaves the referral's
-organisations as they were writes nothing to them. The steps above 8 write more items, each one a rule needs:
-- accept, assessment, action plan, job start 10: the deadline the step answers goes (its pending item deleted)
-  and its flag, if the nightly run raised one, is resolved (written without reading; where none was raised the
-  write leaves the marker that stops a later run raising it); or the outcome's sustainment check is added and the
-  programme's job-start counter counted.
-- start 24: the start fee's payment line (and its entries in the payment lines' indexes, which project whole
-  lines: the payee's, the prime's, the payer's and the referral's), the pending items it replaces (two deleted,
-  three written), the flag answered and the programme's start counter.
-- POST /referrals 18: the referral (with its entries in the three indexes) and its sealed personal fields, the
-  event, the person's record, the three pending items the nightly run acts on, the idempotency record, and the
-  counts of the place taken on the provider's and the programme's allocations and of referrals by the referrer's
-  kind.
+organisations as they were writes nothing to them.
+- accept, assessment, action plan 8: the deadline the step answers goes (its pending item deleted; the action
+  plan's review deadline replaces it). Its flag is written only if the nightly run raised one: the referral
+  records the flags raised on it, so where none was, the step writes nothing to the flags.
+- Above 8, each extra item is a count or money:
+  - job start 10: the outcome's sustainment check, and the programme's job-start counter.
+  - start 22: the start fee's payment line 12 (the line and its entries in the payment lines' five indexes: the
+    payee's, the prime's, the payer's, the referral's and the claim-file queue's), the pending items it replaces
+    and the programme's start counter.
+  - POST /referrals 18: the referral (with its entries in the three indexes) and its sealed personal fields, the
+    event, the person's record, the three pending items the nightly run acts on, the idempotency record, and the
+    counts of the place taken on the provider's and the programme's allocations and of referrals by the
+    referrer's kind.
+- A prime's route of a referral that has an open flag is 2 round trips too: the flags to move are the ones the
+  referral records, so none are read.
 """
 from __future__ import annotations
 
@@ -33,8 +36,9 @@ from devtools.write_meter import TODAY, journey, journey_costs
 from tests.integration.conftest import fresh_nino
 
 KEYED_WRITE = "BatchGetItem TransactWriteItems"
-WRITE_UNITS = {"POST /referrals": 18, "accept": 10, "start": 24, "assessment": 10, "action plan": 10, "review": 6,
-               "job start": 10, "POST /referrals (second person)": 18}
+WRITE_UNITS = {"POST /referrals": 18, "accept": 8, "start": 22, "assessment": 8, "action plan": 8, "review": 6,
+               "job start": 10, "POST /referrals (second person)": 18, "POST /referrals (to the prime)": 18,
+               "route, its open flag moving": 24}
 
 
 @pytest.fixture(scope="module")
@@ -49,12 +53,12 @@ def costs(dynamodb_endpoint):
         env.setenv("AWS_DEFAULT_REGION", "eu-west-2")
         env.setenv("REFPAY_STAGE", "dev")
         env.setenv("REFPAY_TODAY", TODAY)
-        return {c.request: c for c in journey_costs(2, (fresh_nino(), fresh_nino()))}
+        return {c.request: c for c in journey_costs(2, (fresh_nino(), fresh_nino(), fresh_nino()))}
 
 
 def test_every_keyed_write_is_one_consistent_read_and_one_transaction(costs):
     writes = [c for c in costs.values() if c.request in WRITE_UNITS]
-    assert len(writes) == len({label for label, _, _ in journey(2)}) + 2
+    assert len(writes) == len({label for label, _, _ in journey(2)}) + 4
     assert {c.request: c.calls for c in writes} == {c.request: KEYED_WRITE for c in writes}
 
 
@@ -64,6 +68,20 @@ def test_each_step_writes_at_most_its_bound_of_units(costs):
             if units > WRITE_UNITS[request]}
     assert over == {}, {r: [str(w) for w in costs[r].written] for r in over}
     assert measured["review"] <= 8 - 2  # the referral, its event and the idempotency record, 2 units each
+
+
+def test_a_step_answering_a_deadline_no_run_flagged_writes_nothing_to_the_flags(costs):
+    """The referral records the flags a run raised on it: with none, the step has no flag to resolve, and no
+    marker to leave (a run that reads the deadline's pending item later finds it gone)."""
+    for step in ("accept", "start", "assessment", "action plan"):
+        assert [str(w) for w in costs[step].written if w.table.endswith("-flags")] == [], step
+        assert any(w.operation == "Delete" and w.table.endswith("-pending-work") for w in costs[step].written), step
+
+
+def test_a_route_moves_the_open_flag_the_referral_records_without_reading_the_flags(costs):
+    route = costs["route, its open flag moving"]
+    assert route.calls == KEYED_WRITE
+    assert [str(w) for w in route.written if w.table.endswith("-flags")] == ["Update flags"]
 
 
 def test_a_replayed_step_is_one_read_and_writes_nothing(costs):
@@ -87,4 +105,5 @@ def test_the_referral_each_step_rewrites_stays_under_a_kib_and_holds_no_sealed_f
                  for c in steps}
     assert all(len(sizes) == 1 and sizes[0] <= 1024 for sizes in referrals.values()), referrals
     sealed = {c.request for c in steps for w in c.written if "participant_sealed" in w.attributes}
-    assert sealed == {"POST /referrals", "POST /referrals (second person)"}  # made with the referral, never again
+    made = {c.request for c in steps if c.request.startswith("POST /referrals")}
+    assert sealed == made and len(made) == 3  # made with the referral, never again

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 
@@ -502,3 +503,17 @@ def test_a_person_active_elsewhere_is_refused_only_after_a_valid_consent_record(
         refer(NORFOLK, active=True)
     assert refused.value.reason == "already_active"
     assert str(refused.value) == "the participant is already active on a programme"
+
+
+def test_a_step_resolves_only_the_flags_its_referral_records_as_raised():
+    from chalicelib.domain import compliance
+
+    flagged = (compliance.flag_key("acknowledge", date(2026, 11, 26)), compliance.flag_key("review", date(2027, 1, 4)),
+               compliance.flag_key("sustainment:13w", date(2027, 3, 1)))
+    referral = SimpleNamespace(flagged=flagged)
+    answered = {("acknowledge", date(2026, 11, 26)), ("start", date(2026, 12, 16)), ("review", date(2027, 1, 5))}
+    resolved, still = compliance.answered_flags(referral, answered)
+    assert resolved == [("acknowledge", date(2026, 11, 26))]  # not the start (never flagged), nor another review
+    assert still == ("review@2027-01-04", "sustainment:13w@2027-03-01")
+    assert compliance.flag_id_of("ref_1", still[1]) == compliance.flag_id("ref_1", "sustainment:13w", date(2027, 3, 1))
+    assert compliance.answered_flags(SimpleNamespace(flagged=()), answered) == ([], ())
