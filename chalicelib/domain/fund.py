@@ -18,7 +18,7 @@ from typing import Any
 
 from . import journey
 from .errors import ValidationFailed
-from .journey import _check_date
+from .journey import check_date
 from .referral import Change, Referral
 from .rulebook import FlexibleFund, Rulebook
 
@@ -107,7 +107,7 @@ def spend(rulebook: Rulebook, referral: Referral, payload: dict, today: date) ->
     if barrier != category:
         raise ValidationFailed.one("category", "matches_barrier",
                                    f"barrier {barrier_id!r} is a {barrier} barrier, not {category}")
-    _check_date("date", on, today, (referral.action_plan_on, "the action plan"))
+    check_date("date", on, today, (referral.action_plan_on, "the action plan"))
     fee = rulebook.tariff.fee(fund.fee)
     cap = fee.amount.max_pence if fee else None
     amount = payload["amount_pence"]
@@ -125,7 +125,7 @@ def incentive(rulebook: Rulebook, referral: Referral, payload: dict, today: date
     fund = fund_of(rulebook)
     on, cost_id, amount = payload["date"], payload["cost_id"], payload["amount_pence"]
     employer = payload["employer_name"].strip()
-    _check_date("date", on, today, (referral.assessed_on, "the assessment"))
+    check_date("date", on, today, (referral.assessed_on, "the assessment"))
     if employer.lower() in _chain_names(rulebook):
         raise ValidationFailed.one("employer_name", "outside_chain", "an employer incentive pays an employer "
                                    "outside the delivery chain, not one of the programme's organisations")

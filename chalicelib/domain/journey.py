@@ -23,7 +23,7 @@ MAX_WEEKLY_EARNINGS_PENCE = 1_000_000  # GBP 10,000 a week: anything above is a 
 # ------------------------------------------------------------------ shared checks
 
 
-def _check_date(name: str, value: date, today: date, not_before: tuple[date | None, str] | None = None) -> None:
+def check_date(name: str, value: date, today: date, not_before: tuple[date | None, str] | None = None) -> None:
     if value > today:
         raise ValidationFailed.one(name, "not_in_future", f"{name} {value.isoformat()} is in the future")
     if not_before and not_before[0] and value < not_before[0]:
@@ -68,7 +68,7 @@ def check_consent(rulebook: Rulebook, consent: dict, born: date, today: date) ->
     if not consent["given"]:
         raise ValidationFailed.one("consent.given", "required", "the participant's consent is required")
     on = consent["date"]
-    _check_date("consent.date", on, today)
+    check_date("consent.date", on, today)
     if on < born:  # (the message does not repeat the date of birth: no personal data in errors)
         raise ValidationFailed.one("consent.date", "not_before", "consent is dated before the participant's birth")
     valid_for = rulebook.plausibility.consent_valid_for
@@ -159,7 +159,7 @@ def new_referral(*, rulebook: Rulebook, referral_id: str, referrer_org_id: str, 
 def _made_on(rulebook: Rulebook, payload: dict, today: date) -> date:
     """The day the referral was made (not in the future), inside the programme's referral window."""
     made: date = payload.get("referral_date") or today
-    _check_date("referral_date", made, today)
+    check_date("referral_date", made, today)
     if not rulebook.window_open_on(made):
         raise ReferralRefused(
             "outside_referral_window",
@@ -194,7 +194,7 @@ def accept(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -
     """The deliverer accepts. Where its fee is a band agreed at acceptance, it agrees the price within the band
     and names the activity that justifies it (no price named: the band's default, if the rulebook gives one)."""
     on = payload["date"]
-    _check_date("date", on, today, (referral.referred_on, "the referral date"))
+    check_date("date", on, today, (referral.referred_on, "the referral date"))
     recording.check_referral_not_held(rulebook, referral)
     if rulebook.routes(referral.provider_org_id):
         raise Conflict("the referral waits for the prime to route it to a deliverer (route), who then accepts it",
@@ -224,7 +224,7 @@ def accept(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -
 
 def reject(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
     on = payload["date"]
-    _check_date("date", on, today, (referral.referred_on, "the referral date"))
+    check_date("date", on, today, (referral.referred_on, "the referral date"))
     reason = payload.get("reason")
     if not reason:
         raise ValidationFailed.one("reason", "required", "a rejection gives a reason code")
@@ -236,7 +236,7 @@ def reject(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -
 
 def start(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
     on = payload["date"]
-    _check_date("date", on, today, (referral.accepted_on, "the acknowledgement"))
+    check_date("date", on, today, (referral.accepted_on, "the acknowledgement"))
     fields: dict[str, Any] = {"started_on": on, **decided_by_start(rulebook, referral, on)}
     if referral.module_id:
         fields["module_since"] = on
@@ -245,7 +245,7 @@ def start(rulebook: Rulebook, referral: Referral, payload: dict, today: date) ->
 
 def did_not_start(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
     on = payload["date"]
-    _check_date("date", on, today, (referral.accepted_on, "the acknowledgement"))
+    check_date("date", on, today, (referral.accepted_on, "the acknowledgement"))
     return Change(on, {"reason": payload["reason"]}, {"status_reason": payload["reason"], "closed_on": on})
 
 
@@ -254,7 +254,7 @@ def did_not_start(rulebook: Rulebook, referral: Referral, payload: dict, today: 
 
 def assessment(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
     on = payload["date"]
-    _check_date("date", on, today, (referral.started_on, "the start"))
+    check_date("date", on, today, (referral.started_on, "the start"))
     data: dict[str, Any] = {"kind": "reassessment" if referral.assessed_on else "initial"}
     if payload.get("support_level"):
         check_support_level(rulebook, payload["support_level"])
@@ -265,14 +265,14 @@ def assessment(rulebook: Rulebook, referral: Referral, payload: dict, today: dat
 
 def action_plan(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
     on = payload["date"]
-    _check_date("date", on, today, (referral.assessed_on, "the assessment"))
+    check_date("date", on, today, (referral.assessed_on, "the assessment"))
     data = {"revision": bool(referral.action_plan_on), "document_ref": payload.get("document_ref")}
     return Change(on, data, {"action_plan_on": on})
 
 
 def review(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
     on = payload["date"]
-    _check_date("date", on, today, (referral.action_plan_on, "the action plan"))
+    check_date("date", on, today, (referral.action_plan_on, "the action plan"))
     kind = payload.get("kind") or "review"
     if kind == "review":
         return Change(on, {"kind": kind}, {"last_review_on": max(on, referral.last_review_on or on)})
@@ -290,7 +290,7 @@ def review(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -
 
 def job_start(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
     on = payload["date"]
-    _check_date("date", on, today, (referral.started_on, "the start"))
+    check_date("date", on, today, (referral.started_on, "the start"))
     hours = payload.get("hours_per_week")
     earnings = payload.get("weekly_earnings_pence")
     employer = payload.get("employer_name")
@@ -330,7 +330,7 @@ def sustainment(rulebook: Rulebook, referral: Referral, payload: dict, today: da
     assert referral.job_start is not None  # the transition allows sustainment only in work
     job_started = date.fromisoformat(referral.job_start["start_date"])
     reached = checkpoint.after.after(job_started, rulebook.nation)
-    _check_date("date", on, today, (reached, f"checkpoint {checkpoint.id} after the job start"))
+    check_date("date", on, today, (reached, f"checkpoint {checkpoint.id} after the job start"))
     sustainments = {**referral.sustainments, checkpoint.id: on.isoformat()}
     return Change(on, {"type": "sustainment", "checkpoint": checkpoint.id}, {"sustainments": sustainments})
 
@@ -339,7 +339,7 @@ def progression(rulebook: Rulebook, referral: Referral, payload: dict, today: da
     on = payload["date"]
     assert referral.job_start is not None  # the transition allows progression only in work
     job_started = date.fromisoformat(referral.job_start["start_date"])
-    _check_date("date", on, today, (job_started, "the job start"))
+    check_date("date", on, today, (job_started, "the job start"))
     return Change(on, {"type": "progression", "into": "unsupported_work"}, {"progression_on": on})
 
 
@@ -365,7 +365,7 @@ def module_move(rulebook: Rulebook, referral: Referral, payload: dict, today: da
         raise ValidationFailed.one("module_id", "allowed_move",
                                    f"from {referral.module_id} the programme allows: {', '.join(allowed) or 'none'}")
     on = payload["date"]
-    _check_date("date", on, today, (referral.module_since or referral.started_on, "the current module's start"))
+    check_date("date", on, today, (referral.module_since or referral.started_on, "the current module's start"))
     return Change(on, {"from_module": referral.module_id, "to_module": to},
                   {"module_id": to, "module_since": on, "module_extension": None})
 
@@ -379,9 +379,9 @@ def transfer(rulebook: Rulebook, referral: Referral, payload: dict, today: date)
     if target.org_id == referral.provider_org_id:
         raise ValidationFailed.one("to_provider_id", "different", "the referral is already with that provider")
     on = payload["date"]
-    _check_date("date", on, today, (referral.accepted_on or referral.referred_on, "the acknowledgement"))
+    check_date("date", on, today, (referral.accepted_on or referral.referred_on, "the acknowledgement"))
     handover = payload["handover"]
-    _check_date("handover.date", handover["date"], today, (referral.referred_on, "the referral date"))
+    check_date("handover.date", handover["date"], today, (referral.referred_on, "the referral date"))
     data = {"from_provider_org_id": referral.provider_org_id, "to_provider_org_id": target.org_id,
             "handover_ref": handover.get("document_ref"), "handover_date": handover["date"].isoformat()}
     moved = parties.replace_deliverer(referral.parties, target.org_id, on, BY_ACTOR, "transferred")
@@ -404,7 +404,7 @@ def route(rulebook: Rulebook, referral: Referral, payload: dict, today: date) ->
                                    f"{payload['to_provider_id']!r} is not a deliverer of {referral.prime_org_id} on "
                                    f"{rulebook.id}")
     on = payload["date"]
-    _check_date("date", on, today, (referral.referred_on, "the referral date"))
+    check_date("date", on, today, (referral.referred_on, "the referral date"))
     mentor = _mentor_for(rulebook, referral, payload.get("mentor_org_id"))
     routed = parties.add(referral.parties, Party(target.org_id, DELIVERER, on, BY_ACTOR))
     if mentor:
@@ -430,7 +430,7 @@ def add_party(rulebook: Rulebook, referral: Referral, payload: dict, today: date
     role, org_id = payload["role"], payload["party_org_id"]
     _check_member(rulebook, referral, role, org_id)
     on = payload["date"]
-    _check_date("date", on, today, (referral.referred_on, "the referral date"))
+    check_date("date", on, today, (referral.referred_on, "the referral date"))
     added = parties.add(referral.parties, Party(org_id, role, on, BY_ACTOR))
     return Change(on, {"party_org_id": org_id, "role": role}, {"parties": added})
 
@@ -439,7 +439,7 @@ def end_party(rulebook: Rulebook, referral: Referral, payload: dict, today: date
     """The prime ends a party on a date, with a reason. The referrer stays; a deliverer changes by transfer."""
     role, org_id = payload["role"], payload["party_org_id"]
     on = payload["date"]
-    _check_date("date", on, today)
+    check_date("date", on, today)
     ended = parties.end(referral.parties, org_id, role, on, payload["reason"])
     return Change(on, {"party_org_id": org_id, "role": role, "reason": payload["reason"]}, {"parties": ended})
 
@@ -452,7 +452,7 @@ def spoke_handover(rulebook: Rulebook, referral: Referral, payload: dict, today:
         raise ValidationFailed.one("spoke_org_id", "spoke_of_hub",
                                    f"{org_id!r} is not a spoke of {referral.provider_org_id} on {rulebook.id}")
     on = payload["date"]
-    _check_date("date", on, today, (referral.accepted_on, "the acceptance"))
+    check_date("date", on, today, (referral.accepted_on, "the acceptance"))
     ref = payload["handover_ref"]
     added = parties.add(referral.parties, Party(org_id, SPOKE, on, BY_ACTOR, handover_ref=ref))
     return Change(on, {"spoke_org_id": org_id, "handover_date": on.isoformat(), "handover_ref": ref},
@@ -474,7 +474,7 @@ def mentoring_contact(rulebook: Rulebook, referral: Referral, payload: dict, tod
     mentor = parties.current(referral.parties, MENTOR)
     assert mentor is not None  # only the active mentor may record it (domain/access.py)
     on = payload["date"]
-    _check_date("date", on, today, (mentor.since, "the mentor's start"))
+    check_date("date", on, today, (mentor.since, "the mentor's start"))
     contacts = parties.add_contact(referral.contacts, mentor.org_id, on, payload["minutes"], payload["mode"],
                                    payload.get("notes_ref"))
     added = contacts[-1]
@@ -484,7 +484,7 @@ def mentoring_contact(rulebook: Rulebook, referral: Referral, payload: dict, tod
 
 def exit_provision(rulebook: Rulebook, referral: Referral, payload: dict, today: date) -> Change:
     on = payload["date"]
-    _check_date("date", on, today, (referral.started_on, "the start"))
+    check_date("date", on, today, (referral.started_on, "the start"))
     review_given = payload.get("exit_review")
     if rulebook.exit_review_required and not review_given:
         raise ValidationFailed.one("exit_review", "required", f"{rulebook.id} requires an exit review")
@@ -494,7 +494,7 @@ def exit_provision(rulebook: Rulebook, referral: Referral, payload: dict, today:
         reason = early_completion(rulebook, on)
         data = {"reason": reason, "stated_reason": payload["reason"], "minimum_delivery_met": False}
     if review_given:
-        _check_date("exit_review.date", review_given["date"], today, (referral.started_on, "the start"))
+        check_date("exit_review.date", review_given["date"], today, (referral.started_on, "the start"))
         data["exit_review"] = {"date": review_given["date"].isoformat(), "destination": review_given["destination"]}
     return Change(on, data, {"status_reason": reason, "exit_reason": reason, "closed_on": on,
                              **tracked_leaver(rulebook, reason, data, on)})
@@ -557,7 +557,7 @@ def module_extension_request(rulebook: Rulebook, referral: Referral, payload: di
     the commissioner decides."""
     module, end = _module_end(rulebook, referral)
     on, until = payload["date"], payload["until"]
-    _check_date("date", on, today, (referral.module_since, "the module's start"))
+    check_date("date", on, today, (referral.module_since, "the module's start"))
     current = referral.module_extension
     if current and current.get("status") == "requested":
         raise ValidationFailed.one("until", "one_at_a_time", "an extension is already waiting for the commissioner")
@@ -612,7 +612,7 @@ def _notice_due(rulebook: Rulebook, referral: Referral) -> date:
 def _decision(rulebook: Rulebook, referral: Referral, payload: dict, today: date, outcome: str) -> dict[str, Any]:
     due = _notice_due(rulebook, referral)
     on = payload["date"]
-    _check_date("date", on, today, (referral.referred_on, "the referral date"))
+    check_date("date", on, today, (referral.referred_on, "the referral date"))
     return {"on": on.isoformat(), "outcome": outcome, "due": due.isoformat(), "on_time": on <= due}
 
 
@@ -662,7 +662,7 @@ def follow_up(rulebook: Rulebook, referral: Referral, payload: dict, today: date
     leaver = dict(referral.leaver or {})
     on = payload["date"]
     last = date.fromisoformat(leaver.get("last_contact_on") or leaver["exited_on"])
-    _check_date("date", on, today, (last, "the last contact" if leaver.get("last_contact_on") else "the exit"))
+    check_date("date", on, today, (last, "the last contact" if leaver.get("last_contact_on") else "the exit"))
     leaver.update(contacts=int(leaver.get("contacts") or 0) + 1, last_contact_on=on.isoformat(),
                   outcome=payload["outcome"])
     return Change(on, {"outcome": payload["outcome"], "contact": leaver["contacts"]}, {"leaver": leaver})

@@ -22,7 +22,7 @@ from ..domain.rulebook import FlexibleFund, Rulebook
 from ..payments import fund as counts
 from ..payments import lines as pl
 from .deps import store
-from .payments import _line_for
+from .payments import line_for
 from .ports import UnitOfWork
 
 SPEND, INCENTIVE = "flexible_fund_spend", "employer_incentive"
@@ -45,7 +45,7 @@ def add_lines(tx: UnitOfWork, rulebook: Rulebook, referral: Referral, event: Eve
         fee = rulebook.tariff.fee(fund.fee)
         assert fee is not None  # the loader checks the fund's fees
         spot = bool(data["spot_purchase"])
-        line = _line_for(rulebook, referral, deliverer, milestone_key=f"{fee.id}:{data['spend_id']}", fee_id=fee.id,
+        line = line_for(rulebook, referral, deliverer, milestone_key=f"{fee.id}:{data['spend_id']}", fee_id=fee.id,
                          milestone=fee.payments[0].milestone, funder=fee.funder, amount=data["amount_pence"], on=on,
                          kind=pl.CLAIM, status=pl.PENDING_APPROVAL if spot else pl.SUBMITTED,
                          evidence_ref=data["supplier"], provider_ref=data.get("provider_ref"),
@@ -56,7 +56,7 @@ def add_lines(tx: UnitOfWork, rulebook: Rulebook, referral: Referral, event: Eve
     fee = rulebook.tariff.fee(fund.incentive_fee)
     assert fee is not None
     employer = parties.Party(_employer_id(data["employer"]), "employer", on, principal.org_id)
-    line = _line_for(rulebook, referral, employer, milestone_key=f"{fee.id}:{data['incentive_id']}", fee_id=fee.id,
+    line = line_for(rulebook, referral, employer, milestone_key=f"{fee.id}:{data['incentive_id']}", fee_id=fee.id,
                      milestone=fee.payments[0].milestone, funder=fee.funder, amount=data["amount_pence"], on=on,
                      kind=pl.CLAIM, status=pl.SUBMITTED, evidence_ref=f"assessed cost {data['cost_id']}",
                      payee_kind=pl.EMPLOYER, payee_name=data["employer"], requested_by=principal.key_id)

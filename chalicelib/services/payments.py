@@ -25,10 +25,10 @@ from .ports import UnitOfWork
 MAX_BULK = 50
 
 
-def _line_for(rulebook: Rulebook, referral: Referral, payee: Party, *, milestone_key: str, fee_id: str,
-              milestone: str, funder: str, amount: int, on: date, kind: str, status: str,
-              evidence_ref: str | None = None, provider_ref: str | None = None,
-              contact_ids: tuple[str, ...] = (), **named: Any) -> pl.PaymentLine:
+def line_for(rulebook: Rulebook, referral: Referral, payee: Party, *, milestone_key: str, fee_id: str,
+             milestone: str, funder: str, amount: int, on: date, kind: str, status: str,
+             evidence_ref: str | None = None, provider_ref: str | None = None,
+             contact_ids: tuple[str, ...] = (), **named: Any) -> pl.PaymentLine:
     """A line paying one party of the referral, through the referral's prime, which keeps the share its
     subcontract or chain membership gives it."""
     return pl.new_line(
@@ -50,7 +50,7 @@ def add_earned_lines(tx: UnitOfWork, rulebook: Rulebook, referral: Referral, eve
     earned = party_earnings(rulebook, referral, event.type, event.data)
     now = clock.now()
     for party, e in earned:
-        line = _line_for(rulebook, referral, party, milestone_key=e.milestone_key, fee_id=e.fee_id,
+        line = line_for(rulebook, referral, party, milestone_key=e.milestone_key, fee_id=e.fee_id,
                          milestone=e.milestone, funder=e.funder, amount=e.amount_pence, on=event.occurred_on,
                          kind=pl.EARNED, status=pl.APPROVED)
         store().lines.add(tx, line, actor, now)
@@ -99,7 +99,7 @@ def submit_claim(principal: Principal, payload: dict, tx: UnitOfWork) -> pl.Paym
     contact_ids = pl.check_contacts(fee, referral.contacts, principal.org_id, payload.get("contact_ids"),
                                     payload["event_date"])
     payee = next(p for p in referral.parties if p.active and p.org_id == principal.org_id and p.role == fee.payee)
-    line = _line_for(rulebook, referral, payee, milestone_key=_claimed_milestone(fee), fee_id=fee.id,
+    line = line_for(rulebook, referral, payee, milestone_key=_claimed_milestone(fee), fee_id=fee.id,
                      milestone=fee.payments[0].milestone, funder=fee.funder, amount=amount, on=payload["event_date"],
                      kind=pl.CLAIM, status=pl.SUBMITTED, evidence_ref=payload["evidence_ref"],
                      provider_ref=payload.get("provider_ref"), contact_ids=contact_ids)
