@@ -170,7 +170,7 @@ def warm(api: Api, *keys: str) -> None:
 
 
 def round_trips() -> list[dict]:
-    from chalicelib.services import nightly
+    from chalicelib.services import claim_files, nightly
 
     rows: list[dict] = []
     with app_on_moto() as (api, keys):
@@ -185,16 +185,19 @@ def round_trips() -> list[dict]:
                 status, parsed = api.call(method, path, key, body, idempotent)
             if status >= 300:
                 raise SystemExit(f"{label}: {method} {path} answered {status}: {parsed}")
+            counted(label, method == "POST")
+            return parsed
+
+        def counted(label: str, write: bool) -> None:
             dynamo = [c for c in COUNTER.calls if c[0] == "dynamodb"]
             rows.append({
-                "endpoint": label, "write": method == "POST", "trips": len(dynamo),
+                "endpoint": label, "write": write, "trips": len(dynamo),
                 "reads": sum(1 for c in dynamo if c[1] in READS),
                 "tx": sum(1 for c in dynamo if c[1] in TX_WRITES),
                 "other": sum(1 for c in dynamo if c[1] not in READS | TX_WRITES),
                 "tx_items": sum(c[2] for c in dynamo),
                 "ops": [c[1] for c in dynamo], "aws_other": [f"{c[0]}:{c[1]}" for c in COUNTER.calls
                                                               if c[0] != "dynamodb"]})
-            return parsed
 
         rid = measure("POST /referrals", "POST", "/referrals", referrer,
                       referral(NORFOLK, "kings-lynn-works", nino(0)))["id"]
@@ -237,9 +240,42 @@ def round_trips() -> list[dict]:
         measure("POST /claims/{id}/approve", "POST", f"/claims/{line}/approve", finance, {})
         measure("GET /claims", "GET", "/claims", finance)
         measure("GET /payments/cascade", "GET", "/payments/cascade?period=2026-11", finance)
+        # The cut's request, then its build (the worker's: asynchronous when deployed, run here after the request).
+        builds: list[str] = []
+        real_start, claim_files.start_build = claim_files.start_build, builds.append
+        dwp = keys["commissioner_finance"]
+        warm(api, dwp, keys["admin"])
+        measure("POST /programmes/{id}/sample-rate", "POST", f"/programmes/{NORFOLK}/sample-rate", dwp,
+                {"sample_rate_bp": 10000})
         with on_day("2026-12-01"):  # November has ended: its claim file can be cut
-            measure("POST /claim-files", "POST", "/claim-files", finance, {"programme_id": NORFOLK, "period": "2026-11"})
+            cut = measure("POST /claim-files", "POST", "/claim-files", finance,
+                          {"programme_id": NORFOLK, "period": "2026-11"})
+            claim_files.start_build = real_start
+            with COUNTER.counting():
+                for fid in builds:
+                    claim_files.build(fid)
+            counted("(the claim file's build, by the worker)", False)
+            fid = cut["id"]
+            measure("POST /claim-files/{id}/sample", "POST", f"/claim-files/{fid}/sample", dwp, {})
+            drawn = api.ok("GET", f"/claim-files/{fid}/sample?limit=100", dwp)["items"]
+            for n, check in enumerate(drawn):
+                body = {"line_id": check["line_id"], "result": "passed"}
+                if n:
+                    api.ok("POST", f"/claim-files/{fid}/checks", dwp, body)
+                else:
+                    measure("POST /claim-files/{id}/checks", "POST", f"/claim-files/{fid}/checks", dwp, body)
+            measure("POST /claim-files/{id}/payment", "POST", f"/claim-files/{fid}/payment", dwp,
+                    {"paid_on": "2026-12-01", "reference": "BACS-1"})
+        measure("POST /payments/pass-throughs", "POST", "/payments/pass-throughs", finance, {
+            "programme_id": NORFOLK, "period": "2026-11", "subcontractor_org_id": "kings-lynn-works",
+            "amount_pence": 100, "paid_on": TODAY, "reference": "PT-1"})
         measure("GET /compliance/flags", "GET", "/compliance/flags?status=open", provider)
+        # The controller: an erasure of a referral rejected before it began, a subject access export.
+        gone = api.ok("POST", "/referrals", referrer, referral(NORFOLK, "kings-lynn-works", nino(4)))["id"]
+        api.ok("POST", f"/referrals/{gone}/reject", provider, {"date": TODAY, "reason": "inappropriate"})
+        measure("POST /referrals/{id}/erasure", "POST", f"/referrals/{gone}/erasure", keys["admin"],
+                {"reason": "the person asked"})
+        measure("POST /subject-access", "POST", "/subject-access", keys["admin"], {"nino": nino(0)})
     return rows
 
 

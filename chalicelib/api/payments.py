@@ -5,7 +5,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ..domain.access import Principal
-from ..domain.idempotency import Resource
+from ..domain.idempotency import Needs, Resource
 from ..services import claim_files, supply_chain, validation
 from ..services import payments as service
 from ..services.ports import UnitOfWork
@@ -115,7 +115,8 @@ def cascade(principal: Principal, params: dict, query: dict) -> dict[str, Any]:
 @endpoint("/claim-files", "POST", summary="Cut the claim file for a programme and a period that has ended "
           "(finance): 202 with the file building; cutting it again returns the same file (200)", tags=TAGS,
           roles=("finance",), body=s.ClaimFileIn, response=s.ClaimFileOut, status=202, also=(200,),
-          errors=WRITE_ERRORS)
+          errors=WRITE_ERRORS, reads=lambda principal, params, payload: Needs(claim_file_id=claim_files.file_id(
+              payload["programme_id"], payload["period"], principal.org_id, payload.get("payee_org_id"))))
 def cut_claim_file(principal: Principal, params: dict, payload: dict, tx: UnitOfWork) -> Written:
     record, created = claim_files.cut(principal, payload["programme_id"], payload["period"],
                                       payload.get("payee_org_id"))
@@ -137,7 +138,8 @@ def get_claim_file(principal: Principal, params: dict, query: dict) -> dict[str,
 
 @endpoint("/programmes/{programme_id}/sample-rate", "POST", summary="Set the share of claim-file lines drawn for "
           "validation (the commissioner's finance)", tags=TAGS, roles=("finance",), body=s.SampleRateIn,
-          response=s.SampleRateOut, errors=WRITE_ERRORS)
+          response=s.SampleRateOut, errors=WRITE_ERRORS,
+          reads=lambda principal, params, payload: Needs(sample_rate_of=params["programme_id"]))
 def set_sample_rate(principal: Principal, params: dict, payload: dict, tx: UnitOfWork) -> Written:
     rate = validation.set_sample_rate(principal, params["programme_id"], payload["sample_rate_bp"], tx)
     body = s.SampleRateOut().dump({
@@ -202,7 +204,8 @@ def render_pass_through(principal: Principal, resource: Resource) -> dict[str, A
 
 @endpoint("/payments/pass-throughs", "POST", summary="Record passing a subcontractor's money on (the prime's "
           "finance)", tags=TAGS, roles=("finance",), body=s.PassThroughIn, response=s.PassThroughOut, status=201,
-          errors=WRITE_ERRORS)
+          errors=WRITE_ERRORS, reads=lambda principal, params, payload: Needs(obligation=(
+              payload["programme_id"], payload["period"], payload["subcontractor_org_id"])))
 def record_pass_through(principal: Principal, params: dict, payload: dict, tx: UnitOfWork) -> Written:
     payment = supply_chain.record_pass_through(principal, payload, tx)
     location = f"/payments/supply-chain?programme={payment.programme_id}&period={payment.period}"

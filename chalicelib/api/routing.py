@@ -26,7 +26,7 @@ from chalice import Blueprint, Response
 from .. import settings
 from ..domain.access import Principal
 from ..domain.errors import DomainError, MethodNotAllowed, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
-from ..domain.idempotency import Resource
+from ..domain.idempotency import Needs, Resource
 from ..logs import error_summary
 from ..services import writes
 from ..services.ports import UnitOfWork
@@ -77,6 +77,9 @@ class RouteDoc:
     # A write's payment lines whose ids its request fixes (params, payload -> ids): read ahead with its idempotency
     # record, so that a replay renders them from that one read (writes.needs_of).
     makes: Callable[[dict, dict], tuple[str, ...]] | None = None
+    # What else a write reads that only its request and caller tell (principal, params, payload -> Needs): read
+    # ahead with its idempotency record too (the claim file a cut makes, the obligation a pass-through changes).
+    reads: Callable[[Principal, dict, dict], Needs] | None = None
 
 
 # Routes declared with @endpoint at import time (the step routes are added from the registry when an app is built).
@@ -102,11 +105,12 @@ def route(path: str, method: str, *, summary: str, tags: list[str], roles: tuple
           body: SchemaLike | None = None, query: SchemaLike | None = None,
           response: SchemaLike | None = None, status: int = 200, errors: tuple[int, ...] = (),
           handler: Callable[..., Any], name: str | None = None, deprecated: bool = False,
-          also: tuple[int, ...] = (), makes: Callable[[dict, dict], tuple[str, ...]] | None = None) -> RouteDoc:
+          also: tuple[int, ...] = (), makes: Callable[[dict, dict], tuple[str, ...]] | None = None,
+          reads: Callable[[Principal, dict, dict], Needs] | None = None) -> RouteDoc:
     """A route declaration. `roles=None` makes it public; otherwise the caller needs a valid key (and, where
     given, one of the roles; finer checks live in the services)."""
     return RouteDoc(path, method, summary, tags, roles is not None, tuple(roles or ()), body, query, response, status,
-                    errors, handler, name or handler.__name__, deprecated, also=also, makes=makes)
+                    errors, handler, name or handler.__name__, deprecated, also=also, makes=makes, reads=reads)
 
 
 def endpoint(path: str, method: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -205,7 +209,8 @@ def _render(principal: Principal) -> Callable[[Resource | None], Any]:
 def _write(doc: RouteDoc, principal: Principal, request: Any, params: dict, payload: dict) -> Response:
     outcome = writes.run(principal, _idempotency_key(request), _fingerprint(request, params),
                          lambda tx: doc.handler(principal, params, payload, tx), _render(principal),
-                         writes.needs_of(params, payload, doc.makes(params, payload) if doc.makes else ()))
+                         writes.needs_of(params, payload, doc.makes(params, payload) if doc.makes else (),
+                                         doc.reads(principal, params, payload) if doc.reads else Needs()))
     headers = {"Location": outcome.location} if outcome.location else {}
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"

@@ -32,12 +32,17 @@ class IdempotencyRecord:
 @dataclass(frozen=True)
 class Needs:
     """What a write reads besides its idempotency record (the referral it changes, or the person a new referral
-    names; the payment lines it decides or reverses, and those it makes, whose ids are known from the request),
-    read with that record in one consistent read before its transaction."""
+    names; the payment lines it decides or reverses, and those it makes, whose ids are known from the request;
+    the claim file it validates or cuts, with the checks of the lines it names; the programme whose sample rate
+    it sets; the supply-chain obligation a pass-through changes), read with that record in one consistent read
+    before its transaction."""
 
     referral_id: str | None = None
     participant_hash: str | None = None
     line_ids: tuple[str, ...] = ()
+    claim_file_id: str | None = None
+    sample_rate_of: str | None = None
+    obligation: tuple[str, str, str] | None = None  # programme, period, subcontractor
 
 
 def scope_key(org_id: str, key: str) -> str:

@@ -58,10 +58,14 @@ def on_file_paid(tx: UnitOfWork, record: ClaimFile, rulebook: Rulebook, paid_on:
     """The commissioner paid `record`: each subcontractor in it is now owed its net by the prime, due within the
     programme's pass-through limit (a pending item for the nightly run until the prime has passed it on)."""
     db = store()
+    # A file no check removed a line from (as read: the payment is refused if a check is recorded meanwhile) has
+    # no failed check to read.
     removed = [c for c in db.validation.all_checks(record.claim_file_id)
-               if c.before_payment and c.before_payment.result == FAILED]
-    for sub, owed in sc.owed_by_subcontractor(record, removed).items():
-        before = db.supply_chain.obligation(record.programme_id, record.period, sub)
+               if c.before_payment and c.before_payment.result == FAILED] if record.removed_line_count else []
+    owed_by = sc.owed_by_subcontractor(record, removed)
+    held = db.supply_chain.obligations(record.programme_id, record.period, list(owed_by))
+    for sub, owed in owed_by.items():
+        before = held[sub]
         after = sc.after_commissioner_payment(before, record.programme_id, record.period, record.owner_org_id, sub,
                                               record.claim_file_id, owed, paid_on,
                                               rulebook.payment_controls.pass_through_days)

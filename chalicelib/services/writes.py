@@ -9,13 +9,14 @@ then fails, or the domain refuses it against the state the first one left) answe
 outcome, never with the error its own attempt met.
 
 Round trips: the idempotency record and what the write needs (`Needs`: the referral it changes, the person a new
-referral names, the payment lines a claim write decides, reverses or makes) are read in one consistent batch read,
-and everything is written in one transaction; a replay of a step or a claim write is that one read.
+referral names, the payment lines a claim write decides, reverses or makes, the claim file a validation reads) are
+read in one consistent batch read, and everything is written in one transaction; a replay of a step or a claim
+write is that one read.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .. import clock, settings
@@ -48,19 +49,23 @@ class Outcome:
 Render = Callable[[Resource | None], Any]
 
 
-def needs_of(params: dict, payload: dict, makes: tuple[str, ...] = ()) -> Needs:
+def needs_of(params: dict, payload: dict, makes: tuple[str, ...] = (), also: Needs = Needs()) -> Needs:
     """What a write reads: the referral its path (or else its body: a claim) names, or the person a new referral's
-    body names; the payment lines its path (`line_id`) or body (`line_ids`: a bulk decision) names, and those it
-    makes (`makes`, ids known from the request: a replay renders them from the same read)."""
+    (or a subject access request's) body names; the payment lines its path (`line_id`) or body (`line_id`: a
+    check; `line_ids`: a bulk decision) names, and those it makes (`makes`, ids known from the request: a replay
+    renders them from the same read); the claim file its path names; and what its route declares it reads
+    (`also`: what only the request and its caller tell, e.g. the claim file a cut makes)."""
     person = payload.get("participant")
-    nino = person.get("nino") if isinstance(person, dict) else None
+    nino = person.get("nino") if isinstance(person, dict) else payload.get("nino")
     named = params.get("referral_id") or payload.get("referral_id")
     listed = payload.get("line_ids")
-    lines = [params.get("line_id"), *(listed if isinstance(listed, list) else ()), *makes]
-    return Needs(referral_id=named if isinstance(named, str) else None,
-                 participant_hash=participant_hash(nino, settings.get().participant_key) if isinstance(nino, str)
-                 else None,
-                 line_ids=tuple(dict.fromkeys(x for x in lines if isinstance(x, str))))
+    lines = [params.get("line_id"), payload.get("line_id"), *(listed if isinstance(listed, list) else ()), *makes]
+    return replace(also,
+                   referral_id=named if isinstance(named, str) else also.referral_id,
+                   participant_hash=participant_hash(nino, settings.get().participant_key) if isinstance(nino, str)
+                   else also.participant_hash,
+                   line_ids=tuple(dict.fromkeys(x for x in [*lines, *also.line_ids] if isinstance(x, str))),
+                   claim_file_id=params.get("claim_file_id") or also.claim_file_id)
 
 
 def run(principal: Principal | None, key: str | None, fingerprint: str, handler: Callable[[UnitOfWork], Written],

@@ -79,6 +79,7 @@ class DynamoValidation:
 
 class DynamoSupplyChain:
     obligation = staticmethod(payment_records.get_obligation)
+    obligations = staticmethod(payment_records.get_obligations)
     put_obligation = staticmethod(payment_records.put_obligation)
     add_pass_through = staticmethod(payment_records.add_pass_through)
     chain = staticmethod(payment_records.chain)

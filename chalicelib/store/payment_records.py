@@ -6,14 +6,16 @@ import json
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import date
+from typing import Any
 
 from pynamodb.exceptions import PynamoDBException
 
 from ..domain.errors import ClaimRefused, ConcurrentUpdate
+from ..domain.idempotency import Needs
 from ..payments.supply_chain import Obligation, PassThrough
 from ..payments.validation import PRE_PAYMENT, Check, Outcome, SampleRate
 from .models import LineCheckItem, ObligationItem, PassThroughItem, SampleRateItem
-from .repository import get_item, query_page, strings
+from .repository import AHEAD, get_item, get_items, query_page, strings
 from .transaction import Transaction, translate_read_error
 
 CURRENT = "current"
@@ -172,9 +174,20 @@ def _pass_through(item: PassThroughItem) -> PassThrough:
         recorded_by=item.recorded_by, recorded_at=item.recorded_at, line_ids=strings(item.line_ids))
 
 
+def _obligation_key(programme_id: str, period: str, subcontractor_org_id: str) -> tuple[str, str]:
+    return _chain_pk(programme_id, period), f"owed#{subcontractor_org_id}"
+
+
 def get_obligation(programme_id: str, period: str, subcontractor_org_id: str) -> Obligation | None:
-    item = get_item(ObligationItem, _chain_pk(programme_id, period), f"owed#{subcontractor_org_id}")
+    item = get_item(ObligationItem, *_obligation_key(programme_id, period, subcontractor_org_id))
     return _obligation(item) if item else None
+
+
+def get_obligations(programme_id: str, period: str, subcontractor_org_ids: list[str]) -> dict[str, Obligation | None]:
+    """Several subcontractors' obligations of one programme and period, in one batch read."""
+    keys = {sub: _obligation_key(programme_id, period, sub) for sub in subcontractor_org_ids}
+    found = get_items(ObligationItem, list(keys.values()))
+    return {sub: _obligation(item) if (item := found[key]) else None for sub, key in keys.items()}
 
 
 def put_obligation(tx: Transaction, after: Obligation, before: Obligation | None) -> None:
@@ -215,3 +228,21 @@ def chain(programme_id: str, period: str) -> tuple[list[Obligation], list[PassTh
 
 def pass_through_key(payment: PassThrough) -> str:
     return f"pass-through#{payment.subcontractor_org_id}#{payment.recorded_at}#{payment.pass_through_id}"
+
+
+def _read_ahead(needs: Needs) -> list[tuple[Any, Any]]:
+    """What of this table a write's Needs names, read with its idempotency record: the checks of the lines it
+    names in the claim file it names, the sample rate in force of the programme it sets it for, the obligation a
+    pass-through changes."""
+    keys: list[tuple[Any, Any]] = []
+    if needs.claim_file_id:
+        keys += [(LineCheckItem, (_checks_pk(needs.claim_file_id), line_id)) for line_id in needs.line_ids]
+    if needs.sample_rate_of:
+        keys.append((SampleRateItem, (_rate_pk(needs.sample_rate_of), CURRENT)))
+    if needs.obligation:
+        programme_id, period, subcontractor_org_id = needs.obligation
+        keys.append((ObligationItem, _obligation_key(programme_id, period, subcontractor_org_id)))
+    return keys
+
+
+AHEAD.append(_read_ahead)

@@ -23,7 +23,7 @@ from ..payments.lines import (
     PaymentLine,
 )
 from .models import ClaimFileItem, FilePartItem, FileQueue, PaymentLineItem
-from .repository import all_equal, get_item, query_page
+from .repository import all_equal, forget, get_item, query_page
 from .transaction import Transaction, aws_error_code, low_level_client, translate_read_error
 
 __all__ = ["APPROVED", "FILED", "REJECTED", "SUBMITTED"]
@@ -193,6 +193,7 @@ _CUT_FIELDS = ("claim_file_id", "programme_id", "period", "payee_org_id", "owner
 
 def create_file(record: ClaimFile) -> bool:
     """Create the file record if it does not exist yet; False if another cut already created it."""
+    forget(ClaimFileItem, record.claim_file_id)  # written here, outside the request's transaction
     try:
         fields = asdict(record)
         ClaimFileItem(**{k: fields[k] for k in _CUT_FIELDS}).save(
@@ -298,6 +299,7 @@ def lines_in_file(claim_file_id: str, page_size: int = 500) -> Iterator[PaymentL
 
 
 def _conditional_update(claim_file_id: str, actions: list, condition: Any) -> bool:
+    forget(ClaimFileItem, claim_file_id)
     try:
         ClaimFileItem(claim_file_id=claim_file_id).update(actions=actions, condition=condition)
         return True
@@ -347,6 +349,7 @@ def finish_file(record: ClaimFile, token: str, line_count: int, totals: dict, s3
 def start_sample(record: ClaimFile, seed: str, rate_bp: int, by: str, now: datetime) -> ClaimFile:
     """Record the sample's seed and rate before any line is drawn, once: a second draw with the same seed
     resumes; with another seed it is refused (the first seed stands)."""
+    forget(ClaimFileItem, record.claim_file_id)
     try:
         ClaimFileItem(claim_file_id=record.claim_file_id).update(
             actions=[ClaimFileItem.sample_seed.set(seed), ClaimFileItem.sample_rate_bp.set(rate_bp),
@@ -364,6 +367,7 @@ def start_sample(record: ClaimFile, seed: str, rate_bp: int, by: str, now: datet
 
 
 def finish_sample(record: ClaimFile, size: int) -> ClaimFile:
+    forget(ClaimFileItem, record.claim_file_id)
     ClaimFileItem(claim_file_id=record.claim_file_id).update(actions=[ClaimFileItem.sample_size.set(size)])
     return replace(record, sample_size=size)
 

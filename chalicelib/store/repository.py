@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import asdict
 from datetime import date, datetime
@@ -36,6 +36,7 @@ from . import sealing
 from .models import (
     AllocationItem,
     ApiKey,
+    ClaimFileItem,
     IdempotencyItem,
     OrganisationItem,
     ParticipantItem,
@@ -53,7 +54,7 @@ CONTRACT_VALUE = "$contract-value"  # pence committed against the programme's co
 
 # The items a write read ahead with its idempotency record (read_ahead), by model and key: a consistent read of
 # this request's (each request runs in a context of its own), None where the item does not exist.
-_READ_AHEAD: ContextVar[dict[tuple[Any, str], Any] | None] = ContextVar("refpay_read_ahead", default=None)
+_READ_AHEAD: ContextVar[dict[tuple[Any, Any], Any] | None] = ContextVar("refpay_read_ahead", default=None)
 
 
 def _nameable(*key: Any) -> bool:
@@ -65,8 +66,9 @@ def get_item(model: Any, *key: Any, consistent: bool = True) -> Any:
     if not _nameable(*key):
         return None
     ahead = _READ_AHEAD.get()
-    if consistent and ahead is not None and len(key) == 1 and (model, key[0]) in ahead:
-        return ahead[(model, key[0])]
+    named = key[0] if len(key) == 1 else key
+    if consistent and ahead is not None and (model, named) in ahead:
+        return ahead[(model, named)]
     try:
         return model.get(*key, consistent_read=consistent)
     except DoesNotExist:
@@ -585,16 +587,22 @@ def _idempotency(item: IdempotencyItem) -> IdempotencyRecord:
                              created_at=item.created_at, expires_at=int(item.expires_at))
 
 
+# The other store modules' items a write's Needs can name, as (model, key) (a key of two parts: hash and range).
+AHEAD: list[Callable[[Needs], list[tuple[Any, Any]]]] = []
+
+
 @contextlib.contextmanager
 def read_ahead(scope_key: str | None, needs: Needs) -> Iterator[IdempotencyRecord | None]:
     """One consistent BatchGetItem of the idempotency record and the items `needs` names (the referral a step
-    changes, the person a new referral names, the payment lines a claim write reads or makes); within the block,
-    get_item answers those from it."""
-    named: list[tuple[Any, str | None]] = [(IdempotencyItem, scope_key), (ParticipantItem, needs.participant_hash)]
+    changes, the person a new referral names, the payment lines a claim write reads or makes, the claim file a
+    validation or a cut reads, and what AHEAD adds); within the block, get_item answers those from it."""
+    named: list[tuple[Any, Any]] = [(IdempotencyItem, scope_key), (ParticipantItem, needs.participant_hash),
+                                    (ClaimFileItem, needs.claim_file_id)]
     if needs.referral_id:
         named += _referral_keys([needs.referral_id])
     named += [(PaymentLineItem, line_id) for line_id in needs.line_ids]
-    wanted = [(model, key) for model, key in named if key and _nameable(key)]
+    named += [key for more in AHEAD for key in more(needs)]
+    wanted = [(model, key) for model, key in named if key and _nameable(*_parts(key))]
     found = _batch_get_consistent(wanted) if wanted else {}
     token = _READ_AHEAD.set(found)
     try:
@@ -608,21 +616,45 @@ BATCH_GET_MAX = 100  # keys in one BatchGetItem
 BATCH_GET_TRIES = 6
 
 
-def _batch_get_consistent(wanted: list[tuple[Any, str]]) -> dict[tuple[Any, str], Any]:
-    """The items (None: absent) of tables keyed by a string hash key alone, by model and key, read consistently in
-    one BatchGetItem per 100 keys (and again for any keys the engine leaves unprocessed). Two models may share a
-    table: their keys tell them apart."""
-    found: dict[tuple[Any, str], Any] = dict.fromkeys(wanted)
+def forget(model: Any, key: Any) -> None:
+    """An item the request writes outside its transaction (a claim file's record): read afresh from now on,
+    not answered from the request's read ahead."""
+    ahead = _READ_AHEAD.get()
+    if ahead is not None:
+        ahead.pop((model, key), None)
+
+
+def get_items(model: Any, keys: list[Any]) -> dict[Any, Any]:
+    """The items (None: absent) of `model` by key (a tuple: hash and range), read consistently in one
+    BatchGetItem, or from the request's read ahead where it holds them all."""
+    wanted = [(model, key) for key in dict.fromkeys(keys) if _nameable(*_parts(key))]
+    ahead = _READ_AHEAD.get()
+    found = ahead if ahead is not None and all(k in ahead for k in wanted) else (
+        _batch_get_consistent(wanted) if wanted else {})
+    return {key: found.get((model, key)) for key in keys}
+
+
+def _parts(key: Any) -> tuple[str, ...]:
+    return key if isinstance(key, tuple) else (key,)
+
+
+def _batch_get_consistent(wanted: list[tuple[Any, Any]]) -> dict[tuple[Any, Any], Any]:
+    """The items (None: absent) of tables keyed by string keys (a hash key, or a hash and a range key: a tuple),
+    by model and key, read consistently in one BatchGetItem per 100 keys (and again for any keys the engine
+    leaves unprocessed). Two models may share a table: their keys tell them apart."""
+    found: dict[tuple[Any, Any], Any] = dict.fromkeys(wanted)
     model_of = {(model.Meta.table_name, key): model for model, key in found}
     keys = list(found)
     for start in range(0, len(keys), BATCH_GET_MAX):
         request: dict[str, Any] = {}
         for model, key in keys[start:start + BATCH_GET_MAX]:
+            attributes = [model._hash_key_attribute(), model._range_key_attribute()]
             request.setdefault(model.Meta.table_name, {"Keys": [], "ConsistentRead": True})["Keys"].append(
-                {model._hash_key_attribute().attr_name: {"S": key}})
-        names = {table: next(iter(asked["Keys"][0])) for table, asked in request.items()}
+                {a.attr_name: {"S": part} for a, part in zip(attributes, _parts(key), strict=False)})
+        names = {table: list(asked["Keys"][0]) for table, asked in request.items()}
         for table, raw in _batch_get_all(request):
-            key = raw[names[table]]["S"]
+            parts = tuple(raw[name]["S"] for name in names[table])
+            key = parts[0] if len(parts) == 1 else parts
             model = model_of[(table, key)]
             found[(model, key)] = model.from_raw_data(raw)
     return found

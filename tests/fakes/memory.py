@@ -655,6 +655,10 @@ class SupplyChain:
     def obligation(self, programme_id: str, period: str, subcontractor_org_id: str) -> Obligation | None:
         return self.d.obligations.get((programme_id, period, subcontractor_org_id))
 
+    def obligations(self, programme_id: str, period: str,
+                    subcontractor_org_ids: list[str]) -> dict[str, Obligation | None]:
+        return {sub: self.obligation(programme_id, period, sub) for sub in subcontractor_org_ids}
+
     def put_obligation(self, tx: MemoryTransaction, after: Obligation, before: Obligation | None) -> None:
         key = (after.programme_id, after.period, after.subcontractor_org_id)
 

@@ -144,6 +144,17 @@ def _record_everything(api, keys, monkeypatch) -> Recorder:
     assert api.post(f"/referrals/{rid}/transfer", provider, {"to_provider_id": "great-yarmouth-works",
                     "date": "2026-11-24", "handover": {"date": "2026-11-24"}}).status == 200
     mentor = orgs["great-yarmouth-works"]["provider"]
+    # A return (Work Choice allows one): the person's record is read once the former referral names them.
+    returning = referral_body(programme_id="work-choice", provider_id="brightside-supported-employment",
+                              nino="AB000006A")
+    returning["participant"]["eligibility"] = {"disabled": True, "right_to_work": True}
+    former = api.post("/referrals", referrer, returning).body["id"]
+    holder = orgs["brightside-supported-employment"]["provider"]
+    for path, body in [("accept", {}), ("start", {}), ("exit", {"reason": "withdrew", "exit_review": {
+            "date": "2026-11-24", "destination": "unemployed"}})]:
+        assert api.post(f"/referrals/{former}/{path}", holder, {"date": "2026-11-24", **body}).status == 200
+    assert api.post(f"/referrals/{former}/re_referral", referrer,
+                    {"consent": {"given": True, "date": "2026-11-24"}}).status == 201
     # The chain: a Level 2 group refers to the prime, which routes (the group mentors: the party index), the
     # mentor records a contact, claims with it and lists the referrals it mentors.
     mentored = chain_referral(api, keys, nino="AB000009A")
