@@ -38,24 +38,25 @@ def erasure(principal: Principal, params: dict, payload: dict, tx: UnitOfWork) -
     return Written(200, _erasure_body(referral), None, Resource("erasure", (referral.id,)))
 
 
-def _export_body(principal: Principal, ids: tuple[str, ...]) -> dict[str, Any]:
+def _export_body(exported: dict[str, Any]) -> dict[str, Any]:
     # Dates and times as ISO 8601 text, like every other answer.
-    plain = json.loads(json.dumps(service.export(principal, ids), default=lambda v: v.isoformat()))
+    plain = json.loads(json.dumps(exported, default=lambda v: v.isoformat()))
     body: dict[str, Any] = s.SubjectAccessOut().dump(plain)
     return body
 
 
 @renderer("subject_access")
 def render_subject_access(principal: Principal, resource: Resource) -> dict[str, Any]:
-    return _export_body(principal, resource.ids)
+    return _export_body(service.export(principal, resource.ids))
 
 
 @endpoint("/subject-access", "POST", summary="Everything held about one participant on your programmes, as JSON "
           "(a subject access request; the person is named by their NINO in the body, never in a URL)", tags=TAGS,
           roles=("admin",), body=s.SubjectAccessIn, response=s.SubjectAccessOut, errors=(401, 403, 404, 415, 422))
 def subject_access(principal: Principal, params: dict, payload: dict, tx: UnitOfWork) -> Written:
-    ids = tuple(service.subject_access(principal, payload["nino"], tx))
-    return Written(200, _export_body(principal, ids), None, Resource("subject_access", ids))
+    referrals = service.subject_access(principal, payload["nino"], tx)
+    return Written(200, _export_body(service.export_of(principal, referrals)), None,
+                   Resource("subject_access", tuple(r.id for r in referrals)))
 
 
 @endpoint("/access-log", "GET", summary="Who read which participant's personal fields, and when, on your "

@@ -48,6 +48,10 @@ class Organisations(Protocol):
 class Referrals(Protocol):
     def get(self, referral_id: str) -> Referral | None: ...
 
+    def get_many(self, referral_ids: list[str]) -> dict[str, Referral]:
+        """The referrals that exist of these, by id, in one read."""
+        ...
+
     def page(self, view: str, org_id: str, limit: int, cursor: str | None, *, status: str | None = None,
              programme_id: str | None = None,
              provider_org_id: str | None = None) -> tuple[list[Referral], str | None]:

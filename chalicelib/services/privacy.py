@@ -36,10 +36,17 @@ def controlled_referral(principal: Principal, referral_id: str) -> Referral:
     """A referral of a programme this caller's organisation controls (its commissioner); NotFound otherwise, as
     for any referral a caller may not see."""
     principal.require("admin")
-    referral = store().referrals.get(referral_id)
-    if referral is None or rulebook_for(referral.programme_id).commissioner_org_id != principal.org_id:
+    return _controlled(principal, store().referrals.get(referral_id))
+
+
+def _controlled(principal: Principal, referral: Referral | None) -> Referral:
+    if referral is None or not _controls(principal, referral):
         raise NotFound("no such referral")
     return referral
+
+
+def _controls(principal: Principal, referral: Referral) -> bool:
+    return rulebook_for(referral.programme_id).commissioner_org_id == principal.org_id
 
 
 # ------------------------------------------------------------------ erasure
@@ -109,31 +116,40 @@ def erase_due(work: PendingWork, on: date) -> str:
 # ------------------------------------------------------------------ subject access
 
 
-def subject_access(principal: Principal, nino: str, tx: UnitOfWork) -> list[str]:
+def subject_access(principal: Principal, nino: str, tx: UnitOfWork) -> list[Referral]:
     """The referrals of one person on the programmes this controller controls (found by the keyed hash of the
-    NINO). The export is rendered from them (`export`); the request itself is logged as a read of each."""
+    NINO), read in one batch read. The export is rendered from them (`export_of`); the request itself is logged as
+    a read of each."""
     principal.require("admin")
     db = store()
     person = db.referrals.participant(participant_hash(nino, settings.get().participant_key))
-    referrals = [r for r in (db.referrals.get(i) for i in (person.referrals if person else ())) if r is not None
-                 and rulebook_for(r.programme_id).commissioner_org_id == principal.org_id]
+    named = list(person.referrals) if person else []
+    held = db.referrals.get_many(named) if named else {}
+    referrals = [r for i in named if (r := held.get(i)) is not None and _controls(principal, r)]
     if not referrals:
         raise NotFound("no personal data is held about this person on your programmes")
     now = clock.now()
     for r in referrals:
         db.access_log.add(tx, new_entry(principal.org_id, pseudonymous_reference(r.participant_hash), r.id,
                                         principal.org_id, principal.key_id, "POST /subject-access", now))
-    return [r.id for r in referrals]
+    return referrals
 
 
 def export(principal: Principal, referral_ids: tuple[str, ...]) -> dict[str, Any]:
+    """The export of these referrals (read in one batch read), each one this controller controls."""
+    principal.require("admin")
+    held = store().referrals.get_many(list(referral_ids)) if referral_ids else {}
+    return export_of(principal, [_controlled(principal, held.get(rid)) for rid in referral_ids])
+
+
+def export_of(principal: Principal, referrals: list[Referral]) -> dict[str, Any]:
     """Everything held about the person on these referrals: personal fields, each referral's record and audit
     trail, its payment lines, and who read their personal fields."""
     db = store()
     out: list[dict[str, Any]] = []
     reads: list[AccessEntry] = []
-    for rid in referral_ids:
-        referral = controlled_referral(principal, rid)
+    for referral in referrals:
+        rid = referral.id
         reference = pseudonymous_reference(referral.participant_hash)
         record = asdict(referral)
         record.pop("participant_hash")

@@ -14,6 +14,7 @@ class DynamoOrganisations:
 
 class DynamoReferrals:
     get = staticmethod(repository.get_referral)
+    get_many = staticmethod(repository.referrals_by_id)
     page = staticmethod(repository.list_referrals)
     events = staticmethod(repository.list_events)
     participant = staticmethod(repository.get_participant)

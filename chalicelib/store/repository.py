@@ -304,14 +304,14 @@ def _matching(entries: list, status: str | None, programme_id: str | None,
               provider_org_id: str | None) -> list[Referral]:
     """The referrals the index entries name, in their order, that have the status, programme and provider asked
     for (each filter only where given)."""
-    found = _referrals_by_id([e.referral_id for e in entries])
+    found = referrals_by_id([e.referral_id for e in entries])
     wanted = [found[e.referral_id] for e in entries if e.referral_id in found]
     return [r for r in wanted if (not status or r.status == status)
             and (not programme_id or r.programme_id == programme_id)
             and (not provider_org_id or r.provider_org_id == provider_org_id)]
 
 
-def _referrals_by_id(ids: list[str]) -> dict[str, Referral]:
+def referrals_by_id(ids: list[str]) -> dict[str, Referral]:
     """The referrals (with their personal fields) in consistent batch reads; absent ones left out."""
     unique = [i for i in dict.fromkeys(ids) if _nameable(i)]
     found = _batch_get_consistent(_referral_keys(unique)) if unique else {}

@@ -100,3 +100,23 @@ def test_a_batch_of_more_than_100_keys_is_split(api, keys, referral_id):
     found = repository._batch_get_consistent(wanted)
     assert len(found) == 151 and found[(ReferralItem, referral_id)] is not None
     assert sum(1 for item in found.values() if item is None) == 150
+
+
+def test_items_with_a_range_key_are_read_ahead_and_one_written_outside_the_transaction_afresh(api, keys, monkeypatch):
+    """The rate in force (a payment record: hash and range key) comes from the batch read; a claim file the request
+    then writes outside its transaction (forget) is read again, not taken from the read ahead."""
+    from chalicelib.domain.idempotency import Needs
+    from chalicelib.store import payment_records, payments, repository
+    from chalicelib.store.models import ClaimFileItem
+
+    dwp, programme = keys["commissioner_finance"], "flexible-routeways-norfolk"
+    assert api.post(f"/programmes/{programme}/sample-rate", dwp, {"sample_rate_bp": 2500}).status == 200
+    calls = dynamodb_calls(monkeypatch)
+    with repository.read_ahead("dwp-commissioning#k", Needs(sample_rate_of=programme, claim_file_id="cf-x")):
+        rate = payment_records.get_sample_rate(programme)
+        assert rate is not None and rate.rate_bp == 2500
+        assert payments.get_file("cf-x") is None
+        assert calls == ["BatchGetItem"]
+        repository.forget(ClaimFileItem, "cf-x")
+        assert payments.get_file("cf-x") is None
+        assert calls == ["BatchGetItem", "GetItem"]

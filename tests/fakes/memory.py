@@ -139,6 +139,9 @@ class Referrals:
     def get(self, referral_id: str) -> Referral | None:
         return self.d.referrals.get(referral_id)
 
+    def get_many(self, referral_ids: list[str]) -> dict[str, Referral]:
+        return {i: r for i in referral_ids if (r := self.d.referrals.get(i)) is not None}
+
     def page(self, view: str, org_id: str, limit: int, cursor: str | None, *, status: str | None = None,
              programme_id: str | None = None,
              provider_org_id: str | None = None) -> tuple[list[Referral], str | None]:
