@@ -214,6 +214,8 @@ class SupplyChain(Protocol):
 
     def chain(self, programme_id: str, period: str) -> tuple[list[Obligation], list[PassThrough]]: ...
 
+    def pass_throughs(self, programme_id: str, period: str) -> list[PassThrough]: ...
+
 
 class Compliance(Protocol):
     def add_pending_changes(self, tx: UnitOfWork, puts: Iterable[PendingWork],

@@ -146,7 +146,7 @@ def record_pass_through(principal: Principal, payload: dict, tx: UnitOfWork) -> 
 
 def read_pass_through(principal: Principal, programme_id: str, period: str, pass_through_id: str) -> sc.PassThrough:
     """One recorded pass-through, for the prime that recorded it or the subcontractor it paid."""
-    _, payments = store().supply_chain.chain(programme_id, period)
+    payments = store().supply_chain.pass_throughs(programme_id, period)
     found = next((p for p in payments if p.pass_through_id == pass_through_id), None)
     if found is None or principal.org_id not in (found.prime_org_id, found.subcontractor_org_id):
         raise NotFound("no such pass-through")

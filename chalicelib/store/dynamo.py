@@ -84,6 +84,7 @@ class DynamoSupplyChain:
     put_obligation = staticmethod(payment_records.put_obligation)
     add_pass_through = staticmethod(payment_records.add_pass_through)
     chain = staticmethod(payment_records.chain)
+    pass_throughs = staticmethod(payment_records.pass_throughs)
 
 
 class DynamoCompliance:

@@ -220,10 +220,18 @@ def chain(programme_id: str, period: str) -> tuple[list[Obligation], list[PassTh
     pk = _chain_pk(programme_id, period)
     try:
         obligations = [_obligation(i) for i in ObligationItem.query(pk, ObligationItem.sk.startswith("owed#"))]
-        payments = [_pass_through(i) for i in PassThroughItem.query(pk, PassThroughItem.sk.startswith("pass-through#"))]
     except PynamoDBException as exc:
         raise translate_read_error(exc) from None
-    return obligations, payments
+    return obligations, pass_throughs(programme_id, period)
+
+
+def pass_throughs(programme_id: str, period: str) -> list[PassThrough]:
+    """Every pass-through of one programme and period: one query."""
+    try:
+        return [_pass_through(i) for i in PassThroughItem.query(_chain_pk(programme_id, period),
+                                                                PassThroughItem.sk.startswith("pass-through#"))]
+    except PynamoDBException as exc:
+        raise translate_read_error(exc) from None
 
 
 def pass_through_key(payment: PassThrough) -> str:

@@ -677,9 +677,11 @@ class SupplyChain:
 
     def chain(self, programme_id: str, period: str) -> tuple[list[Obligation], list[PassThrough]]:
         obligations = [o for (p, m, _), o in sorted(self.d.obligations.items()) if (p, m) == (programme_id, period)]
-        payments = sorted((x for x in self.d.pass_throughs if (x.programme_id, x.period) == (programme_id, period)),
-                          key=lambda x: (x.subcontractor_org_id, x.recorded_at, x.pass_through_id))
-        return obligations, payments
+        return obligations, self.pass_throughs(programme_id, period)
+
+    def pass_throughs(self, programme_id: str, period: str) -> list[PassThrough]:
+        return sorted((x for x in self.d.pass_throughs if (x.programme_id, x.period) == (programme_id, period)),
+                      key=lambda x: (x.subcontractor_org_id, x.recorded_at, x.pass_through_id))
 
 
 class Files:
