@@ -22,12 +22,27 @@ WRITE_ERRORS = (401, 403, 404, 409, 415, 422)
 def written(result: Result, status: int = 200) -> Written:
     body = referral_body(result.referral, result.rulebook, clock.today(), result.view)
     location = f"/referrals/{result.referral.id}" if result.created else None
-    return Written(201 if result.created else status, body, location, Resource("referral", (result.referral.id,)))
+    resource = Resource("referral", (result.referral.id,))
+    if result.left and result.view is not None:
+        # The step ended the caller's part: a retry is answered as this was, while the referral is as it left it.
+        resource = Resource("referral_left", (result.referral.id, str(result.referral.version), result.view.role,
+                                              SHOWN if result.view.personal_data else WITHHELD))
+    return Written(201 if result.created else status, body, location, resource)
+
+
+SHOWN, WITHHELD = "personal_data_shown", "personal_data_withheld"
 
 
 @renderer("referral")
 def render_referral(principal: Principal, resource: Resource) -> dict[str, Any]:
     result = service.read(principal, resource.ids[0])
+    return referral_body(result.referral, result.rulebook, clock.today(), result.view)
+
+
+@renderer("referral_left")
+def render_referral_left(principal: Principal, resource: Resource) -> dict[str, Any]:
+    referral_id, version, role, shown = resource.ids
+    result = service.read_as_left(principal, referral_id, int(version), role, shown == SHOWN)
     return referral_body(result.referral, result.rulebook, clock.today(), result.view)
 
 

@@ -160,6 +160,12 @@ def view_of(principal: Principal, referral: Referral, commissioner_org_id: str =
                 **_VIEWS[role])
 
 
+def view_as(principal: Principal, role: str, personal_data: bool) -> View:
+    """What the caller saw through a part its organisation has since left (`role`): the answer to the step that
+    ended it, given again to a retry of that step."""
+    return View(principal.org_id, role, principal.roles, personal_data=personal_data, **_VIEWS[role])
+
+
 def ensure_visible(principal: Principal, referral: Referral, commissioner_org_id: str = "") -> None:
     view_of(principal, referral, commissioner_org_id)
 

@@ -27,6 +27,7 @@ class Result:
     rulebook: Rulebook
     created: bool = False
     view: View | None = None  # what the caller sees of it (domain/access.py); None: everything
+    left: bool = False  # the step ended the caller's part: `view` is what it saw as it recorded the step
 
 
 def new_referral_id() -> str:
@@ -160,8 +161,24 @@ def record(principal: Principal, referral_id: str, step: StepDef, payload: dict,
     # A step can end the caller's part (a holder's transfer): it still sees the answer to its own step, as it
     # saw the referral when it recorded it.
     commissioner = rulebook.commissioner_org_id
-    seen_as = taken.referral if access.party_role_of(principal, taken.referral, commissioner) else before
-    return Result(taken.referral, rulebook, view=access.view_of(principal, seen_as, commissioner))
+    left = access.party_role_of(principal, taken.referral, commissioner) is None
+    return Result(taken.referral, rulebook, view=access.view_of(principal, before if left else taken.referral,
+                                                               commissioner), left=left)
+
+
+def read_as_left(principal: Principal, referral_id: str, version: int, role: str, personal_data: bool) -> Result:
+    """The answer to a step that ended the caller's part in the referral (a holder's transfer), given again to a
+    retry with its Idempotency-Key: the referral as that step left it, seen as the caller saw it then, as long as
+    nothing has changed it since (its version). Once another step has, the caller no longer sees it (NotFound); a
+    caller that has a part in it again sees it as that part lets it."""
+    try:
+        return read(principal, referral_id)
+    except NotFound:
+        referral = store().referrals.get(referral_id)
+        if referral is None or referral.version != version:
+            raise
+    return Result(referral, rulebook_for(referral.programme_id), view=access.view_as(principal, role, personal_data),
+                  left=True)
 
 
 def commit_step(tx: UnitOfWork, rulebook: Rulebook, before: Referral, taken: Step, actor_org: str, actor_key: str,

@@ -263,3 +263,40 @@ def test_concurrent_referrals_of_one_person_claim_them_once(api, keys, monkeypat
     assert sorted(outcomes) == ["already_active", "already_active", "created"]
     monkeypatch.setattr(referrals, "participant", real)
     assert len(api.get("/referrals", keys["referrer"]).body["items"]) == 1
+
+
+def _transferred(api, keys, idem: str):
+    """Work Choice: the holder starts the person and transfers them to another subcontractor (with `idem`)."""
+    book = api.get("/programmes/work-choice", keys["referrer"]).body
+    holder, other = [a["org_id"] for a in book["allocations"] if a["role"] == "subcontractor"][:2]
+    body = referral_body(programme_id="work-choice", provider_id=holder, nino="HJ246811D",
+                         support_level=list(book["rulebook"]["support_levels"])[0])
+    body["participant"]["eligibility"] = {"disabled": True, "right_to_work": True}
+    rid = api.post("/referrals", keys["referrer"], body).body["id"]
+    holder_key = keys["organisations"][holder]["provider"]
+    for path in ("accept", "start"):
+        assert api.post(f"/referrals/{rid}/{path}", holder_key, {"date": "2026-11-24"}).status == 200
+    transfer = {"to_provider_id": other, "date": "2026-11-24", "handover": {"date": "2026-11-24", "document_ref": "HO-8"}}
+    first = api.post(f"/referrals/{rid}/transfer", holder_key, transfer, headers={"Idempotency-Key": idem})
+    assert first.status == 200, first.body
+    return rid, holder_key, keys["organisations"][other]["provider"], transfer, first
+
+
+def test_a_transfer_replayed_by_the_holder_that_made_it_gets_its_first_answer(api, keys):
+    """The transfer ended the holder's part: it no longer sees the referral, but a retry of its own transfer is
+    answered as the transfer was (as it then saw the referral, its personal fields included), not 404."""
+    rid, holder_key, _, transfer, first = _transferred(api, keys, "transfer-1")
+    assert api.get(f"/referrals/{rid}", holder_key).status == 404
+    again = api.post(f"/referrals/{rid}/transfer", holder_key, transfer, headers={"Idempotency-Key": "transfer-1"})
+    assert (again.status, again.headers["idempotent-replayed"]) == (200, "true")
+    assert again.body == first.body and again.body["participant"]["personal_data"] == "shown"
+
+
+def test_once_the_new_holder_changes_the_referral_the_old_holders_replay_no_longer_shows_it(api, keys):
+    """The first answer cannot be given again without showing the old holder what the new one recorded since: the
+    replay answers as any read of the old holder would."""
+    rid, holder_key, new_key, transfer, _ = _transferred(api, keys, "transfer-2")
+    assert api.post(f"/referrals/{rid}/assessments", new_key, {"date": "2026-11-24"}).status == 201
+    again = api.post(f"/referrals/{rid}/transfer", holder_key, transfer, headers={"Idempotency-Key": "transfer-2"})
+    assert again.status == 404 and again.headers["content-type"].startswith("application/problem+json")
+    assert "HJ246811D" not in json.dumps(again.body)
