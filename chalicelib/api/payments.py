@@ -50,7 +50,7 @@ def render_line_check(principal: Principal, resource: Resource) -> dict[str, Any
 
 @endpoint("/claims", "POST", summary="Claim a fee that needs evidence", tags=TAGS, roles=("provider",),
           body=s.ClaimIn, response=s.LineOut, status=201, errors=WRITE_ERRORS,
-          makes=lambda params, payload: service.claim_line_ids(payload))
+          reads=lambda principal, params, payload: Needs(line_ids=service.claim_line_ids(payload)))
 def submit_claim(principal: Principal, params: dict, payload: dict, tx: UnitOfWork) -> Written:
     line = service.submit_claim(principal, payload, tx)
     return Written(201, line_body(line), f"/claims/{line.line_id}", Resource("line", (line.line_id,)))
@@ -96,7 +96,7 @@ def decide_many(principal: Principal, params: dict, payload: dict, tx: UnitOfWor
 
 @endpoint("/claims/{line_id}/clawback", "POST", summary="Reverse a committed line: a new negative line (finance)",
           tags=TAGS, roles=("finance",), body=s.ClawbackIn, response=s.LineOut, status=201, errors=WRITE_ERRORS,
-          makes=lambda params, payload: service.clawback_line_ids(params["line_id"]))
+          reads=lambda principal, params, payload: Needs(line_ids=service.clawback_line_ids(params["line_id"])))
 def clawback(principal: Principal, params: dict, payload: dict, tx: UnitOfWork) -> Written:
     line = service.claw_back(principal, params["line_id"], payload["reason"], tx)
     return Written(201, line_body(line), f"/claims/{line.line_id}", Resource("line", (line.line_id,)))

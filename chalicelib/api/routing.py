@@ -74,11 +74,9 @@ class RouteDoc:
     deprecated: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
     also: tuple[int, ...] = ()  # other success statuses, with the same body (e.g. 200: made before)
-    # A write's payment lines whose ids its request fixes (params, payload -> ids): read ahead with its idempotency
-    # record, so that a replay renders them from that one read (writes.needs_of).
-    makes: Callable[[dict, dict], tuple[str, ...]] | None = None
     # What else a write reads that only its request and caller tell (principal, params, payload -> Needs): read
-    # ahead with its idempotency record too (the claim file a cut makes, the obligation a pass-through changes).
+    # ahead with its idempotency record too (the claim file a cut makes, the obligation a pass-through changes, the
+    # payment lines whose ids the request fixes: a replay renders them from that one read).
     reads: Callable[[Principal, dict, dict], Needs] | None = None
 
 
@@ -105,12 +103,11 @@ def route(path: str, method: str, *, summary: str, tags: list[str], roles: tuple
           body: SchemaLike | None = None, query: SchemaLike | None = None,
           response: SchemaLike | None = None, status: int = 200, errors: tuple[int, ...] = (),
           handler: Callable[..., Any], name: str | None = None, deprecated: bool = False,
-          also: tuple[int, ...] = (), makes: Callable[[dict, dict], tuple[str, ...]] | None = None,
-          reads: Callable[[Principal, dict, dict], Needs] | None = None) -> RouteDoc:
+          also: tuple[int, ...] = (), reads: Callable[[Principal, dict, dict], Needs] | None = None) -> RouteDoc:
     """A route declaration. `roles=None` makes it public; otherwise the caller needs a valid key (and, where
     given, one of the roles; finer checks live in the services)."""
     return RouteDoc(path, method, summary, tags, roles is not None, tuple(roles or ()), body, query, response, status,
-                    errors, handler, name or handler.__name__, deprecated, also=also, makes=makes, reads=reads)
+                    errors, handler, name or handler.__name__, deprecated, also=also, reads=reads)
 
 
 def endpoint(path: str, method: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -209,7 +206,7 @@ def _render(principal: Principal) -> Callable[[Resource | None], Any]:
 def _write(doc: RouteDoc, principal: Principal, request: Any, params: dict, payload: dict) -> Response:
     outcome = writes.run(principal, _idempotency_key(request), _fingerprint(request, params),
                          lambda tx: doc.handler(principal, params, payload, tx), _render(principal),
-                         writes.needs_of(params, payload, doc.makes(params, payload) if doc.makes else (),
+                         writes.needs_of(params, payload,
                                          doc.reads(principal, params, payload) if doc.reads else Needs()))
     headers = {"Location": outcome.location} if outcome.location else {}
     if outcome.replayed:

@@ -49,17 +49,17 @@ class Outcome:
 Render = Callable[[Resource | None], Any]
 
 
-def needs_of(params: dict, payload: dict, makes: tuple[str, ...] = (), also: Needs = Needs()) -> Needs:
+def needs_of(params: dict, payload: dict, also: Needs = Needs()) -> Needs:
     """What a write reads: the referral its path (or else its body: a claim) names, or the person a new referral's
     (or a subject access request's) body names; the payment lines its path (`line_id`) or body (`line_id`: a
-    check; `line_ids`: a bulk decision) names, and those it makes (`makes`, ids known from the request: a replay
-    renders them from the same read); the claim file its path names; and what its route declares it reads
-    (`also`: what only the request and its caller tell, e.g. the claim file a cut makes)."""
+    check; `line_ids`: a bulk decision) names; the claim file its path names; and what its route declares it reads
+    (`also`: what only the request and its caller tell, e.g. the claim file a cut makes, or the lines a write
+    makes whose ids the request fixes, so that a replay renders them from the same read)."""
     person = payload.get("participant")
     nino = person.get("nino") if isinstance(person, dict) else payload.get("nino")
     named = params.get("referral_id") or payload.get("referral_id")
     listed = payload.get("line_ids")
-    lines = [params.get("line_id"), payload.get("line_id"), *(listed if isinstance(listed, list) else ()), *makes]
+    lines = [params.get("line_id"), payload.get("line_id"), *(listed if isinstance(listed, list) else ())]
     return replace(also,
                    referral_id=named if isinstance(named, str) else also.referral_id,
                    participant_hash=participant_hash(nino, settings.get().participant_key) if isinstance(nino, str)
