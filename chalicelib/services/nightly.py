@@ -130,10 +130,7 @@ def _settle_deadline(work: PendingWork, on: date, rid: str, counts: dict) -> Non
     except WorkSettled:
         return
     except FlagExists:
-        # Raised by an earlier run for the same deadline: only the pending item is left to settle.
-        cleanup = db.transaction()
-        db.compliance.done_with(cleanup, work)
-        cleanup.commit()
+        _only_done_with(work)  # raised by an earlier run for the same deadline: only the pending item is left
         return
     _count_flag(counts, work)
 
@@ -160,8 +157,15 @@ def _settle_closure(rulebook: Rulebook, work: PendingWork, on: date, rid: str, c
 
 
 def _count_flag(counts: dict, work: PendingWork) -> None:
-    bucket = counts["flags"].setdefault(work.rule, {})
-    bucket[work.provider_org_id] = bucket.get(work.provider_org_id, 0) + 1
+    _add(counts["flags"].setdefault(work.rule, {}), work.provider_org_id, 1)
+
+
+def _only_done_with(work: PendingWork) -> None:
+    """Delete a pending item whose work an earlier, interrupted run already did."""
+    db = store()
+    cleanup = db.transaction()
+    db.compliance.done_with(cleanup, work)
+    cleanup.commit()
 
 
 def _close_unstarted(tx: UnitOfWork, rulebook: Rulebook, work: PendingWork, on: date,
@@ -204,10 +208,7 @@ def _tranche(work: PendingWork, counts: dict) -> None:
         _add(counts["tranches"], work.provider_org_id, 1)
         _add(counts["tranche_pence"], work.provider_org_id, line.amount_pence)
     except AlreadyClaimed:
-        # Paid by an earlier, interrupted run: only the pending item is left to remove.
-        cleanup = db.transaction()
-        db.compliance.done_with(cleanup, work)
-        cleanup.commit()
+        _only_done_with(work)  # paid by an earlier, interrupted run: only the pending item is left to remove
 
 
 def programme_checks(on: date) -> list[dict]:
