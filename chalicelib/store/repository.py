@@ -256,10 +256,7 @@ def get_referral(referral_id: str) -> Referral | None:
     """The referral, read consistently with its personal fields (one batch read, or the request's read ahead)."""
     if not _nameable(referral_id):
         return None
-    wanted = _referral_keys([referral_id])
-    ahead = _READ_AHEAD.get()
-    found = ahead if ahead is not None and all(k in ahead for k in wanted) else _batch_get_consistent(wanted)
-    return _referral_in(found, referral_id)
+    return _referral_in(_ahead_or_read(_referral_keys([referral_id])), referral_id)
 
 
 def _referral_keys(ids: Iterable[str]) -> list[tuple[Any, str]]:
@@ -627,11 +624,16 @@ def forget(model: Any, key: Any) -> None:
 def get_items(model: Any, keys: list[Any]) -> dict[Any, Any]:
     """The items (None: absent) of `model` by key (a tuple: hash and range), read consistently in one
     BatchGetItem, or from the request's read ahead where it holds them all."""
-    wanted = [(model, key) for key in dict.fromkeys(keys) if _nameable(*_parts(key))]
-    ahead = _READ_AHEAD.get()
-    found = ahead if ahead is not None and all(k in ahead for k in wanted) else (
-        _batch_get_consistent(wanted) if wanted else {})
+    found = _ahead_or_read([(model, key) for key in dict.fromkeys(keys) if _nameable(*_parts(key))])
     return {key: found.get((model, key)) for key in keys}
+
+
+def _ahead_or_read(wanted: list[tuple[Any, Any]]) -> dict[tuple[Any, Any], Any]:
+    """The items, from the request's read ahead where it holds them all, else read consistently in one batch."""
+    ahead = _READ_AHEAD.get()
+    if ahead is not None and all(k in ahead for k in wanted):
+        return ahead
+    return _batch_get_consistent(wanted) if wanted else {}
 
 
 def _parts(key: Any) -> tuple[str, ...]:
