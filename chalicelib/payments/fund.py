@@ -71,8 +71,10 @@ def reversal_counts(line: PaymentLine, fund_fee: str) -> dict[str, int]:
 
 
 def _incentive_withdrawn(line: PaymentLine) -> dict[str, int]:
-    """An incentive rejected or taken back leaves its authority's count by employer."""
-    return {k: -v for k, v in incentive_counts(line.prime_org_id, line).items()}
+    """An incentive rejected or taken back leaves the count by employer of the authority it was counted under
+    when agreed (the line names it; a line recorded before it did was counted under its prime, the authority
+    delivering it)."""
+    return {k: -v for k, v in incentive_counts(line.authority_org_id or line.prime_org_id, line).items()}
 
 
 def incentive_id(line: PaymentLine) -> str:

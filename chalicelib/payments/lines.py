@@ -65,6 +65,7 @@ class PaymentLine:
     category: str | None = None            # a flexible-fund spend's category (childcare, travel...)
     barrier_id: str | None = None          # the action plan's barrier a spend removes
     requested_by: str | None = None        # the key that recorded a spot purchase (it never approves it)
+    authority_org_id: str | None = None    # an employer incentive's: the delivery authority whose fund counts it
 
     @property
     def period(self) -> str:
@@ -108,7 +109,7 @@ def new_line(*, referral_id: str, programme_id: str, participant_ref: str, miles
              last_day_on_provision: date | None = None, payee_role: str = DELIVERER,
              contact_ids: tuple[str, ...] = (), payee_kind: str = ORGANISATION, payee_name: str | None = None,
              category: str | None = None, barrier_id: str | None = None,
-             requested_by: str | None = None) -> PaymentLine:
+             requested_by: str | None = None, authority_org_id: str | None = None) -> PaymentLine:
     """A line as earned or claimed. Its payer follows from payee, prime and funder; a line the payee funds
     itself is match funding whatever `status` asks. Without a provider reference, the referral id stands in
     (the one reference the provider and the system both hold)."""
@@ -125,7 +126,7 @@ def new_line(*, referral_id: str, programme_id: str, participant_ref: str, miles
         funder_org_id=funder_org_id, payer_org_id=payer, line_ref=line_reference(lid),
         provider_ref=provider_ref or referral_id, last_day_on_provision=last_day_on_provision, payee_role=payee_role,
         contact_ids=contact_ids, payee_kind=payee_kind, payee_name=payee_name, category=category,
-        barrier_id=barrier_id, requested_by=requested_by)
+        barrier_id=barrier_id, requested_by=requested_by, authority_org_id=authority_org_id)
 
 
 def check_decider(line: PaymentLine, org_id: str) -> None:

@@ -59,7 +59,8 @@ def add_lines(tx: UnitOfWork, rulebook: Rulebook, referral: Referral, event: Eve
     line = line_for(rulebook, referral, employer, milestone_key=f"{fee.id}:{data['incentive_id']}", fee_id=fee.id,
                      milestone=fee.payments[0].milestone, funder=fee.funder, amount=data["amount_pence"], on=on,
                      kind=pl.CLAIM, status=pl.SUBMITTED, evidence_ref=f"assessed cost {data['cost_id']}",
-                     payee_kind=pl.EMPLOYER, payee_name=data["employer"], requested_by=principal.key_id)
+                     payee_kind=pl.EMPLOYER, payee_name=data["employer"], requested_by=principal.key_id,
+                     authority_org_id=deliverer.org_id)
     store().lines.add(tx, line, principal.org_id, now)
     store().referrals.add_counts(tx, rulebook.id, counts.incentive_counts(deliverer.org_id, line))
 

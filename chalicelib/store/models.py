@@ -353,6 +353,7 @@ class PaymentLineItem(SharedModel):
     category = UnicodeAttribute(null=True)  # a flexible-fund spend's category
     barrier_id = UnicodeAttribute(null=True)  # the action plan's barrier a spend removes
     requested_by = UnicodeAttribute(null=True)  # the key that recorded a spot purchase
+    authority_org_id = UnicodeAttribute(null=True)  # an employer incentive's: the fund authority counting it
     prime_org_id = UnicodeAttribute()
     payer_org_id = UnicodeAttribute(null=True)  # whose finance approves it; none for match funding
     management_fee_bp = NumberAttribute(default=0)

@@ -66,7 +66,8 @@ def _line(field: Callable[[str], Any]) -> PaymentLine:
         last_day_on_provision=date.fromisoformat(last_day) if last_day else None,
         payee_role=field("payee_role") or DELIVERER, contact_ids=tuple(str(c) for c in field("contact_ids") or ()),
         payee_kind=field("payee_kind") or ORGANISATION, payee_name=field("payee_name"), category=field("category"),
-        barrier_id=field("barrier_id"), requested_by=field("requested_by"))
+        barrier_id=field("barrier_id"), requested_by=field("requested_by"),
+        authority_org_id=field("authority_org_id"))
 
 
 def _raw_fields(raw: dict[str, Any]) -> Callable[[str], Any]:

@@ -191,3 +191,26 @@ def test_an_employer_is_paid_outside_the_chain_and_named_in_the_claim_file():
         for k, v in changes.items():
             found[k] = found.get(k, 0) + v
     assert counts.report("darlington-council", 1, found)["incentives_by_employer"] == []
+
+
+def test_an_incentive_leaves_the_count_of_the_authority_it_was_counted_under_whoever_is_its_prime():
+    """Agreed by the authority delivering it, an incentive counts under that authority; rejected or clawed back,
+    it leaves that authority's count, not its prime's, even where a prime routed the referral to it."""
+    line = pl.new_line(referral_id="ref-1", programme_id=TEES.id, participant_ref="P-1", milestone_key="e:ei9",
+                       fee_id="employer-incentive", milestone="evidence", funder="tvca",
+                       funder_org_id="tees-valley-combined-authority", payee_org_id="employer:teesside-steel",
+                       prime_org_id="a-prime", management_fee_bp=0, amount_pence=60000, event_date=ON,
+                       kind=pl.CLAIM, status=pl.SUBMITTED, payee_kind=pl.EMPLOYER, payee_name="Teesside Steel",
+                       payee_role="employer", authority_org_id="darlington-council")
+    assert pl.clawback(replace(line, status=pl.APPROVED), "gone", ON).authority_org_id == "darlington-council"
+    for taken_back in (counts.payer_counts(line, False, "ff"), counts.reversal_counts(line, "ff")):
+        found: dict[str, int] = {}
+        for changes in (counts.incentive_counts("darlington-council", line), taken_back):
+            for k, v in changes.items():
+                found[k] = found.get(k, 0) + v
+        assert found and set(found.values()) == {0}, found  # nothing left under Darlington...
+        assert not [k for k in found if k.startswith(counts.prefix("a-prime"))]  # ...and nothing under the prime
+    # A line recorded before lines named their authority was counted under its prime (the authority then).
+    older = replace(line, prime_org_id="darlington-council", authority_org_id=None)
+    assert counts.payer_counts(older, False, "ff") == {k: -v for k, v in counts.incentive_counts(
+        "darlington-council", older).items()}
