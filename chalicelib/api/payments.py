@@ -186,7 +186,8 @@ def record_check(principal: Principal, params: dict, payload: dict, tx: UnitOfWo
 
 @endpoint("/claim-files/{claim_file_id}/payment", "POST", summary="Record paying the prime for a claim file, less "
           "the lines removed (the commissioner's finance)", tags=TAGS, roles=("finance",), body=s.PaymentIn,
-          response=s.ClaimFileOut, errors=WRITE_ERRORS)
+          response=s.ClaimFileOut, errors=WRITE_ERRORS,
+          reads=lambda principal, params, payload: validation.payment_reads(params["claim_file_id"]))
 def pay_claim_file(principal: Principal, params: dict, payload: dict, tx: UnitOfWork) -> Written:
     record = validation.pay(principal, params["claim_file_id"], payload["paid_on"], payload["reference"], tx)
     body = claim_file_body(record, claim_files.download_url(record), show_seed=True)
@@ -204,8 +205,8 @@ def render_pass_through(principal: Principal, resource: Resource) -> dict[str, A
 
 @endpoint("/payments/pass-throughs", "POST", summary="Record passing a subcontractor's money on (the prime's "
           "finance)", tags=TAGS, roles=("finance",), body=s.PassThroughIn, response=s.PassThroughOut, status=201,
-          errors=WRITE_ERRORS, reads=lambda principal, params, payload: Needs(obligation=(
-              payload["programme_id"], payload["period"], payload["subcontractor_org_id"])))
+          errors=WRITE_ERRORS, reads=lambda principal, params, payload: Needs(obligations=((
+              payload["programme_id"], payload["period"], payload["subcontractor_org_id"]),)))
 def record_pass_through(principal: Principal, params: dict, payload: dict, tx: UnitOfWork) -> Written:
     payment = supply_chain.record_pass_through(principal, payload, tx)
     location = f"/payments/supply-chain?programme={payment.programme_id}&period={payment.period}"

@@ -34,15 +34,15 @@ class Needs:
     """What a write reads besides its idempotency record (the referral it changes, or the person a new referral
     names; the payment lines it decides or reverses, and those it makes, whose ids are known from the request;
     the claim file it validates or cuts, with the checks of the lines it names; the programme whose sample rate
-    it sets; the supply-chain obligation a pass-through changes), read with that record in one consistent read
-    before its transaction."""
+    it sets (or pays a file of); the supply-chain obligations a pass-through or a claim file's payment changes),
+    read with that record in one consistent read before its transaction."""
 
     referral_id: str | None = None
     participant_hash: str | None = None
     line_ids: tuple[str, ...] = ()
     claim_file_id: str | None = None
     sample_rate_of: str | None = None
-    obligation: tuple[str, str, str] | None = None  # programme, period, subcontractor
+    obligations: tuple[tuple[str, str, str], ...] = ()  # each (programme, period, subcontractor)
 
 
 def scope_key(org_id: str, key: str) -> str:

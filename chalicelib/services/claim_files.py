@@ -29,7 +29,7 @@ from typing import TextIO
 
 from .. import clock, settings
 from ..adapters import workers
-from ..adapters.rulebooks import get_rulebook
+from ..adapters.rulebooks import all_rulebooks, get_rulebook
 from ..domain.access import Principal
 from ..domain.errors import ConcurrentUpdate, NotFound, ValidationFailed
 from ..logs import error_summary
@@ -53,6 +53,22 @@ DOWNLOAD_SECONDS = 900
 
 def file_id(programme_id: str, period: str, owner: str, payee: str | None) -> str:
     return f"cf-{programme_id}-{period}-{owner}" + (f"-{payee}" if payee else "")
+
+
+def named_by(claim_file_id: str) -> tuple[str, str, str, str | None] | None:
+    """The programme, period, owner and payee (or None) a claim file's id was made of (`file_id`), as far as the
+    programmes' rulebooks name them; None where they do not (ids join names that may hold hyphens)."""
+    for programme_id, rulebook in all_rulebooks().items():
+        prefix = f"cf-{programme_id}-"
+        if not claim_file_id.startswith(prefix):
+            continue
+        period, rest = claim_file_id[len(prefix):len(prefix) + 7], claim_file_id[len(prefix) + 8:]
+        for holder in rulebook.contract_holders():
+            if rest == holder.org_id:
+                return programme_id, period, holder.org_id, None
+            if rest.startswith(holder.org_id + "-"):
+                return programme_id, period, holder.org_id, rest[len(holder.org_id) + 1:]
+    return None
 
 
 def _check_period(period: str) -> None:

@@ -17,12 +17,13 @@ from .. import clock, logs
 from ..adapters.rulebooks import get_rulebook
 from ..domain.access import Principal
 from ..domain.errors import ClaimRefused, Forbidden, NotFound, ValidationFailed
+from ..domain.idempotency import Needs
 from ..domain.rulebook import Rulebook
 from ..payments import lines as pl
 from ..payments import validation as pv
 from ..payments.claim_file import READY, ClaimFile
 from ..payments.validation import Check, Outcome, SampleRate
-from . import payments, supply_chain
+from . import claim_files, payments, supply_chain
 from .claim_files import is_commissioner_of
 from .deps import store
 from .ports import UnitOfWork
@@ -150,6 +151,25 @@ def read_check(principal: Principal, claim_file_id: str, line_id: str) -> Check:
 
 
 # ---------------------------------------------------------------- paying a claim file
+
+
+def payment_reads(claim_file_id: str) -> Needs:
+    """What paying a file reads with its idempotency record, known from the file's id before the file is read: the
+    file, the programme's sample rate in force, and the obligations of every organisation its owner's chain may owe
+    in it (its subcontractors and the chain members under them, or the one payee the file is cut for). An
+    obligation the file turns out to need beyond these is read after the file, as it would be without them."""
+    named = claim_files.named_by(claim_file_id)
+    if named is None:
+        return Needs()
+    programme_id, period, owner, payee = named
+    rulebook = get_rulebook(programme_id)
+    assert rulebook is not None  # named_by found it
+    if payee:
+        owed = {payee} - {owner}
+    else:
+        under = {owner, *(o.org_id for o in rulebook.subcontractors_of(owner))}
+        owed = (under | {m.org_id for m in rulebook.chain_members if m.under in under}) - {owner}
+    return Needs(sample_rate_of=programme_id, obligations=tuple((programme_id, period, sub) for sub in sorted(owed)))
 
 
 def pay(principal: Principal, claim_file_id: str, paid_on: date, reference: str, tx: UnitOfWork) -> ClaimFile:

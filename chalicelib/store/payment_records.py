@@ -240,16 +240,14 @@ def pass_through_key(payment: PassThrough) -> str:
 
 def _read_ahead(needs: Needs) -> list[tuple[Any, Any]]:
     """What of this table a write's Needs names, read with its idempotency record: the checks of the lines it
-    names in the claim file it names, the sample rate in force of the programme it sets it for, the obligation a
-    pass-through changes."""
+    names in the claim file it names, the sample rate in force of the programme it sets it for (or pays a file
+    of), the obligations a pass-through or a file's payment changes."""
     keys: list[tuple[Any, Any]] = []
     if needs.claim_file_id:
         keys += [(LineCheckItem, (_checks_pk(needs.claim_file_id), line_id)) for line_id in needs.line_ids]
     if needs.sample_rate_of:
         keys.append((SampleRateItem, (_rate_pk(needs.sample_rate_of), CURRENT)))
-    if needs.obligation:
-        programme_id, period, subcontractor_org_id = needs.obligation
-        keys.append((ObligationItem, _obligation_key(programme_id, period, subcontractor_org_id)))
+    keys += [(ObligationItem, _obligation_key(*named)) for named in needs.obligations]
     return keys
 
 

@@ -36,9 +36,6 @@ EXCEPTIONS: dict[str, tuple[list[str], list[str]]] = {
     # keys answer 200 with the one file (in the transaction, all but one would be refused); the build is the
     # worker's.
     "POST /claim-files": ([BG, P, TW], [BG]),
-    # The subcontractors it owes are those in the file, known once it is read: their obligations, one batch read
-    # (and a Query of the file's checks where a check removed lines).
-    "POST /claim-files/{claim_file_id}/payment": ([BG, BG, TW], [BG]),
     # The draw is resumable, outside the request's transaction: the programme's rate in force (known from the
     # file), the seed and rate recorded (UpdateItem), the file's lines counted then drawn (two Queries of its
     # index), the drawn checks written 25 a transaction, the size recorded (UpdateItem).

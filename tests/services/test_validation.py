@@ -167,3 +167,26 @@ def test_a_failed_check_gives_its_reason(data):
                                 deps.store().transaction())
     assert caught.value.errors[0].field == "reason"
     assert data.lines[drawn].status == "filed"
+
+
+def test_paying_a_file_reads_ahead_from_its_id_the_obligations_its_owner_s_chain_may_owe_in_it():
+    """A file's id names its programme, period, owner and payee (names that hold hyphens): paying it reads the
+    programme's rate and the obligations of the owner's subcontractors and the chain members under them with the
+    idempotency record, or of the one payee the file is cut for; an id no programme names reads nothing more."""
+    from chalicelib.adapters.rulebooks import get_rulebook
+
+    norfolk = get_rulebook("flexible-routeways-norfolk")
+    prime = next(o.org_id for o in norfolk.contract_holders() if norfolk.subcontractors_of(o.org_id))
+    subs = {o.org_id for o in norfolk.subcontractors_of(prime)}
+    fid = claim_files.file_id(norfolk.id, "2026-11", prime, None)
+    assert claim_files.named_by(fid) == (norfolk.id, "2026-11", prime, None)
+    needs = validation.payment_reads(fid)
+    owed = {sub for _, _, sub in needs.obligations}
+    assert needs.sample_rate_of == norfolk.id and {p for p, _, _ in needs.obligations} == {norfolk.id}
+    assert subs <= owed and prime not in owed
+    assert {m.org_id for m in norfolk.chain_members if m.under in subs | {prime}} <= owed
+    one = next(iter(sorted(subs)))
+    payee_file = claim_files.file_id(norfolk.id, "2026-11", prime, one)
+    assert claim_files.named_by(payee_file) == (norfolk.id, "2026-11", prime, one)
+    assert validation.payment_reads(payee_file).obligations == ((norfolk.id, "2026-11", one),)
+    assert validation.payment_reads("cf-no-such-programme-2026-11-x").obligations == ()
