@@ -81,6 +81,7 @@ def run(sizes: list[int]) -> dict:
 
     from chalicelib.domain.access import Principal
     from chalicelib.services import claim_files
+    from chalicelib.services.deps import store
     from chalicelib.store.files import create_bucket
     from chalicelib.store.tables import create_tables
     from devtools.claim_lines import approved_lines, put_lines
@@ -93,7 +94,9 @@ def run(sizes: list[int]) -> dict:
     def build(n: int, month: int) -> dict:
         lines = list(approved_lines(n, NORFOLK, PRIME, PAYEE, date(2026, month, 15)))
         put_lines(client, "refpay-dev-payment-lines", iter(lines))
-        record, created = claim_files.cut(finance, NORFOLK, f"2026-{month:02d}", None)
+        tx = store().transaction()
+        record, created = claim_files.cut(finance, NORFOLK, f"2026-{month:02d}", None, tx)
+        tx.commit()
         assert created, record
         build_s, build_mib, done = _measured(lambda: claim_files.build(record.claim_file_id))
         assert done is not None and done.status == "ready" and done.line_count == n, done

@@ -119,7 +119,7 @@ def cascade(principal: Principal, params: dict, query: dict) -> dict[str, Any]:
               payload["programme_id"], payload["period"], principal.org_id, payload.get("payee_org_id"))))
 def cut_claim_file(principal: Principal, params: dict, payload: dict, tx: UnitOfWork) -> Written:
     record, created = claim_files.cut(principal, payload["programme_id"], payload["period"],
-                                      payload.get("payee_org_id"))
+                                      payload.get("payee_org_id"), tx)
     if claim_files.needs_worker(record):
         tx.after_commit.append(lambda: claim_files.start_build(record.claim_file_id))
     return Written(202 if created else 200, claim_file_body(record, claim_files.download_url(record)),

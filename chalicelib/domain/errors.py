@@ -73,6 +73,11 @@ class ConcurrentUpdate(Conflict):
         super().__init__(detail, **extra)
 
 
+class MadeMeanwhile(ConcurrentUpdate):
+    """What the write would make was made by another request meanwhile (a cut of the same claim file with another
+    key): the write runs again, once, against the state now, and then finds it."""
+
+
 class NotFound(DomainError):
     code = "not-found"
 

@@ -37,6 +37,7 @@ from ..payments import claim_file
 from ..payments.claim_file import BUILDING, READY, ClaimFile
 from ..payments.lines import PaymentLine
 from .deps import store
+from .ports import UnitOfWork
 
 log = logging.getLogger("refpay.claim_files")
 
@@ -97,10 +98,12 @@ def _check_cut(principal: Principal, programme_id: str, period: str, payee: str 
     _check_period(period)
 
 
-def cut(principal: Principal, programme_id: str, period: str, payee: str | None) -> tuple[ClaimFile, bool]:
+def cut(principal: Principal, programme_id: str, period: str, payee: str | None,
+        tx: UnitOfWork) -> tuple[ClaimFile, bool]:
     """The claim file for a programme and a period that has ended (and optionally one payee), and whether this
-    cut created it (then `start_build` builds it). Cutting again returns the same file, as it is now. Lines of
-    earlier periods still waiting are included."""
+    cut creates it (in `tx`; once committed, `start_build` builds it). Cutting again returns the same file, as it
+    is now; a cut racing another that creates it first runs again and returns it. Lines of earlier periods still
+    waiting are included."""
     _check_cut(principal, programme_id, period, payee)
     db = store()
     fid = file_id(programme_id, period, principal.org_id, payee)
@@ -111,11 +114,8 @@ def cut(principal: Principal, programme_id: str, period: str, payee: str | None)
         claim_file_id=fid, programme_id=programme_id, period=period, payee_org_id=payee,
         owner_org_id=principal.org_id, status=BUILDING, created_at=clock.now().isoformat(),
         created_by=principal.key_id)
-    if db.claim_files.create(record):
-        return record, True
-    found = db.claim_files.get(fid)
-    assert found is not None
-    return found, False
+    db.claim_files.add(tx, record)
+    return record, True
 
 
 def needs_worker(record: ClaimFile) -> bool:

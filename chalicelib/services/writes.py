@@ -21,7 +21,7 @@ from typing import Any
 
 from .. import clock, settings
 from ..domain.access import Principal
-from ..domain.errors import DomainError, IdempotencyMismatch
+from ..domain.errors import DomainError, IdempotencyMismatch, MadeMeanwhile
 from ..domain.idempotency import TTL_SECONDS, IdempotencyRecord, Needs, Resource, scope_key
 from ..domain.participants import participant_hash
 from .deps import store
@@ -70,6 +70,16 @@ def needs_of(params: dict, payload: dict, also: Needs = Needs()) -> Needs:
 
 def run(principal: Principal | None, key: str | None, fingerprint: str, handler: Callable[[UnitOfWork], Written],
         render: Render, needs: Needs = Needs()) -> Outcome:
+    try:
+        return _run_once(principal, key, fingerprint, handler, render, needs)
+    except MadeMeanwhile:
+        # Another request made what this one would (a claim file's cut, with another key): run again, once; the
+        # read ahead now finds it, and the write answers with it.
+        return _run_once(principal, key, fingerprint, handler, render, needs)
+
+
+def _run_once(principal: Principal | None, key: str | None, fingerprint: str,
+              handler: Callable[[UnitOfWork], Written], render: Render, needs: Needs) -> Outcome:
     db = store()
     scope = scope_key(principal.org_id, key) if key and principal else None
     with db.idempotency.read_ahead(scope, needs) as existing:

@@ -56,7 +56,7 @@ class DynamoLines:
 
 class DynamoClaimFiles:
     get = staticmethod(payments.get_file)
-    create = staticmethod(payments.create_file)
+    add = staticmethod(payments.add_file)
     finish = staticmethod(payments.finish_file)
     take_build = staticmethod(payments.take_build)
     record_progress = staticmethod(payments.record_progress)

@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import PynamoDBException
 
-from ..domain.errors import AlreadyClaimed, ConcurrentUpdate, Conflict
+from ..domain.errors import AlreadyClaimed, ConcurrentUpdate, Conflict, MadeMeanwhile
 from ..domain.parties import DELIVERER
 from ..payments.claim_file import BUILDING, READY, ClaimFile
 from ..payments.lines import (
@@ -192,18 +192,13 @@ _CUT_FIELDS = ("claim_file_id", "programme_id", "period", "payee_org_id", "owner
                "totals", "s3_key", "created_at", "created_by")
 
 
-def create_file(record: ClaimFile) -> bool:
-    """Create the file record if it does not exist yet; False if another cut already created it."""
-    forget(ClaimFileItem, record.claim_file_id)  # written here, outside the request's transaction
-    try:
-        fields = asdict(record)
-        ClaimFileItem(**{k: fields[k] for k in _CUT_FIELDS}).save(
-            condition=ClaimFileItem.claim_file_id.does_not_exist())
-        return True
-    except PynamoDBException as exc:
-        if aws_error_code(exc) == "ConditionalCheckFailedException":
-            return False
-        raise translate_read_error(exc) from None
+def add_file(tx: Transaction, record: ClaimFile) -> None:
+    """The file's record, in the cut's transaction, only if no other cut created it meanwhile (then the cut runs
+    again and finds it)."""
+    forget(ClaimFileItem, record.claim_file_id)  # read afresh from now on (the build, once committed)
+    fields = asdict(record)
+    tx.put(ClaimFileItem(**{k: fields[k] for k in _CUT_FIELDS}), condition=ClaimFileItem.claim_file_id.does_not_exist(),
+           on_fail=lambda: MadeMeanwhile(f"claim file {record.claim_file_id} was cut by another request"))
 
 
 def queued_lines(programme_id: str, up_to_period: str, owner: str, payee: str | None = None,

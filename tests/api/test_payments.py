@@ -373,3 +373,39 @@ def test_claims_stop_when_the_contract_value_is_exhausted(api, keys, monkeypatch
     assert over.status == 422 and over.body["reason"] == "contract_value_exhausted"
     assert [l["fee_id"] for l in _lines(api, mentor)].count("level-2-support") == 1  # nothing was written
     assert api.post("/claims", mentor, {**claim, "referral_id": second, "amount_pence": 10000}).status == 201
+
+
+def test_a_cut_that_another_cut_beats_to_the_file_runs_again_and_answers_200_with_that_file(api, keys, monkeypatch):
+    """Between this cut's read and its transaction, another cut (another key) creates the file: the transaction is
+    refused on the file's condition, and the cut runs again, once: it reads the file then and answers with it (200),
+    recording its own key's answer; nothing is made twice."""
+    from chalicelib.services import claim_files
+    from chalicelib.services.deps import store
+    from tests.conftest import dynamodb_calls
+
+    _journey(api, keys, "kings-lynn-works", ["accept", "start"], nino="AB000011A", monkeypatch=monkeypatch)
+    monkeypatch.setenv("REFPAY_TODAY", "2026-12-01")
+    monkeypatch.setattr(claim_files, "start_build", lambda claim_file_id: None)  # built below, once
+    add, beaten = store().claim_files.add, []
+
+    def another_cut_first(tx, record):
+        if not beaten:
+            beaten.append(record.claim_file_id)
+            first = store().transaction()
+            add(first, record)
+            first.commit()
+        add(tx, record)
+
+    monkeypatch.setattr(store().claim_files, "add", another_cut_first)
+    api.get("/claims", keys["finance"])  # the authorizer's cache, warm for the key
+    calls = dynamodb_calls(monkeypatch)
+    BG, TW = "BatchGetItem", "TransactWriteItems"
+    body = {"programme_id": "flexible-routeways-norfolk", "period": NOV}
+    cut = api.post("/claim-files", keys["finance"], body, headers={"Idempotency-Key": "cut-beaten"})
+    assert cut.status == 200 and cut.body["id"] == beaten[0] and cut.body["status"] == "building", cut.body
+    # Its read; the other cut's transaction, then its own (refused); whether its own key's first request answered
+    # meanwhile (a read: no); then it again: a read that finds the file, and a transaction of its own record.
+    assert calls == [BG, TW, TW, BG, BG, TW]
+    again = api.post("/claim-files", keys["finance"], body, headers={"Idempotency-Key": "cut-beaten"})
+    assert (again.status, again.body["id"]) == (200, beaten[0])
+    assert len(beaten) == 1

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import TODAY, chain_referral, dynamodb_calls, referral_body
 
-BG, TW, G, P, Q, U = "BatchGetItem", "TransactWriteItems", "GetItem", "PutItem", "Query", "UpdateItem"
+BG, TW, G, Q, U = "BatchGetItem", "TransactWriteItems", "GetItem", "Query", "UpdateItem"
 TWO = ([BG, TW], [BG])  # a keyed write, then its replay
 
 NORFOLK, WORK_CHOICE, TEES, ESF = ("flexible-routeways-norfolk", "work-choice", "tees-valley-routes-to-work",
@@ -32,10 +32,6 @@ EXCEPTIONS: dict[str, tuple[list[str], list[str]]] = {
     # The person a return names is known once the former referral is read (then their record: a GetItem).
     "POST /referrals/{referral_id}/re_referral": ([BG, G, TW], [BG, BG]),
     "POST /referrals/{referral_id}/re-referrals": ([BG, G, TW], [BG, BG]),
-    # The file's record is created by a conditional PutItem ahead of the transaction, so cuts racing with other
-    # keys answer 200 with the one file (in the transaction, all but one would be refused); the build is the
-    # worker's.
-    "POST /claim-files": ([BG, P, TW], [BG]),
     # The draw is resumable, outside the request's transaction: the programme's rate in force (known from the
     # file), the seed and rate recorded (UpdateItem), the file's lines counted then drawn (two Queries of its
     # index), the drawn checks written 25 a transaction, the size recorded (UpdateItem).

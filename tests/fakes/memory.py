@@ -26,6 +26,7 @@ from chalicelib.domain.errors import (
     FieldError,
     FlagExists,
     IdempotencyKeyTaken,
+    MadeMeanwhile,
     ReferralRefused,
     WorkSettled,
 )
@@ -413,11 +414,10 @@ class ClaimFiles:
     def get(self, claim_file_id: str) -> ClaimFile | None:
         return self.d.files.get(claim_file_id)
 
-    def create(self, record: ClaimFile) -> bool:
-        if record.claim_file_id in self.d.files:
-            return False
-        self.d.files[record.claim_file_id] = record
-        return True
+    def add(self, tx: MemoryTransaction, record: ClaimFile) -> None:
+        tx.add(lambda: self.d.files.__setitem__(record.claim_file_id, record),
+               lambda: record.claim_file_id not in self.d.files,
+               lambda: MadeMeanwhile(f"claim file {record.claim_file_id} was cut by another request"))
 
     def take_build(self, record: ClaimFile, token: str, now: int, until: int) -> ClaimFile | None:
         current = self.d.files[record.claim_file_id]

@@ -67,5 +67,5 @@ def cut_file(principal: Principal, programme_id: str, period: str, payee: str | 
              on: str = "2026-12-01") -> ClaimFile:
     """Cut a period's claim file once the period has ended (on `on`) and build it, as the worker does."""
     with on_day(on):
-        record, _ = claim_files.cut(principal, programme_id, period, payee)
+        record, _ = commit(claim_files.cut, principal, programme_id, period, payee)
         return claim_files.build(record.claim_file_id) or record

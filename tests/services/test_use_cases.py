@@ -22,7 +22,7 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.idempotency import Resource
 from chalicelib.services import claim_files, deps, journey, nightly, payments, writes
 from tests.fakes.memory import memory_store
-from tests.services.money_helpers import cut_file, on_day
+from tests.services.money_helpers import commit, cut_file, on_day
 
 TODAY = date(2026, 11, 24)
 REFERRER = Principal("jobcentre-plus-norwich", "referrer", frozenset({"referrer"}), "key_ref")
@@ -266,7 +266,7 @@ def test_a_claim_file_locks_the_waiting_lines_once_and_reconciles(data):
     for n in range(3):
         started(nino=f"AB00000{n}A")
     with on_day("2026-12-01"):
-        first, created = claim_files.cut(PRIME_FINANCE, "flexible-routeways-norfolk", "2026-11", None)
+        first, created = commit(claim_files.cut, PRIME_FINANCE, "flexible-routeways-norfolk", "2026-11", None)
         assert created and first.status == "building" and first.line_count == 0
         assert claim_files.needs_worker(first)
         record = claim_files.build(first.claim_file_id)
@@ -275,7 +275,7 @@ def test_a_claim_file_locks_the_waiting_lines_once_and_reconciles(data):
     assert len(rows) == 3 and sum(int(r["amount_pence"]) for r in rows) == record.totals["total_pence"] == 47250
     assert cut_file(PRIME_FINANCE, "flexible-routeways-norfolk", "2026-11") == record
     with on_day("2026-12-01"):
-        assert claim_files.cut(PRIME_FINANCE, "flexible-routeways-norfolk", "2026-11", None) == (record, False)
+        assert commit(claim_files.cut, PRIME_FINANCE, "flexible-routeways-norfolk", "2026-11", None) == (record, False)
     assert all(x.status == "filed" for x in data.lines.values())
     # Each lock recorded the lines it took, in the same unit of work.
     assert sorted(i for ids in deps.store().lines.parts(record.claim_file_id) for i in ids) == sorted(data.lines)
@@ -284,7 +284,7 @@ def test_a_claim_file_locks_the_waiting_lines_once_and_reconciles(data):
 @pytest.mark.parametrize("today", ["2026-11-24", "2026-11-30", "2026-10-01"])
 def test_a_period_that_has_not_ended_cannot_be_cut(data, today):
     with on_day(today), pytest.raises(ValidationFailed) as caught:
-        claim_files.cut(PRIME_FINANCE, "flexible-routeways-norfolk", "2026-11", None)
+        commit(claim_files.cut, PRIME_FINANCE, "flexible-routeways-norfolk", "2026-11", None)
     (error,) = caught.value.errors
     assert (error.field, error.rule) == ("period", "period_ended") and "2026-12-01" in error.message
     assert data.files == {}
@@ -302,12 +302,12 @@ def test_a_build_that_stopped_is_taken_over_and_its_file_holds_every_line_it_loc
 
     monkeypatch.setattr(deps.store().files, "upload", fail_once)
     with on_day("2026-12-01"):
-        record, _ = claim_files.cut(PRIME_FINANCE, "flexible-routeways-norfolk", "2026-11", None)
+        record, _ = commit(claim_files.cut, PRIME_FINANCE, "flexible-routeways-norfolk", "2026-11", None)
         claim_files.start_build(record.claim_file_id)  # in-process: the failure is logged, the file stays building
         stopped = claim_files.get(record.claim_file_id)
         assert stopped.status == "building" and claim_files.needs_worker(stopped)
         assert all(x.status == "filed" for x in data.lines.values())  # locked, by the build that stopped
-        again, created = claim_files.cut(PRIME_FINANCE, "flexible-routeways-norfolk", "2026-11", None)
+        again, created = commit(claim_files.cut, PRIME_FINANCE, "flexible-routeways-norfolk", "2026-11", None)
         assert not created and claim_files.needs_worker(again)
         done = claim_files.build(record.claim_file_id)
     assert done.status == "ready" and done.line_count == 5
@@ -318,7 +318,7 @@ def test_a_build_that_stopped_is_taken_over_and_its_file_holds_every_line_it_loc
 def test_a_second_worker_neither_builds_a_held_file_nor_overwrites_its_totals(data):
     started(nino="AB000021A")
     with on_day("2026-12-01"):
-        record, _ = claim_files.cut(PRIME_FINANCE, "flexible-routeways-norfolk", "2026-11", None)
+        record, _ = commit(claim_files.cut, PRIME_FINANCE, "flexible-routeways-norfolk", "2026-11", None)
         held = deps.store().claim_files.take_build(record, "first", 1, 2**40)
         assert held is not None and not claim_files.needs_worker(held)
         assert claim_files.build(record.claim_file_id).status == "building"  # held: the second one leaves it
