@@ -303,14 +303,14 @@ def print_round_trips(rows: list[dict]) -> None:
     extra = [(r["endpoint"], r["aws_other"]) for r in rows if r["aws_other"]]
     for endpoint, calls in extra:
         print(f"   also, not DynamoDB: {endpoint}: {', '.join(calls)}")
-    print("   calls: G GetItem, BG BatchGetItem, BW BatchWriteItem, Q Query, TW TransactWriteItems, P PutItem, "
+    print("   calls: G GetItem, TG TransactGetItems, BG BatchGetItem, BW BatchWriteItem, Q Query, TW TransactWriteItems, P PutItem, "
           "U UpdateItem; floor: 1 transaction per "
           "write, 1 read per read")
 
 
 def _abbrev(op: str) -> str:
     return {"GetItem": "G", "Query": "Q", "TransactWriteItems": "TW", "PutItem": "P", "UpdateItem": "U",
-            "BatchGetItem": "BG", "BatchWriteItem": "BW", "Scan": "S", "DeleteItem": "D"}.get(op, op)
+            "BatchGetItem": "BG", "TransactGetItems": "TG", "BatchWriteItem": "BW", "Scan": "S", "DeleteItem": "D"}.get(op, op)
 
 
 # ---------------------------------------------------------------------------------------------- 2. latency

@@ -230,6 +230,9 @@ def run(options: Options) -> int:
 
         from moto.server import ThreadedMotoServer
 
+        from devtools.moto_limits import as_dynamodb_today
+
+        as_dynamodb_today()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the embedded servers' access log is noise
         if engine == "moto":
             # One moto server for both DynamoDB and S3, in this process.

@@ -129,7 +129,7 @@ class Meter:
             for name, units in parts.items():
                 if units:
                     self.by_table[name] = self.by_table.get(name, 0.0) + float(units)
-        for entry in params.get("TransactItems", []):
+        for entry in params.get("TransactItems", []) if operation == "TransactWriteItems" else ():
             (kind, body), = entry.items()
             item = body.get("Item")
             self.written.append(Written(kind, body["TableName"], item_size(item) if item else None,

@@ -32,7 +32,9 @@ def aws():
     from chalicelib.services import auth
     from chalicelib.store import files
     from chalicelib.store.tables import create_tables
+    from devtools.moto_limits import as_dynamodb_today
 
+    as_dynamodb_today()
     with mock_aws():
         create_tables("dev")
         files.create_bucket()

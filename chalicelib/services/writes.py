@@ -10,8 +10,10 @@ outcome, never with the error its own attempt met.
 
 Round trips: the idempotency record and what the write needs (`Needs`: the referral it changes, the person a new
 referral names, the payment lines a claim write decides, reverses or makes, the claim file a validation reads) are
-read in one consistent batch read, and everything is written in one transaction; a replay of a step or a claim
-write is that one read.
+read in one transactional read (TransactGetItems: all of another request's transaction or none of it, so a retry
+racing its first request never renders half of what the first wrote), and everything is written in one
+transaction; a replay of a step or a claim write is that one read. A write whose transaction is refused because
+another request made what it would make (a claim file's cut) runs again, once, and answers with what was made.
 """
 from __future__ import annotations
 
@@ -99,11 +101,13 @@ def _run_once(principal: Principal | None, key: str | None, fingerprint: str,
             failed = error
         else:
             return Outcome(written.status, written.body, written.location, False)
-    # A concurrent request with the same key may have committed first: its outcome, read afresh, is the answer.
-    first = db.idempotency.get(scope) if scope else None
-    if first is None:
-        raise failed
-    return _replay(first, fingerprint, render)
+    # A concurrent request with the same key may have committed first: its outcome is the answer, read afresh with
+    # what it renders in one isolated read (all of that request's writes, or none).
+    if scope:
+        with db.idempotency.read_ahead(scope, needs) as first:
+            if first is not None:
+                return _replay(first, fingerprint, render)
+    raise failed
 
 
 def _replay(record: IdempotencyRecord, fingerprint: str, render: Render) -> Outcome:

@@ -590,9 +590,13 @@ AHEAD: list[Callable[[Needs], list[tuple[Any, Any]]]] = []
 
 @contextlib.contextmanager
 def read_ahead(scope_key: str | None, needs: Needs) -> Iterator[IdempotencyRecord | None]:
-    """One consistent BatchGetItem of the idempotency record and the items `needs` names (the referral a step
-    changes, the person a new referral names, the payment lines a claim write reads or makes, the claim file a
-    validation or a cut reads, and what AHEAD adds); within the block, get_item answers those from it."""
+    """One TransactGetItems of the idempotency record and the items `needs` names (the referral a step changes,
+    the person a new referral names, the payment lines a claim write reads or makes, the claim file a validation
+    or a cut reads, and what AHEAD adds); within the block, get_item answers those from it.
+
+    Transactional, so the read is isolated from a transaction still committing: it sees all of another request's
+    writes or none (a batch read may see some: a retry racing its first request could find the first one's
+    idempotency record and the referral as it was before, and answer with that)."""
     named: list[tuple[Any, Any]] = [(IdempotencyItem, scope_key), (ParticipantItem, needs.participant_hash),
                                     (ClaimFileItem, needs.claim_file_id)]
     if needs.referral_id:
@@ -600,7 +604,7 @@ def read_ahead(scope_key: str | None, needs: Needs) -> Iterator[IdempotencyRecor
     named += [(PaymentLineItem, line_id) for line_id in needs.line_ids]
     named += [key for more in AHEAD for key in more(needs)]
     wanted = [(model, key) for model, key in named if key and _nameable(*_parts(key))]
-    found = _batch_get_consistent(wanted) if wanted else {}
+    found = _transact_get(wanted) if wanted else {}
     token = _READ_AHEAD.set(found)
     try:
         item = found.get((IdempotencyItem, scope_key)) if scope_key else None
@@ -629,15 +633,81 @@ def get_items(model: Any, keys: list[Any]) -> dict[Any, Any]:
 
 
 def _ahead_or_read(wanted: list[tuple[Any, Any]]) -> dict[tuple[Any, Any], Any]:
-    """The items, from the request's read ahead where it holds them all, else read consistently in one batch."""
+    """The items, from the request's read ahead where it holds them all; else, within a write (or its replay:
+    the referral a new referral's record names), read as the read ahead reads, isolated from a transaction still
+    committing; outside one, consistently in one batch."""
     ahead = _READ_AHEAD.get()
     if ahead is not None and all(k in ahead for k in wanted):
         return ahead
-    return _batch_get_consistent(wanted) if wanted else {}
+    if not wanted:
+        return {}
+    return _transact_get(wanted) if ahead is not None else _batch_get_consistent(wanted)
 
 
 def _parts(key: Any) -> tuple[str, ...]:
     return key if isinstance(key, tuple) else (key,)
+
+
+TRANSACT_GET_MAX = 100  # items in one TransactGetItems
+TRANSACT_GET_TRIES = 8
+
+
+def _transact_get(wanted: list[tuple[Any, Any]]) -> dict[tuple[Any, Any], Any]:
+    """The items (None: absent), by model and key, read in one TransactGetItems: serializable with transactional
+    writes, so either all of another request's transaction or none of it. A read that meets a transaction still
+    committing is refused by the engine and asked again, after a growing pause (still refused after the last
+    try: the database is busy, 503). More items than one TransactGetItems takes (none of the API's writes needs
+    as many) are read 100 at a time, each hundred isolated."""
+    found: dict[tuple[Any, Any], Any] = {}
+    by_item: dict[tuple[str, Any], tuple[Any, Any]] = {}
+    for model, key in wanted:
+        found[(model, key)] = None
+        by_item.setdefault((model.Meta.table_name, key), (model, key))
+    asked = list(by_item.values())
+    for start in range(0, len(asked), TRANSACT_GET_MAX):
+        found.update(_transact_get_some(asked[start:start + TRANSACT_GET_MAX]))
+    for model, key in wanted:  # two models of one table and key are one item
+        found[(model, key)] = found[by_item[(model.Meta.table_name, key)]]
+    return found
+
+
+def _transact_get_some(asked: list[tuple[Any, Any]]) -> dict[tuple[Any, Any], Any]:
+    found: dict[tuple[Any, Any], Any] = dict.fromkeys(asked)
+    request = [{"Get": {"TableName": model.Meta.table_name, "Key": _raw_key(model, key)}} for model, key in asked]
+    client = low_level_client()
+    for attempt in range(TRANSACT_GET_TRIES):
+        if attempt:
+            time.sleep(min(0.02 * 2 ** attempt, 1.0))
+        try:
+            answer = client.transact_get_items(TransactItems=request)
+        except ClientError as exc:
+            if _refused_for_a_transaction(exc):
+                continue
+            raise translate_read_error(exc) from None
+        except BotoCoreError as exc:
+            raise translate_read_error(exc) from None
+        for (model, key), response in zip(asked, answer.get("Responses", []), strict=True):
+            if response.get("Item"):
+                found[(model, key)] = model.from_raw_data(response["Item"])
+        return found
+    raise ServiceUnavailable("the database is busy; retry shortly", retry_after=1)
+
+
+def _raw_key(model: Any, key: Any) -> dict[str, Any]:
+    attributes = [model._hash_key_attribute(), model._range_key_attribute()]
+    return {a.attr_name: {"S": part} for a, part in zip(attributes, _parts(key), strict=False)}
+
+
+def _refused_for_a_transaction(exc: ClientError) -> bool:
+    """A TransactGetItems the engine refused because an item it reads is in a transaction still committing (or
+    throttled): asked again."""
+    code = exc.response.get("Error", {}).get("Code")
+    if code in ("TransactionInProgressException", "ThrottlingException", "ProvisionedThroughputExceededException",
+                "RequestLimitExceeded"):
+        return True
+    reasons = {r.get("Code") for r in exc.response.get("CancellationReasons", []) or []}
+    return code == "TransactionCanceledException" and bool(
+        reasons & {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 
 
 def _batch_get_consistent(wanted: list[tuple[Any, Any]]) -> dict[tuple[Any, Any], Any]:
@@ -650,9 +720,8 @@ def _batch_get_consistent(wanted: list[tuple[Any, Any]]) -> dict[tuple[Any, Any]
     for start in range(0, len(keys), BATCH_GET_MAX):
         request: dict[str, Any] = {}
         for model, key in keys[start:start + BATCH_GET_MAX]:
-            attributes = [model._hash_key_attribute(), model._range_key_attribute()]
             request.setdefault(model.Meta.table_name, {"Keys": [], "ConsistentRead": True})["Keys"].append(
-                {a.attr_name: {"S": part} for a, part in zip(attributes, _parts(key), strict=False)})
+                _raw_key(model, key))
         names = {table: list(asked["Keys"][0]) for table, asked in request.items()}
         for table, raw in _batch_get_all(request):
             parts = tuple(raw[name]["S"] for name in names[table])

@@ -314,6 +314,6 @@ def test_a_decision_on_spends_or_an_incentive_reads_its_lines_and_nothing_else(a
     rejected = api.post(f"/claims/{incentive['line_id']}/reject", tvca, {"reason": "no brokerage record"},
                         headers={"Idempotency-Key": "reject-1"})
     assert [r.status for r in (spot, both, rejected)] == [200, 200, 200], (spot.body, both.body, rejected.body)
-    assert calls == ["BatchGetItem", "TransactWriteItems"] * 3
+    assert calls == ["TransactGetItems", "TransactWriteItems"] * 3
     after = _darlington(api, coordinator)
     assert after["spent_pence"] - before["spent_pence"] == 13000

@@ -43,6 +43,9 @@ class Recorder:
                 for item in params["TransactItems"]:
                     kind, body = next(iter(item.items()))
                     self.calls[self.current].add((f"dynamodb:{_TRANSACT[kind]}", _table(body["TableName"])))
+            elif op == "TransactGetItems":  # authorised as a GetItem of each item it reads
+                for item in params["TransactItems"]:
+                    self.calls[self.current].add(("dynamodb:GetItem", _table(item["Get"]["TableName"])))
             elif op in ("BatchGetItem", "BatchWriteItem"):
                 for table in params["RequestItems"]:
                     self.calls[self.current].add((f"dynamodb:{op}", _table(table)))

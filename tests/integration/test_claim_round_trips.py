@@ -9,7 +9,7 @@ again with its Idempotency-Key.
 
 The idempotency record, the lines the request names (the path's `line_id`, or a bulk decision's `line_ids`), the
 line it makes (a claim's or a reversal's id is fixed by the request) and, for a claim, its referral with its
-sealed personal fields are read in one consistent BatchGetItem; the request's reads of the lines answer from it.
+sealed personal fields are read in one TransactGetItems; the request's reads of the lines answer from it.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import pytest
 from devtools.write_meter import NOT_LOCAL, claim_costs, environment
 from tests.integration.conftest import fresh_nino
 
-KEYED_WRITE = "BatchGetItem TransactWriteItems"
+KEYED_WRITE = "TransactGetItems TransactWriteItems"
 WRITES = ("POST /claims", "approve", "reject", "decide 3 lines", "claw back")
 # Write units as DynamoDB Local reports them (per table and index: a payment line's five indexes project whole
 # lines; the file queue holds approved lines only, so a rejection writes nothing to it).
@@ -58,4 +58,4 @@ def test_each_claim_write_writes_what_it_changes_and_its_record(costs):
 def test_a_replayed_claim_write_is_one_read_and_writes_nothing(costs):
     replays = {w: (costs[f"{w}, replayed"].status, costs[f"{w}, replayed"].calls, costs[f"{w}, replayed"].write_units)
                for w in WRITES}
-    assert replays == {w: (costs[w].status, "BatchGetItem", 0) for w in WRITES}
+    assert replays == {w: (costs[w].status, "TransactGetItems", 0) for w in WRITES}

@@ -2,7 +2,7 @@
 (devtools/write_meter.py, which bench/write_units.py reports from): a step that makes more round trips or writes
 more units than its bound fails here.
 
-Every keyed write is 2 round trips: one consistent BatchGetItem of its idempotency record and the referral it
+Every keyed write is 2 round trips: one TransactGetItems of its idempotency record and the referral it
 changes (a new referral: the person's record, for the duplicate check), then one TransactWriteItems. A replayed
 step is that one read and writes nothing. A replayed POST /referrals reads the record, then the referral it names
 (its id is only known from the record): 2 reads, no writes. GET /referrals/{id} is one read of the referral and
@@ -35,7 +35,7 @@ import pytest
 from devtools.write_meter import TODAY, journey, journey_costs
 from tests.integration.conftest import fresh_nino
 
-KEYED_WRITE = "BatchGetItem TransactWriteItems"
+KEYED_WRITE = "TransactGetItems TransactWriteItems"
 WRITE_UNITS = {"POST /referrals": 18, "accept": 8, "start": 22, "assessment": 8, "action plan": 8, "review": 6,
                "job start": 10, "POST /referrals (second person)": 18, "POST /referrals (to the prime)": 18,
                "route, its open flag moving": 24}
@@ -86,12 +86,12 @@ def test_a_route_moves_the_open_flag_the_referral_records_without_reading_the_fl
 
 def test_a_replayed_step_is_one_read_and_writes_nothing(costs):
     replay = costs["job start, replayed"]
-    assert (replay.status, replay.calls, replay.write_units) == (201, "BatchGetItem", 0)
+    assert (replay.status, replay.calls, replay.write_units) == (201, "TransactGetItems", 0)
 
 
 def test_a_replayed_referral_reads_its_record_then_the_referral_and_writes_nothing(costs):
     replay = costs["POST /referrals, replayed"]
-    assert (replay.status, replay.calls, replay.write_units) == (201, "BatchGetItem BatchGetItem", 0)
+    assert (replay.status, replay.calls, replay.write_units) == (201, "TransactGetItems TransactGetItems", 0)
 
 
 def test_a_read_of_a_referral_is_one_read_of_it_and_its_personal_fields(costs):
