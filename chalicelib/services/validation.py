@@ -58,11 +58,13 @@ def set_sample_rate(principal: Principal, programme_id: str, rate_bp: int, tx: U
 def sample_rate(principal: Principal, programme_id: str) -> dict[str, Any]:
     """The rate in force, where it comes from, and every change (newest first)."""
     rulebook = _programme(principal, programme_id)
-    rate_bp, rate = rate_in_force(rulebook)
+    history = store().validation.sample_rate_history(rulebook.id, HISTORY)  # the rate in force first: one read
+    rate = history[0] if history else None
+    rate_bp = rate.rate_bp if rate else rulebook.payment_controls.sample_rate_bp
     who = {"set_by_org_id": rate.set_by_org_id, "set_by_key_id": rate.set_by_key_id, "set_at": rate.set_at} if rate \
         else {"set_by_org_id": None, "set_by_key_id": None, "set_at": None}
     return {"programme_id": rulebook.id, "sample_rate_bp": rate_bp, "source": "commissioner" if rate else "rulebook",
-            **who, "history": store().validation.sample_rate_history(rulebook.id, HISTORY)}
+            **who, "history": history}
 
 
 # ---------------------------------------------------------------- a claim file's sample and checks

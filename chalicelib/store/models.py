@@ -438,13 +438,17 @@ class _PaymentRecord(SharedModel):
 
 
 class SampleRateItem(_PaymentRecord):
-    """pk `sample-rate#<programme>`; sk `current`, and `<set_at>#<key id>` for each change (the audit trail)."""
+    """pk `sample-rate#<programme>`; sk `current`, and `<set_at>#<key id>` for each change (the audit trail). The
+    current rate also holds the changes before it, newest first, as many as the history shows (`recent`), so the
+    rate and its history are one item: a change reads it with its idempotency record, and writes it (rarely: a
+    commissioner sets a rate a few times a year)."""
 
     programme_id = UnicodeAttribute()
     rate_bp = NumberAttribute()
     set_by_org_id = UnicodeAttribute()
     set_by_key_id = UnicodeAttribute()
     set_at = UnicodeAttribute()
+    recent = CompactJSONAttribute(null=True)  # on `current` only: [[rate_bp, org, key id, set_at], ...]
 
 
 class LineCheckItem(_PaymentRecord):

@@ -36,14 +36,30 @@ def get_sample_rate(programme_id: str) -> SampleRate | None:
     return _rate(item) if item else None
 
 
+RECENT = 49  # the changes before the one in force that the current rate holds: with it, the history's 50
+
+
 def add_sample_rate(tx: Transaction, rate: SampleRate) -> None:
-    """The rate in force, and one more entry in its history: who set what, when."""
-    for sk in (CURRENT, f"{rate.set_at}#{rate.set_by_key_id}"):
-        tx.put(SampleRateItem(pk=_rate_pk(rate.programme_id), sk=sk, **asdict(rate)))
+    """The rate in force (with the changes before it), and one more entry in its audit trail: who set what, when.
+    The current rate is replaced only as it was read: of two changes at once, the second is refused (409)."""
+    pk = _rate_pk(rate.programme_id)
+    before = get_item(SampleRateItem, pk, CURRENT)
+    earlier = sample_rate_history(rate.programme_id, RECENT) if before is not None else []
+    recent = [[x.rate_bp, x.set_by_org_id, x.set_by_key_id, x.set_at] for x in earlier]
+    as_read = SampleRateItem.set_at == before.set_at if before is not None else SampleRateItem.sk.does_not_exist()
+    tx.put(SampleRateItem(pk=pk, sk=CURRENT, recent=recent, **asdict(rate)), condition=as_read)
+    tx.put(SampleRateItem(pk=pk, sk=f"{rate.set_at}#{rate.set_by_key_id}", **asdict(rate)))
 
 
 def sample_rate_history(programme_id: str, limit: int) -> list[SampleRate]:
-    """The changes, newest first."""
+    """The changes, newest first: the current rate and those it holds, or (a rate set before it held them, or more
+    than it holds) the audit trail's, a Query."""
+    current = get_item(SampleRateItem, _rate_pk(programme_id), CURRENT)
+    if current is None:
+        return []
+    if current.recent is not None and limit <= RECENT + 1:
+        return [_rate(current), *(SampleRate(programme_id, int(bp), org, key, at)
+                                  for bp, org, key, at in current.recent)][:limit]
     try:
         items = SampleRateItem.query(_rate_pk(programme_id), SampleRateItem.sk < CURRENT, scan_index_forward=False,
                                      limit=limit)

@@ -1,6 +1,8 @@
 """Over HTTP: the commissioner's sample rate, a claim file's sample, checks before and after payment, payment."""
 from __future__ import annotations
 
+import pytest
+
 from tests.api.test_payments import _csv
 from tests.conftest import cut_claim_file, referral_body
 
@@ -104,3 +106,42 @@ def test_sample_check_remove_pay_and_claw_back_over_http(api, keys):
     assert api.get(f"/claims/{passing}", prime).body["status"] == "filed"
     again = api.post(f"/claim-files/{fid}/payment", dwp, {"paid_on": "2026-11-24", "reference": "BACS-2"})
     assert again.status == 409
+
+
+def test_the_rate_s_history_is_read_with_the_rate_in_one_item_and_the_audit_trail_keeps_every_change(
+        api, keys, monkeypatch):
+    """The rate in force holds the 49 changes before it: a change reads them with its idempotency record and
+    answers without a Query, a GET reads one item; every change stays in the audit trail; a rate set before rates
+    held their history is shown from the audit trail; of two changes made from the same read, the second is
+    refused."""
+    from chalicelib.domain.errors import ConcurrentUpdate
+    from chalicelib.payments.validation import SampleRate
+    from chalicelib.services.deps import store
+    from chalicelib.store import payment_records
+    from chalicelib.store.models import SampleRateItem
+    from tests.conftest import dynamodb_calls
+
+    dwp = keys["commissioner_finance"]
+    for n in range(52):
+        assert api.post(f"/programmes/{NORFOLK}/sample-rate", dwp, {"sample_rate_bp": n}).status == 200
+    calls = dynamodb_calls(monkeypatch)
+    shown = api.get(f"/programmes/{NORFOLK}/sample-rate", dwp).body
+    assert [h["sample_rate_bp"] for h in shown["history"]] == list(range(51, 1, -1))  # the 50 newest
+    assert calls == ["GetItem"]
+    pk = f"sample-rate#{NORFOLK}"
+    trail = list(SampleRateItem.query(pk, SampleRateItem.sk < payment_records.CURRENT))
+    assert sorted(int(i.rate_bp) for i in trail) == list(range(52))
+    # A rate in force written before it held its history: the audit trail's Query shows it.
+    current = SampleRateItem.get(pk, payment_records.CURRENT)
+    current.recent = None
+    current.save()
+    assert [h["sample_rate_bp"] for h in api.get(f"/programmes/{NORFOLK}/sample-rate", dwp).body["history"]] == list(
+        range(51, 1, -1))
+    # Two changes from one read: the rate in force is replaced only as it was read.
+    tx, late = store().transaction(), store().transaction()
+    payment_records.add_sample_rate(tx, SampleRate(NORFOLK, 100, "dwp", "key_a", "2026-11-24T10:00:00+00:00"))
+    payment_records.add_sample_rate(late, SampleRate(NORFOLK, 200, "dwp", "key_b", "2026-11-24T10:00:01+00:00"))
+    tx.commit()
+    with pytest.raises(ConcurrentUpdate):
+        late.commit()
+    assert api.get(f"/programmes/{NORFOLK}/sample-rate", dwp).body["sample_rate_bp"] == 100

@@ -36,8 +36,6 @@ EXCEPTIONS: dict[str, tuple[list[str], list[str]]] = {
     # file), the seed and rate recorded (UpdateItem), the file's lines counted then drawn (two Queries of its
     # index), the drawn checks written 25 a transaction, the size recorded (UpdateItem).
     "POST /claim-files/{claim_file_id}/sample": ([TG, G, U, Q, Q, TW, U, TW], [TG]),
-    # The answer lists the rate's history: a Query of the programme's partition.
-    "POST /programmes/{programme_id}/sample-rate": ([TG, Q, TW], [TG, Q]),
     # A replay renders the pass-through the first request recorded (its id only in the record): a Query of the
     # chain's pass-throughs.
     "POST /payments/pass-throughs": ([TG, TW], [TG, Q]),
