@@ -84,7 +84,8 @@ class RoundTrips:
             if not counter.on:
                 return original(client, operation_name, api_params)
             service = client.meta.service_model.service_name
-            counter.calls.append((service, operation_name, len(api_params.get("TransactItems") or ())))
+            written = len(api_params.get("TransactItems") or ()) if operation_name == "TransactWriteItems" else 0
+            counter.calls.append((service, operation_name, written))
             t0 = time.perf_counter()
             try:
                 return original(client, operation_name, api_params)
