@@ -7,6 +7,7 @@
     python manage.py create-tables [--stage dev]
     python manage.py export-claim-file CLAIM_FILE_ID --out claims.csv
     python manage.py nightly --date 2026-11-24
+    python manage.py record-open-flags     # once, after upgrading: open flags recorded on their referrals
 
 Which AWS the commands talk to: while `manage.py local` (`scripts/dev run`) is up, every other command uses that
 local stack, unless the environment names an AWS (any of AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_DYNAMODB,
@@ -119,6 +120,15 @@ def cmd_nightly(args) -> int:
         on = run_date(None)
     shards = args.shard or None
     print(json.dumps(nightly.run(on, shards), indent=2))
+    return 0
+
+
+def cmd_record_open_flags(args) -> int:
+    """Record each open flag on its referral (flags raised before referrals recorded them), so that the step that
+    answers the deadline resolves it."""
+    from chalicelib.services import compliance
+
+    print(json.dumps(compliance.record_open_flags_on_referrals(), indent=2))
     return 0
 
 
@@ -243,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--date", help="YYYY-MM-DD (default: today in the UK)")
     p.add_argument("--shard", action="append", help="only this shard (repeatable), e.g. s07")
     p.set_defaults(func=cmd_nightly)
+    p = sub.add_parser("record-open-flags", help="record each open flag on its referral: once, after upgrading from "
+                       "a version whose referrals did not record the flags raised on them")
+    p.set_defaults(func=cmd_record_open_flags)
     p = sub.add_parser("local", help="run the API locally on DynamoDB Local (moto without Java) with demo data")
     p.add_argument("--port", type=int, default=8000, help="the API")
     p.add_argument("--db-port", type=int, default=8001, help="DynamoDB (moto's fallback serves S3 there too)")

@@ -508,3 +508,41 @@ def test_a_step_that_read_the_referral_before_a_run_flagged_it_is_refused_and_it
     assert api.post(f"/referrals/{rid}/accept", provider, {"date": "2026-11-27"}).status == 200
     assert [(f["rule"], f["status"]) for f in _flags(api, provider)] == [("acknowledge", "resolved")]
     assert _referral(rid).flagged == ()
+
+
+def test_open_flags_raised_before_referrals_recorded_them_are_recorded_once_and_then_resolve(
+        api, keys, monkeypatch, capsys):
+    """A flag raised by a version whose referrals did not record the flags raised on them: the step answering its
+    deadline would leave it open. `manage.py record-open-flags` records each open flag on its referral (reading the
+    delivery organisations' open flags, never a scan), once; the late step then resolves it."""
+    import manage
+    from chalicelib.store.models import ReferralItem
+
+    first, provider = _refer(api, keys, monkeypatch, "flexible-routeways-norfolk", "2026-11-24")
+    second, _ = _refer(api, keys, monkeypatch, "flexible-routeways-norfolk", "2026-11-24", nino="AB123457C")
+    _night("2026-11-27")
+    for rid in (first["id"], second["id"]):  # as that version left them: the flags are not on the referrals
+        item = ReferralItem.get(rid)
+        item.flagged = None
+        item.save()
+    assert _referral(first["id"]).flagged == ()
+    assert manage.main(["record-open-flags"]) == 0
+    found = _printed(capsys)
+    assert (found["open_flags"], found["recorded"], found["already_recorded"]) == (2, 2, 0), found
+    assert _referral(first["id"]).flagged == ("acknowledge@2026-11-26",)
+    assert manage.main(["record-open-flags"]) == 0  # again: nothing more to record
+    found = _printed(capsys)
+    assert (found["recorded"], found["already_recorded"]) == (0, 2), found
+    monkeypatch.setenv("REFPAY_TODAY", "2026-11-27")
+    assert api.post(f"/referrals/{first['id']}/accept", provider, {"date": "2026-11-27"}).status == 200
+    assert [(f["referral_id"], f["status"]) for f in _flags(api, provider, status="resolved")] == [
+        (first["id"], "resolved")]
+    assert [f["referral_id"] for f in _flags(api, provider, status="open")] == [second["id"]]
+
+
+def _printed(capsys) -> dict:
+    """The JSON a command printed (the metrics' lines the app logs to stdout left out)."""
+    import json
+
+    out = capsys.readouterr().out
+    return json.loads(out[out.index("{\n"):])
