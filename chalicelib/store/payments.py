@@ -193,12 +193,17 @@ _CUT_FIELDS = ("claim_file_id", "programme_id", "period", "payee_org_id", "owner
 
 
 def add_file(tx: Transaction, record: ClaimFile) -> None:
-    """The file's record, in the cut's transaction, only if no other cut created it meanwhile (then the cut runs
-    again and finds it)."""
+    """The file's record, in the cut's transaction, only if no other cut created it meanwhile, or is creating it
+    (then the cut runs again, and finds it once that cut has committed)."""
     forget(ClaimFileItem, record.claim_file_id)  # read afresh from now on (the build, once committed)
     fields = asdict(record)
+
+    def made() -> Exception:
+        return MadeMeanwhile(f"claim file {record.claim_file_id} was cut by another request")
+
+    # Made first, or being made by another cut's transaction as this one commits: either way, run again.
     tx.put(ClaimFileItem(**{k: fields[k] for k in _CUT_FIELDS}), condition=ClaimFileItem.claim_file_id.does_not_exist(),
-           on_fail=lambda: MadeMeanwhile(f"claim file {record.claim_file_id} was cut by another request"))
+           on_fail=made, on_conflict=made)
 
 
 def queued_lines(programme_id: str, up_to_period: str, owner: str, payee: str | None = None,

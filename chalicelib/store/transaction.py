@@ -38,6 +38,7 @@ class _Op:
     item: Any
     kwargs: dict
     on_fail: Callable[[], Exception]
+    on_conflict: Callable[[], Exception] | None = None
 
 
 def _concurrent() -> Exception:
@@ -52,8 +53,11 @@ class Transaction:
     def __len__(self) -> int:
         return len(self._ops)
 
-    def put(self, item, condition=None, on_fail: Callable[[], Exception] = _concurrent) -> None:
-        self._ops.append(_Op("save", item, {"condition": condition}, on_fail))
+    def put(self, item, condition=None, on_fail: Callable[[], Exception] = _concurrent,
+            on_conflict: Callable[[], Exception] | None = None) -> None:
+        """`on_conflict`: what it means when another request's transaction was writing this item at the same time
+        (the default: a concurrent update, 409)."""
+        self._ops.append(_Op("save", item, {"condition": condition}, on_fail, on_conflict))
 
     def update(self, item, actions, condition=None, on_fail: Callable[[], Exception] = _concurrent) -> None:
         self._ops.append(_Op("update", item, {"actions": actions, "condition": condition}, on_fail))
@@ -89,6 +93,9 @@ class Transaction:
         for op, reason in zip(sent, reasons, strict=False):
             if reason is not None and reason.code == "ConditionalCheckFailed":
                 return op.on_fail()
+        for op, reason in zip(sent, reasons, strict=False):
+            if reason is not None and reason.code == "TransactionConflict" and op.on_conflict is not None:
+                return op.on_conflict()
         codes = {r.code for r in reasons if r is not None}
         if "TransactionConflict" in codes or aws_error_code(exc) == "TransactionConflictException":
             return _concurrent()

@@ -409,3 +409,44 @@ def test_a_cut_that_another_cut_beats_to_the_file_runs_again_and_answers_200_wit
     again = api.post("/claim-files", keys["finance"], body, headers={"Idempotency-Key": "cut-beaten"})
     assert (again.status, again.body["id"]) == (200, beaten[0])
     assert len(beaten) == 1
+
+
+def test_a_cut_whose_file_another_cut_is_committing_runs_again_and_answers_200_with_that_file(api, keys,
+                                                                                              monkeypatch):
+    """DynamoDB cancels a transaction that writes an item another transaction is committing (TransactionConflict,
+    not a failed condition): a cut refused so on its file's record runs again too, and answers 200 with the file
+    the other cut made (not 409)."""
+    from pynamodb.connection.base import VerboseClientError
+    from pynamodb.exceptions import CancellationReason, TransactWriteError
+
+    from chalicelib.services import claim_files
+    from chalicelib.services.deps import store
+    from chalicelib.store import transaction
+
+    _journey(api, keys, "kings-lynn-works", ["accept", "start"], nino="AB000012A", monkeypatch=monkeypatch)
+    monkeypatch.setenv("REFPAY_TODAY", "2026-12-01")
+    monkeypatch.setattr(claim_files, "start_build", lambda claim_file_id: None)
+    real, made = transaction.TransactWrite, []
+    fid = claim_files.file_id("flexible-routeways-norfolk", NOV, "trobius", None)
+
+    class Conflicting(real):
+        def _commit(self):
+            if not made:  # the cut's own transaction: the first sent from here on
+                made.append(1)
+                record = claim_files.ClaimFile(
+                    claim_file_id=fid, programme_id="flexible-routeways-norfolk", period=NOV, payee_org_id=None,
+                    owner_org_id="trobius", status="building", created_at="2026-12-01T09:00:00+00:00",
+                    created_by="key_other")
+                other = store().transaction()
+                store().claim_files.add(other, record)
+                other.commit()  # the other cut, committing as this one's transaction is sent
+                cause = VerboseClientError(
+                    {"Error": {"Code": "TransactionCanceledException", "Message": "conflict"}}, "TransactWriteItems",
+                    cancellation_reasons=[CancellationReason(code="TransactionConflict", message="conflict"), None])
+                raise TransactWriteError("cancelled", cause=cause)
+            return super()._commit()
+
+    monkeypatch.setattr(transaction, "TransactWrite", Conflicting)
+    cut = api.post("/claim-files", keys["finance"], {"programme_id": "flexible-routeways-norfolk", "period": NOV},
+                   headers={"Idempotency-Key": "cut-conflict"})
+    assert (cut.status, cut.body["id"], made) == (200, fid, [1]), cut.body
