@@ -105,8 +105,6 @@ class Referrals(Protocol):
 
 
 class Idempotency(Protocol):
-    def get(self, scope_key: str) -> IdempotencyRecord | None: ...
-
     def read_ahead(self, scope_key: str | None, needs: Needs) -> AbstractContextManager[IdempotencyRecord | None]:
         """The idempotency record (None: none, or no key) read in one consistent read with what `needs` names;
         until the block ends, the request's reads of those items answer from that read."""

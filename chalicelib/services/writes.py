@@ -23,7 +23,7 @@ from typing import Any
 
 from .. import clock, settings
 from ..domain.access import Principal
-from ..domain.errors import DomainError, IdempotencyMismatch, MadeMeanwhile
+from ..domain.errors import DomainError, IdempotencyMismatch, MadeMeanwhile, ServiceUnavailable
 from ..domain.idempotency import TTL_SECONDS, IdempotencyRecord, Needs, Resource, scope_key
 from ..domain.participants import participant_hash
 from .deps import store
@@ -101,13 +101,22 @@ def _run_once(principal: Principal | None, key: str | None, fingerprint: str,
             failed = error
         else:
             return Outcome(written.status, written.body, written.location, False)
-    # A concurrent request with the same key may have committed first: its outcome is the answer, read afresh with
-    # what it renders in one isolated read (all of that request's writes, or none).
-    if scope:
+    # A concurrent request with the same key may have committed first: its outcome is the answer. Its record is read
+    # on its own (most refusals have none), then with what it renders in one isolated read (all of that request's
+    # writes, or none). A read that fails here leaves the refusal as the answer.
+    if scope and _first_committed(scope):
         with db.idempotency.read_ahead(scope, needs) as first:
             if first is not None:
                 return _replay(first, fingerprint, render)
     raise failed
+
+
+def _first_committed(scope: str) -> bool:
+    try:
+        with store().idempotency.read_ahead(scope, Needs()) as first:
+            return first is not None
+    except ServiceUnavailable:
+        return False
 
 
 def _replay(record: IdempotencyRecord, fingerprint: str, render: Render) -> Outcome:

@@ -33,7 +33,6 @@ class DynamoReferrals:
 
 
 class DynamoIdempotency:
-    get = staticmethod(repository.get_idempotency)
     read_ahead = staticmethod(repository.read_ahead)
     add = staticmethod(repository.add_idempotency)
 

@@ -568,15 +568,6 @@ def allocation_used(programme_id: str, org_ids: Iterable[str]) -> dict[str, int]
 # ------------------------------------------------------------------ idempotency
 
 
-def get_idempotency(scope_key: str) -> IdempotencyRecord | None:
-    """The record as it is now, read consistently (never from a read ahead: a retry racing the first request
-    reads it again), the way read_ahead reads it."""
-    if not _nameable(scope_key):
-        return None
-    item = _batch_get_consistent([(IdempotencyItem, scope_key)])[(IdempotencyItem, scope_key)]
-    return _idempotency(item) if item is not None else None
-
-
 def _idempotency(item: IdempotencyItem) -> IdempotencyRecord:
     resource = Resource(item.resource_kind, strings(item.resource_ids)) if item.resource_kind else None
     return IdempotencyRecord(scope_key=item.scope_key, fingerprint=item.fingerprint,

@@ -296,12 +296,9 @@ class Idempotency:
     def __init__(self, data: Data) -> None:
         self.d = data
 
-    def get(self, scope_key: str) -> IdempotencyRecord | None:
-        return self.d.idempotency.get(scope_key)
-
     @contextlib.contextmanager
     def read_ahead(self, scope_key: str | None, needs: Needs) -> Iterator[IdempotencyRecord | None]:
-        yield self.get(scope_key) if scope_key else None
+        yield self.d.idempotency.get(scope_key) if scope_key else None
 
     def add(self, tx: MemoryTransaction, record: IdempotencyRecord) -> None:
         tx.add(lambda: self.d.idempotency.__setitem__(record.scope_key, record),
@@ -494,7 +491,10 @@ class Validation:
         return history[-1] if history else None
 
     def add_sample_rate(self, tx: MemoryTransaction, rate: SampleRate) -> None:
-        tx.add(lambda: self.d.sample_rates.setdefault(rate.programme_id, []).append(rate))
+        """As the store does: the rate in force is replaced only as it was read."""
+        as_read = self.sample_rate(rate.programme_id)
+        tx.add(lambda: self.d.sample_rates.setdefault(rate.programme_id, []).append(rate),
+               lambda: self.sample_rate(rate.programme_id) == as_read)
 
     def sample_rate_history(self, programme_id: str, limit: int) -> list[SampleRate]:
         return list(reversed(self.d.sample_rates.get(programme_id, [])))[:limit]
