@@ -145,7 +145,7 @@ def set_sample_rate(principal: Principal, params: dict, payload: dict, tx: UnitO
     body = s.SampleRateOut().dump({
         "programme_id": rate.programme_id, "sample_rate_bp": rate.rate_bp, "source": "commissioner",
         "set_by_org_id": rate.set_by_org_id, "set_by_key_id": rate.set_by_key_id, "set_at": rate.set_at,
-        "history": [rate, *validation.sample_rate(principal, rate.programme_id)["history"]]})
+        "history": [rate, *validation.sample_rate(principal, rate.programme_id)["history"]][:validation.HISTORY]})
     return Written(200, body, None, Resource("sample_rate", (rate.programme_id,)))
 
 

@@ -72,8 +72,9 @@ def reversal_counts(line: PaymentLine, fund_fee: str) -> dict[str, int]:
 
 def _incentive_withdrawn(line: PaymentLine) -> dict[str, int]:
     """An incentive rejected or taken back leaves the count by employer of the authority it was counted under
-    when agreed (the line names it; a line recorded before it did was counted under its prime, the authority
-    delivering it)."""
+    when agreed: the deliverer, which the line names. A line recorded before lines named it is taken off its
+    prime's count: the only programme with a fund so far (Tees Valley) has each authority deliver under its own
+    contract, so its prime is its deliverer."""
     return {k: -v for k, v in incentive_counts(line.authority_org_id or line.prime_org_id, line).items()}
 
 

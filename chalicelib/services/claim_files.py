@@ -64,7 +64,8 @@ def named_by(claim_file_id: str) -> tuple[str, str, str, str | None] | None:
         if not claim_file_id.startswith(prefix):
             continue
         period, rest = claim_file_id[len(prefix):len(prefix) + 7], claim_file_id[len(prefix) + 8:]
-        for holder in rulebook.contract_holders():
+        # The longest first: of `acme` and `acme-north`, `...-acme-north` is acme-north's file, not acme's for north.
+        for holder in sorted(rulebook.contract_holders(), key=lambda o: -len(o.org_id)):
             if rest == holder.org_id:
                 return programme_id, period, holder.org_id, None
             if rest.startswith(holder.org_id + "-"):

@@ -62,7 +62,7 @@ def sample_rate_history(programme_id: str, limit: int) -> list[SampleRate]:
                                   for bp, org, key, at in current.recent)][:limit]
     try:
         items = SampleRateItem.query(_rate_pk(programme_id), SampleRateItem.sk < CURRENT, scan_index_forward=False,
-                                     limit=limit)
+                                     limit=limit, consistent_read=True)
         return [_rate(i) for i in items]
     except PynamoDBException as exc:
         raise translate_read_error(exc) from None
