@@ -666,9 +666,7 @@ def _transact_get_some(asked: list[tuple[Any, Any]]) -> dict[tuple[Any, Any], An
     found: dict[tuple[Any, Any], Any] = dict.fromkeys(asked)
     request = [{"Get": {"TableName": model.Meta.table_name, "Key": _raw_key(model, key)}} for model, key in asked]
     client = low_level_client()
-    for attempt in range(TRANSACT_GET_TRIES):
-        if attempt:
-            time.sleep(min(0.02 * 2 ** attempt, 1.0))
+    for _ in _attempts(TRANSACT_GET_TRIES, 0.02):
         try:
             answer = client.transact_get_items(TransactItems=request)
         except ClientError as exc:
@@ -682,6 +680,15 @@ def _transact_get_some(asked: list[tuple[Any, Any]]) -> dict[tuple[Any, Any], An
                 found[(model, key)] = model.from_raw_data(response["Item"])
         return found
     raise ServiceUnavailable("the database is busy; retry shortly", retry_after=1)
+
+
+def _attempts(tries: int, pause: float) -> Iterator[int]:
+    """Each attempt of a read the engine may refuse or leave partly undone: before each but the first, a pause that
+    doubles, up to a second."""
+    for attempt in range(tries):
+        if attempt:
+            time.sleep(min(pause * 2 ** attempt, 1.0))
+        yield attempt
 
 
 def _raw_key(model: Any, key: Any) -> dict[str, Any]:
@@ -727,9 +734,7 @@ def _batch_get_all(request: dict[str, Any]) -> Iterator[tuple[str, dict]]:
     unprocessed (throttled) are asked for again, after a growing pause; still unprocessed after the last try:
     the database is busy (503)."""
     client = low_level_client()
-    for attempt in range(BATCH_GET_TRIES):
-        if attempt:
-            time.sleep(min(0.05 * 2 ** attempt, 1.0))
+    for _ in _attempts(BATCH_GET_TRIES, 0.05):
         try:
             answer = client.batch_get_item(RequestItems=request)
         except (ClientError, BotoCoreError) as exc:
