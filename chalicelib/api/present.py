@@ -5,7 +5,7 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-from ..domain import access, deadlines, lifecycle, steps
+from ..domain import access, deadlines, eligibility, lifecycle, steps
 from ..domain.access import View
 from ..domain.participants import pseudonymous_reference
 from ..domain.referral import RecordedEvent, Referral
@@ -24,6 +24,10 @@ def referral_body(referral: Referral, rulebook: Rulebook, today: date, view: Vie
     The participant's personal fields only where the domain's need-to-know rule allows (`view.personal_data`),
     otherwise the pseudonymous reference alone."""
     data = asdict(referral)
+    # Drawn from the sealed eligibility answers each time they are shown: the groups (disability, ex-offender...)
+    # are special category data, so they are never stored beside the referral, nor kept once it is erased.
+    data["priority_groups"] = eligibility.priority_groups(rulebook, referral.participant.eligibility) \
+        if referral.participant is not None else []
     if referral.job_start:
         data["job_start"]["start_date"] = date.fromisoformat(referral.job_start["start_date"])
     reference = pseudonymous_reference(referral.participant_hash)

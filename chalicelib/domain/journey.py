@@ -143,7 +143,6 @@ def new_referral(*, rulebook: Rulebook, referral_id: str, referrer_org_id: str, 
         referrer_org_id=referrer_org_id, provider_org_id=provider.org_id, prime_org_id=provider.prime_org_id,
         participant_hash=participant_hash, participant=participant, support_level=support_level,
         referred_on=made, created_at=now, consent_given_on=payload["consent"]["date"],
-        priority_groups=tuple(eligibility.priority_groups(rulebook, attributes)),
         module_id=module_id, module_since=None, previous_referral_id=previous_referral_id,
         notes_ref=payload.get("notes_ref"), parties=tuple(on_referral))
     extras = {"module_id": module_id, "previous_referral_id": previous_referral_id,

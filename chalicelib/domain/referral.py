@@ -34,7 +34,6 @@ class Referral:
     created_at: datetime
     consent_given_on: date
     status_reason: str | None = None
-    priority_groups: tuple[str, ...] = ()
     module_id: str | None = None
     module_since: date | None = None
     accepted_on: date | None = None

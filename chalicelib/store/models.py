@@ -131,7 +131,6 @@ class ReferralItem(SharedModel):
     referred_on = UnicodeAttribute()
     created_at = UnicodeAttribute()
     consent_given_on = UnicodeAttribute()
-    priority_groups = ListAttribute(of=UnicodeAttribute, null=True)  # each collection: absent when empty
     module_id = UnicodeAttribute(null=True)
     module_since = UnicodeAttribute(null=True)
     accepted_on = UnicodeAttribute(null=True)

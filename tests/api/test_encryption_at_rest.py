@@ -145,3 +145,36 @@ def test_a_deployed_stage_without_the_kms_key_does_not_start(monkeypatch):
     with pytest.raises(settings.SettingsError, match="REFPAY_KMS_KEY_ID"):
         settings.load(env).require_deployable()
     assert settings.load({**env, "REFPAY_KMS_KEY_ID": "arn:aws:kms:eu-west-2:1:key/k"}).require_deployable()
+
+
+def test_priority_groups_are_drawn_from_the_sealed_answers_and_never_stored_beside_the_referral(api, keys):
+    """A person's priority groups (here a learning disability, autism and a long-term mental health condition:
+    special category data) are
+    shown with their personal fields, drawn each time from the sealed eligibility answers: no table holds them. A
+    referral written by a version that kept them in plain text is read as before and loses them at its next
+    write."""
+    from chalicelib.store.transaction import low_level_client
+
+    book = api.get("/programmes/local-supported-employment", keys["referrer"]).body
+    body = referral_body(programme_id="local-supported-employment", provider_id="leeds-city-council",
+                         support_level=list(book["rulebook"]["support_levels"])[0], nino="JK482916B")
+    body["participant"]["eligibility"] = {**body["participant"]["eligibility"], "learning_disability": True,
+                                          "autism": True, "long_term_mental_health": True}
+    created = api.post("/referrals", keys["referrer"], body)
+    assert created.status == 201, created.body
+    rid, groups = created.body["id"], created.body["priority_groups"]
+    assert groups == ["learning_disability", "autism", "long_term_mental_health"]
+    text = text_of(all_items())
+    assert not [g for g in groups if f'"{g}"' in text], text
+    leeds = keys["organisations"]["leeds-city-council"]["provider"]
+    assert api.get(f"/referrals/{rid}", leeds).body["priority_groups"] == groups
+    # As an earlier version left it: the codes in plain text on the referral.
+    client, table = low_level_client(), "refpay-dev-referrals"
+    client.update_item(TableName=table, Key={"referral_id": {"S": rid}},
+                       UpdateExpression="SET priority_groups = :g",
+                       ExpressionAttributeValues={":g": {"L": [{"S": g} for g in groups]}})
+    assert api.get(f"/referrals/{rid}", leeds).body["priority_groups"] == groups  # read as before
+    reply = api.post(f"/referrals/{rid}/acknowledgement", leeds, {"decision": "accept", "date": "2026-11-24"})
+    assert reply.status == 200, reply.body
+    item = client.get_item(TableName=table, Key={"referral_id": {"S": rid}}, ConsistentRead=True)["Item"]
+    assert "priority_groups" not in item
