@@ -39,12 +39,20 @@ ENV = {**os.environ, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "ben
        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "eu-west-2")}
 
 
-def measure(code: str, runs: int) -> list[float]:
-    times = []
+def once(code: str) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=ENV, check=True)
+    return (time.perf_counter() - start) * 1000
+
+
+def measure(runs: int) -> dict[str, list[float]]:
+    """Every case once per round, the rounds one after the other: a change in the machine's load or caches during
+    the run falls on every case alike, so the ratios compare like with like (measuring one case's runs, then the
+    next's, gave `import app` against `import boto3` anywhere from 1.0x to 1.35x from one run to the next)."""
+    times: dict[str, list[float]] = {name: [] for name in CASES}
     for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=ENV, check=True)
-        times.append((time.perf_counter() - start) * 1000)
+        for name, code in CASES.items():
+            times[name].append(once(code))
     return times
 
 
@@ -52,7 +60,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
-    results = {name: measure(code, args.runs) for name, code in CASES.items()}
+    results = measure(args.runs)
     base = statistics.median(results["python (nothing)"])
     boto = statistics.median(results["import boto3"]) - base
     print(f"{'case':36}{'median ms':>10}{'p90 ms':>9}{'over python':>13}{'vs boto3':>10}")
