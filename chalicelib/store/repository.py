@@ -46,7 +46,7 @@ from .models import (
     ReferralPartyItem,
     SealedFieldsItem,
 )
-from .transaction import Transaction, aws_error_code, low_level_client, translate_read_error
+from .transaction import Transaction, aws_error_code, is_busy, low_level_client, translate_read_error
 
 PROGRAMME_TOTAL = "*"
 CONTRACT_VALUE = "$contract-value"  # pence committed against the programme's contract value
@@ -700,12 +700,10 @@ def _refused_for_a_transaction(exc: ClientError) -> bool:
     """A TransactGetItems the engine refused because an item it reads is in a transaction still committing (or
     throttled): asked again."""
     code = exc.response.get("Error", {}).get("Code")
-    if code in ("TransactionInProgressException", "ThrottlingException", "ProvisionedThroughputExceededException",
-                "RequestLimitExceeded"):
+    if is_busy(code):
         return True
-    reasons = {r.get("Code") for r in exc.response.get("CancellationReasons", []) or []}
-    return code == "TransactionCanceledException" and bool(
-        reasons & {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
+    reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", []) or []]
+    return code == "TransactionCanceledException" and any(r == "TransactionConflict" or is_busy(r) for r in reasons)
 
 
 def _batch_get_consistent(wanted: list[tuple[Any, Any]]) -> dict[tuple[Any, Any], Any]:

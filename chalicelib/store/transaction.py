@@ -23,6 +23,12 @@ _THROTTLED = {"ThrottlingException", "ProvisionedThroughputExceededException", "
               "ServiceUnavailable"}
 
 
+def is_busy(code: str | None) -> bool:
+    """An AWS error code, or a cancelled transaction's reason, meaning the database is busy (throttled, or an item
+    still in another transaction): the same request may pass a moment later."""
+    return code in _THROTTLED or code == "TransactionInProgressException"
+
+
 def low_level_client() -> Any:
     """The botocore DynamoDB client the models and transactions share (store/connection.py), for the few hot paths
     that build their requests themselves (and calls PynamoDB does not make, such as a BatchGetItem across tables)."""
@@ -111,7 +117,7 @@ def aws_error_code(exc: PynamoDBException) -> str | None:
 def _infrastructure_error(exc: PynamoDBException) -> Exception:
     code = aws_error_code(exc)
     cause = getattr(exc, "cause", None)
-    if code in _THROTTLED or code == "TransactionInProgressException" or _is_timeout(cause):
+    if is_busy(code) or _is_timeout(cause):
         return ServiceUnavailable("the database is busy or did not answer in time; retry shortly", retry_after=1)
     return exc
 
