@@ -397,6 +397,7 @@ def test_a_cut_that_another_cut_beats_to_the_file_runs_again_and_answers_200_wit
         add(tx, record)
 
     monkeypatch.setattr(store().claim_files, "add", another_cut_first)
+    monkeypatch.setenv("REFPAY_AUTH_CACHE_SECONDS", "300")  # warm however slow the machine
     api.get("/claims", keys["finance"])  # the authorizer's cache, warm for the key
     calls = dynamodb_calls(monkeypatch)
     TG, TW = "TransactGetItems", "TransactWriteItems"

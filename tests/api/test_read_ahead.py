@@ -136,6 +136,7 @@ def test_a_claim_decision_reads_the_lines_it_names_with_its_record(api, keys, mo
                  "amount_pence": 9000, "event_date": "2026-11-24", "evidence_ref": "ev", "contact_ids": ["mc1"]}
         lines.append(api.post("/claims", mentor, claim).body["line_id"])
     finance, decision = keys["finance"], {"line_ids": lines, "decision": "approve"}
+    monkeypatch.setenv("REFPAY_AUTH_CACHE_SECONDS", "300")  # warm however slow the machine
     assert api.get(f"/claims/{lines[0]}", finance).status == 200  # the authorizer's cache, warm
     calls = dynamodb_calls(monkeypatch)
     decided = api.post("/claims/decisions", finance, decision, headers={"Idempotency-Key": "ahead-bulk"})
