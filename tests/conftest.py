@@ -12,6 +12,15 @@ TODAY = "2026-11-24"  # a Tuesday; every demo programme's referral window is ope
 WEEK_BEFORE = "2026-11-17"  # Norfolk Level 3's minimum delivery is a week: started then, a job today earns the 70%
 
 
+def pytest_collection_modifyitems(config, items):
+    """With `-n` (pytest-xdist, `--dist loadgroup`), the integration tier runs on one worker, module after module,
+    as it does alone: its session's DynamoDB Local is started once, and its racing tests race each other, never a
+    second copy of themselves. The in-process tiers share out the rest."""
+    for item in items:
+        if "/tests/integration/" in str(item.path).replace("\\", "/"):
+            item.add_marker(pytest.mark.xdist_group("integration"))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch):
     # mock_aws only intercepts requests that are not sent to an explicit endpoint.
