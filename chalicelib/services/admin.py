@@ -172,12 +172,17 @@ def _seed_chain_members(books: list, keys: dict[str, dict[str, str]]) -> None:
         keys[member.org_id] = {role: create_api_key(member.org_id, [role], f"demo {role}")[0] for role in roles}
 
 
-# The demo's past: participants Jobcentre Plus referred to King's Lynn Works (Flexible Routeways Norfolk) and that
-# the provider accepted and started on one day of the month before, each start earning a line that waits for that
-# month's claim file (the README walk-through cuts it).
-HISTORY_PEOPLE = 3
+# The demo's past, on one day of the month before: participants Jobcentre Plus referred to King's Lynn Works
+# (Flexible Routeways Norfolk), accepted and started, and one the chain brought: Norfolk Community Links (a Level 1
+# VCS group) referred them to Trobius, which routed them to King's Lynn Works, which accepted and started them.
+# Every start earns a line, and the group its referral fee, paid through Trobius: all wait for that month's claim
+# file (the README walk-throughs cut it, pay it, and pass the group's fee on).
+HISTORY_PEOPLE = 4  # each takes one of King's Lynn Works' places: the last is the chain's
 _HISTORY_REFERRER = Principal("jobcentre-plus-norwich", "referrer", frozenset({"referrer"}), "demo-history")
 _HISTORY_PROVIDER = Principal("kings-lynn-works", "subcontractor", frozenset({"provider"}), "demo-history", "trobius")
+_HISTORY_GROUP = Principal("norfolk-community-links", "subcontractor", frozenset({"referrer"}), "demo-history",
+                           "trobius")
+_HISTORY_PRIME = Principal("trobius", "prime", frozenset({"provider"}), "demo-history")
 
 
 def seed_history(on: date) -> list[str]:
@@ -185,17 +190,23 @@ def seed_history(on: date) -> list[str]:
     (a second run on the same tables) are left as they are."""
     from . import journey
 
+    def person(n: int) -> dict[str, Any]:
+        return {"nino": f"WX9{on:%y%m}{n}A", "given_name": "Demo", "family_name": f"Past {n}",
+                "date_of_birth": date(1988, 3, 1 + n), "postcode": "PE30 1EX",
+                "eligibility": {"seeking_work": True, "right_to_work": True}}
+
     made = []
-    for n in range(HISTORY_PEOPLE):
-        payload = {"programme_id": "flexible-routeways-norfolk", "provider_id": "kings-lynn-works",
-                   "support_level": "standard", "consent": {"given": True, "date": on},
-                   "participant": {"nino": f"WX9{on:%y%m}{n}A", "given_name": "Demo", "family_name": f"Past {n}",
-                                   "date_of_birth": date(1988, 3, 1 + n), "postcode": "PE30 1EX",
-                                   "eligibility": {"seeking_work": True, "right_to_work": True}}}
+    referrals = [(_HISTORY_REFERRER, "kings-lynn-works", n) for n in range(HISTORY_PEOPLE - 1)]
+    for referrer, provider_id, n in [*referrals, (_HISTORY_GROUP, "trobius", HISTORY_PEOPLE - 1)]:
+        payload = {"programme_id": "flexible-routeways-norfolk", "provider_id": provider_id,
+                   "support_level": "standard", "consent": {"given": True, "date": on}, "participant": person(n)}
         try:
-            rid = _commit(partial(journey.create_referral, _HISTORY_REFERRER, payload)).referral.id
+            rid = _commit(partial(journey.create_referral, referrer, payload)).referral.id
         except DomainError:
             continue  # referred by an earlier run
+        if provider_id == "trobius":
+            _commit(partial(journey.record, _HISTORY_PRIME, rid, steps.get("route"),
+                            {"date": on, "to_provider_id": "kings-lynn-works"}))
         for name in ("accept", "start"):
             _commit(partial(journey.record, _HISTORY_PROVIDER, rid, steps.get(name), {"date": on}))
         made.append(rid)

@@ -84,12 +84,12 @@ def test_readme_walkthrough_runs_twice_against_the_local_run(local_run):
         for state in ("accepted", "started", "assessed", "in_support", "in_work"):
             assert re.search(rf"^{state}$", out, re.M), state
         assert '"rule": "review"' in out and '"job_start"' in out and '"status": "in_work"' in out
-        # Last month's claim file, polled until ready, came down from S3 (moto): the demo history's three starts
-        # (3 x GBP 157.50), not this month's lines.
+        # Last month's claim file, polled until ready, came down from S3 (moto): the demo history's four starts
+        # (4 x GBP 157.50) and the Level 1 group's referral fee (GBP 35), not this month's lines.
         assert f'"id": "cf-flexible-routeways-norfolk-{period}-trobius"' in out
-        assert '"status": "ready"' in out and '"line_count": 3' in out and '"total_gbp": "472.50"' in out
+        assert '"status": "ready"' in out and '"line_count": 5' in out and '"total_gbp": "665.00"' in out
         csv_part = out.split("line_id,referral_id,participant_ref,", 1)[1]
-        assert csv_part.count(",level-3-delivery,") == 3
+        assert csv_part.count(",level-3-delivery,") == 4 and csv_part.count(",level-1-referral,") == 1
         assert not NINO_SHAPED.search(out), "a National Insurance number was printed"
     assert ids[0] != ids[1], "the second run referred the same person again"
     # Neither run's lines are in last month's file: they wait for this month's.
@@ -104,12 +104,14 @@ def test_readme_walkthrough_runs_twice_against_the_local_run(local_run):
 def test_readme_chain_walkthrough_runs_against_the_local_run(local_run):
     """The README's delivery chain with the demo's chain-member keys: a Level 1 group refers to Trobius, which
     routes; the group's finance sees its GBP 35; a Level 2 group refers, mentors and claims, its own finance is
-    refused the approval and Trobius's approves; DWP sees the VCS share."""
+    refused the approval and Trobius's approves; DWP sees the VCS share. Then last month's money goes down the
+    chain: DWP samples, checks and pays Trobius's file, Trobius passes the group's fee on, and the group sees both
+    dates; run again, every write replays its first answer (nothing is paid twice)."""
     readme = (ROOT / "README.md").read_text()
     prelude = _walkthrough().split("\n\n# The programme's rules", 1)[0]  # the variables and helpers
     blocks = re.findall(r"<!-- chain walkthrough -->\s*```bash\n(.*?)```", readme, re.S)
-    assert len(blocks) == 2, "README has no chain walkthrough"
-    script = "\n".join([prelude, *blocks])
+    assert len(blocks) == 3, "README has no chain walkthrough"
+    script = "\n".join([prelude, *blocks, blocks[2]])  # the money's block twice: the second run replays
     script = script.replace("API=http://127.0.0.1:8000", f"API=http://127.0.0.1:{local_run['port']}")
     script = script.replace("KEYS=.local/demo-keys.json", f"KEYS={local_run['keys_file']}")
     result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, capture_output=True, text=True,
@@ -121,6 +123,20 @@ def test_readme_chain_walkthrough_runs_against_the_local_run(local_run):
     assert '"level-1-referral",\n    "referrer",\n    3500' in out
     assert re.search(r"^segregation_of_duties$", out, re.M) and re.search(r"^approved$", out, re.M)
     assert '"chain_levels": [' in out and re.search(r'"referred_by_vcs": [1-9]', out)
+    # Trobius's file for last month: King's Lynn Works' four starts less the prime's 10%, the group's GBP 35 whole.
+    money = out.split('"kings-lynn-works",\n    63000,\n    6300', 1)
+    assert len(money) == 2 and '"norfolk-community-links",\n    3500,\n    0' in money[1], out
+    period, paid_on = _last_month(), date.today().isoformat()
+    # Run twice, the block shows the same answers: one payment, one pass-through, both dated today.
+    assert out.count('"paid_pence": 66500') == 2 and out.count(f'"paid_on": "{paid_on}"') == 2
+    passes = re.findall(r"^(pt_[0-9a-f]+)$", out, re.M)
+    assert len(passes) == 2 and passes[0] == passes[1], out
+    seen = out.rsplit('"org_id": "norfolk-community-links"', 1)[1]
+    for field, value in (("owed_pence", "3500"), ("passed_pence", "3500"), ("outstanding_pence", "0"),
+                         ("commissioner_paid_on", f'"{paid_on}"'), ("settled_on", f'"{paid_on}"'),
+                         ("days_to_pass_through", "0"), ("late", "false")):
+        assert f'"{field}": {value}' in seen, (field, seen)
+    assert f'"seed": "sample-{period}"' in out  # last month's file was the one sampled
     assert not NINO_SHAPED.search(out), "a National Insurance number was printed"
 
 
@@ -153,7 +169,8 @@ def test_manage_commands_use_the_running_stack_with_nothing_set(local_run, tmp_p
     exported = _manage(local_run, "export-claim-file", file_id, "--out", str(out), "--quiet")
     assert exported.returncode == 0, exported.stderr
     result = json.loads(exported.stdout)
-    assert result["matches_recorded_total"] is True and result["lines"] == 3
+    # The demo history's four starts and the Level 1 group's referral fee.
+    assert result["matches_recorded_total"] is True and result["lines"] == 5
     assert out.read_text().startswith("line_id,referral_id,participant_ref,")
 
 
