@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -16,8 +17,9 @@ def pytest_collection_modifyitems(config, items):
     """With `-n` (pytest-xdist, `--dist loadgroup`), the integration tier runs on one worker, module after module,
     as it does alone: its session's DynamoDB Local is started once, and its racing tests race each other, never a
     second copy of themselves. The in-process tiers share out the rest."""
+    integration = Path(__file__).resolve().parent / "integration"
     for item in items:
-        if "/tests/integration/" in str(item.path).replace("\\", "/"):
+        if integration in Path(item.path).resolve().parents:
             item.add_marker(pytest.mark.xdist_group("integration"))
 
 
