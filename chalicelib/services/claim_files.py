@@ -31,7 +31,7 @@ from .. import clock, settings
 from ..adapters import workers
 from ..adapters.rulebooks import all_rulebooks, get_rulebook
 from ..domain.access import Principal
-from ..domain.errors import ConcurrentUpdate, NotFound, ValidationFailed
+from ..domain.errors import ConcurrentUpdate, Forbidden, NotFound, ValidationFailed
 from ..logs import error_summary
 from ..payments import claim_file
 from ..payments.claim_file import BUILDING, READY, ClaimFile
@@ -85,7 +85,7 @@ def _check_period(period: str) -> None:
 def _check_cut(principal: Principal, programme_id: str, period: str, payee: str | None) -> None:
     principal.require("finance")
     if principal.org_kind not in ("prime", "local_authority"):
-        raise ValidationFailed.one("programme_id", "prime_finance", "claim files are cut by a prime's finance team")
+        raise Forbidden("claim files are cut by a prime's (or a local authority's) finance team", rule="prime_finance")
     rulebook = get_rulebook(programme_id)
     if rulebook is None:
         raise ValidationFailed.one("programme_id", "known_programme", f"no programme {programme_id!r}")

@@ -189,6 +189,12 @@ def test_claim_file_reconciles_locks_lines_and_holds_no_personal_data(api, keys,
 
     assert api.post("/claim-files", keys["provider"], {"programme_id": "flexible-routeways-norfolk",
                                                        "period": NOV}).status == 403
+    # A finance team that is not a prime's (a subcontractor's, a VCS group's): refused as a permission, naming why.
+    for org in ("kings-lynn-works", "norfolk-community-links"):
+        refused = api.post("/claim-files", orgs[org]["finance"], {"programme_id": "flexible-routeways-norfolk",
+                                                                  "period": "2026-10"})
+        assert refused.status == 403 and refused.headers["content-type"] == "application/problem+json", refused.body
+        assert refused.body["rule"] == "prime_finance", refused.body
     early = api.post("/claim-files", keys["finance"], {"programme_id": "flexible-routeways-norfolk", "period": NOV})
     assert early.status == 422 and early.headers["content-type"] == "application/problem+json"
     assert [(e["field"], e["rule"]) for e in early.body["errors"]] == [("period", "period_ended")], early.body
