@@ -770,7 +770,9 @@ class SubcontractorRowOut(Schema):
     allocation = fields.Integer(metadata={"description": "places allocated (none for a chain member that refers "
                                                          "or mentors)"})
     allocation_share_bp = fields.Integer(allow_none=True, metadata={"description": "of the chain's places"})
-    referrals = fields.Integer(metadata={"description": "referrals routed to it (places taken)"})
+    referrals = fields.Integer(metadata={
+        "description": "referrals routed to it (places taken) since the programme began, whatever the period; a "
+                       "group that only refers has none"})
     referral_share_bp = fields.Integer(allow_none=True, metadata={"description": "of the chain's referrals"})
     earned_pence = fields.Integer(metadata={"description": "its lines of the period, owed or owed back"})
     prime_retained_pence = fields.Integer()
@@ -807,7 +809,7 @@ class PrimeChainOut(Schema):
     earned_pence = fields.Integer(metadata={"description": "the prime's own lines of the period"})
     retained_pence = fields.Integer(metadata={"description": "what it kept of its subcontractors' lines"})
     chain_allocation = fields.Integer()
-    chain_referrals = fields.Integer()
+    chain_referrals = fields.Integer(metadata={"description": "places taken in the chain since the programme began"})
     claim_files = fields.List(fields.Nested(ChainClaimFileOut), metadata={
         "description": "the prime's claim files for the period and the commissioner's payment of each"})
     subcontractors = fields.List(fields.Nested(SubcontractorRowOut))
@@ -816,8 +818,8 @@ class PrimeChainOut(Schema):
 class VcsReferralsOut(Schema):
     chain_levels = fields.List(fields.Integer(), metadata={
         "description": "the chain members' levels whose referrals count (Norfolk: its Level 1 and 2 groups)"})
-    referred_by_vcs = fields.Integer()
-    referred = fields.Integer()
+    referred_by_vcs = fields.Integer(metadata={"description": "since the programme began, whatever the period"})
+    referred = fields.Integer(metadata={"description": "every referral since the programme began"})
     vcs_share_bp = fields.Integer(allow_none=True)
     target_min = fields.Integer()
     target_max = fields.Integer()
