@@ -65,7 +65,7 @@ COLUMNS = ("line_id", "referral_id", "participant_ref", "programme_id", "kind", 
            "payee_org_id", "prime_org_id", "event_date", "period", "amount_pence", "amount_gbp",
            "prime_retained_pence", "payee_net_pence", "payee_net_gbp", "reverses_line_id", "evidence_ref", "reason",
            "line_ref", "provider_ref", "last_day_on_provision", "funder_org_id", "payee_role", "payee_kind",
-           "payee_name", "category", "barrier_id")
+           "payee_name", "category", "barrier_id", "prime_retained_gbp")  # new columns go last: readers by position
 # Characters a spreadsheet may take as the start of a formula or a new cell (OWASP CSV injection), with their
 # full-width forms, which some spreadsheets read as the same.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", ";", "|", "%", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -123,7 +123,8 @@ def row(line: PaymentLine) -> list:
             line.payee_net_pence, pounds(line.payee_net_pence), line.reverses_line_id or "",
             guard(line.evidence_ref), guard(line.reason), line.line_ref, guard(line.provider_ref),
             line.last_day_on_provision.isoformat() if line.last_day_on_provision else "", line.funder_org_id,
-            line.payee_role, line.payee_kind, guard(line.payee_name), line.category or "", line.barrier_id or ""]
+            line.payee_role, line.payee_kind, guard(line.payee_name), line.category or "", line.barrier_id or "",
+            pounds(line.prime_retained_pence)]
 
 
 class Writer:

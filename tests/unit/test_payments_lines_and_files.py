@@ -352,6 +352,7 @@ def test_the_csv_parses_back_one_row_per_line():
         assert int(r["payee_net_pence"]) == line.payee_net_pence
         assert r["amount_gbp"] == pounds(line.amount_pence)
         assert r["payee_net_gbp"] == pounds(line.payee_net_pence)
+        assert r["prime_retained_gbp"] == pounds(line.prime_retained_pence)
         assert r["reverses_line_id"] == (line.reverses_line_id or "")
         assert r["line_ref"] == line.line_ref and r["provider_ref"] == guard(line.provider_ref)
         assert r["last_day_on_provision"] == (line.last_day_on_provision.isoformat()
@@ -363,7 +364,7 @@ def test_amounts_in_pounds_have_two_decimals():
     text, _ = written(sample_lines())
     _, rows = parsed(text)
     assert rows[0]["amount_gbp"] == "157.50"
-    assert rows[0]["payee_net_gbp"] == "141.75"
+    assert rows[0]["payee_net_gbp"] == "141.75" and rows[0]["prime_retained_gbp"] == "15.75"
     assert rows[3]["amount_gbp"] == "-157.50"
     assert rows[3]["kind"] == "clawback"
     assert rows[3]["reverses_line_id"] == rows[0]["line_id"]
@@ -371,7 +372,7 @@ def test_amounts_in_pounds_have_two_decimals():
     _, small_rows = parsed(written([small])[0])
     assert small_rows[0]["amount_gbp"] == "-15.75"
     for r in rows + small_rows:
-        for column in ("amount_gbp", "payee_net_gbp"):
+        for column in ("amount_gbp", "payee_net_gbp", "prime_retained_gbp"):
             whole, _, part = r[column].partition(".")
             assert len(part) == 2 and part.isdigit() and whole.lstrip("-").isdigit(), r[column]
 
