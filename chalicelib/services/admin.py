@@ -190,23 +190,24 @@ def seed_history(on: date) -> list[str]:
     (a second run on the same tables) are left as they are."""
     from . import journey
 
-    def person(n: int) -> dict[str, Any]:
-        return {"nino": f"WX9{on:%y%m}{n}A", "given_name": "Demo", "family_name": f"Past {n}",
-                "date_of_birth": date(1988, 3, 1 + n), "postcode": "PE30 1EX",
-                "eligibility": {"seeking_work": True, "right_to_work": True}}
-
+    # Who referred each person, to whom, and where the prime routed them (None: referred to the deliverer).
+    people: list[tuple[Principal, str, str | None]] = [(_HISTORY_REFERRER, "kings-lynn-works", None)] * (
+        HISTORY_PEOPLE - 1)
+    people.append((_HISTORY_GROUP, "trobius", "kings-lynn-works"))
     made = []
-    referrals = [(_HISTORY_REFERRER, "kings-lynn-works", n) for n in range(HISTORY_PEOPLE - 1)]
-    for referrer, provider_id, n in [*referrals, (_HISTORY_GROUP, "trobius", HISTORY_PEOPLE - 1)]:
+    for n, (referrer, provider_id, routed_to) in enumerate(people):
         payload = {"programme_id": "flexible-routeways-norfolk", "provider_id": provider_id,
-                   "support_level": "standard", "consent": {"given": True, "date": on}, "participant": person(n)}
+                   "support_level": "standard", "consent": {"given": True, "date": on},
+                   "participant": {"nino": f"WX9{on:%y%m}{n}A", "given_name": "Demo", "family_name": f"Past {n}",
+                                   "date_of_birth": date(1988, 3, 1 + n), "postcode": "PE30 1EX",
+                                   "eligibility": {"seeking_work": True, "right_to_work": True}}}
         try:
             rid = _commit(partial(journey.create_referral, referrer, payload)).referral.id
         except DomainError:
             continue  # referred by an earlier run
-        if provider_id == "trobius":
+        if routed_to is not None:
             _commit(partial(journey.record, _HISTORY_PRIME, rid, steps.get("route"),
-                            {"date": on, "to_provider_id": "kings-lynn-works"}))
+                            {"date": on, "to_provider_id": routed_to}))
         for name in ("accept", "start"):
             _commit(partial(journey.record, _HISTORY_PROVIDER, rid, steps.get(name), {"date": on}))
         made.append(rid)
